@@ -1,0 +1,45 @@
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { requestId } from "hono/request-id";
+import { createRouter } from "./core/openapi.ts";
+import { onError, onNotFound } from "./core/error-handler.ts";
+import { requestContext } from "./core/middleware.ts";
+import { ProblemError, problemResponse } from "./core/problem.ts";
+import { mountDocs } from "./features/docs/routes.ts";
+import { healthRoutes } from "./features/health/routes.ts";
+
+/** Builds the HTTP service. Stateless: every dependency is built per request from the env. */
+export function createApp() {
+  const app = createRouter();
+
+  app.use(
+    requestId({
+      headerName: "X-Request-Id",
+      limitLength: 128,
+      generator: () => crypto.randomUUID(),
+    }),
+  );
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        problemResponse(
+          new ProblemError({
+            status: 405,
+            detail: `${c.req.method} is not allowed here. Allowed: ${methods.join(", ")}.`,
+            headers: { Allow: methods.join(", ") },
+          }),
+          c.var.requestId,
+        ),
+    }),
+  );
+  app.use(requestContext());
+
+  const routes = app.route("/", healthRoutes);
+
+  mountDocs(app);
+  app.notFound(onNotFound);
+  app.onError(onError);
+  return routes;
+}
+
+export type AppType = ReturnType<typeof createApp>;

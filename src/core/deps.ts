@@ -1,0 +1,76 @@
+import { createPostgres, type Database, type PostgresHandle } from "../adapters/postgres.ts";
+import { createRedis, type Redis } from "../adapters/redis.ts";
+import { createStorage, type Storage } from "../adapters/storage.ts";
+import type { Config } from "./config.ts";
+
+/**
+ * The clients one request may use, built from config on first use and torn down after the
+ * request (via waitUntil). Nothing here outlives the request: Workers forbid sharing sockets
+ * across requests, and HTTP clients are cheap to build.
+ */
+export interface Deps {
+  /** Drizzle over Neon (or the local bridge). Opening is lazy; the pool is closed after the response. */
+  readonly db: Database;
+  /** Upstash Redis, or null when no cache is configured (the service then reads Postgres). */
+  readonly redis: Redis | null;
+  /** The S3/R2 client. */
+  readonly storage: Storage;
+}
+
+export interface RequestDeps {
+  deps: Deps;
+  /** Ends whatever the request opened; safe to call when nothing was. */
+  close(): Promise<void>;
+}
+
+export function createDeps(config: Config): RequestDeps {
+  let postgres: PostgresHandle | undefined;
+  let redis: Redis | null | undefined;
+  let storage: Storage | undefined;
+  const deps: Deps = {
+    get db() {
+      if (!postgres) {
+        const handle = createPostgres({
+          url: config.DATABASE_URL,
+          wsProxy: config.DATABASE_WS_PROXY,
+          timeoutMs: config.DATABASE_TIMEOUT_MS,
+        });
+        postgres = handle;
+      }
+      return postgres.db;
+    },
+    get redis() {
+      if (redis === undefined) {
+        redis =
+          config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
+            ? createRedis({
+                url: config.UPSTASH_REDIS_REST_URL,
+                token: config.UPSTASH_REDIS_REST_TOKEN,
+                timeoutMs: config.REDIS_TIMEOUT_MS,
+              })
+            : null;
+      }
+      return redis;
+    },
+    get storage() {
+      storage ??= createStorage({
+        endpoint: config.S3_ENDPOINT,
+        region: config.S3_REGION,
+        bucket: config.S3_BUCKET,
+        accessKeyId: config.S3_ACCESS_KEY_ID,
+        secretAccessKey: config.S3_SECRET_ACCESS_KEY,
+        publicBaseUrl: config.S3_PUBLIC_BASE_URL,
+        forcePathStyle: config.S3_FORCE_PATH_STYLE,
+        timeoutMs: config.STORAGE_TIMEOUT_MS,
+      });
+      return storage;
+    },
+  };
+  return {
+    deps,
+    close: async () => {
+      storage?.client.destroy();
+      await postgres?.close();
+    },
+  };
+}

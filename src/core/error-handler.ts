@@ -1,0 +1,53 @@
+import type { ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { AppEnv } from "./app-env.ts";
+import { ConfigError } from "./config.ts";
+import { createLogger } from "./logger.ts";
+import { dependencyUnavailable, ProblemError, problemResponse } from "./problem.ts";
+import { TimeoutError } from "./timeout.ts";
+
+/** Maps every thrown error to RFC 9457. The only place error responses are made. */
+export const onError: ErrorHandler<AppEnv> = (error, c) => {
+  const requestId = c.var.requestId ?? crypto.randomUUID();
+  const log = c.var.log ?? createLogger("info", { requestId });
+  const problem = toProblem(error);
+  if (problem.status >= 500) {
+    // The cause is logged (never sent): config errors name keys, not values.
+    log.error(problem.title, {
+      error: error instanceof ProblemError && error.cause !== undefined ? error.cause : error,
+      ...(error instanceof Error && error.stack && !(error instanceof ConfigError) && { stack: error.stack }),
+    });
+  }
+  return problemResponse(problem, requestId);
+};
+
+function toProblem(error: unknown): ProblemError {
+  if (error instanceof ProblemError) return error;
+  if (error instanceof ConfigError) {
+    return new ProblemError({
+      status: 500,
+      type: "misconfigured",
+      detail: "The service is misconfigured. The operator has been told which setting is wrong.",
+      cause: error,
+    });
+  }
+  if (error instanceof TimeoutError) return dependencyUnavailable(error.what, error);
+  if (error instanceof HTTPException) {
+    // Hono's own middleware (body limit, validators, 415 from zod-openapi) speak HTTPException.
+    const status = error.status as ContentfulStatusCode;
+    return new ProblemError({
+      status,
+      detail: status >= 500 ? undefined : safeMessage(error.message),
+      cause: error,
+    });
+  }
+  return new ProblemError({ status: 500, detail: "Something went wrong on our side.", cause: error });
+}
+
+// Hono's messages are fixed strings like "Malformed JSON in request body"; anything else is dropped.
+const safeMessage = (message: string): string | undefined =>
+  message && message.length < 200 && !/[\n{]/.test(message) ? message : undefined;
+
+export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
+  problemResponse(new ProblemError({ status: 404, detail: `No route matches ${c.req.method} ${c.req.path}.` }), c.var.requestId ?? crypto.randomUUID());

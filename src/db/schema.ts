@@ -1,0 +1,122 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+
+/** Accounts. `email` is stored normalised (trimmed, lower-case), so the unique index is case-insensitive. */
+export const users = pgTable("users", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  email: text("email").notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  name: text("name"),
+  roles: text("roles").array().notNull().default(sql`'{user}'::text[]`),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/**
+ * Rotating refresh tokens. Only a SHA-256 of the token is stored. A family is one sign-in
+ * (the `sid` claim of its access tokens); each refresh spends a token and adds a child.
+ */
+export const refreshTokens = pgTable(
+  "refresh_tokens",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    familyId: uuid("family_id").notNull(),
+    parentId: uuid("parent_id"),
+    tokenHash: text("token_hash").notNull().unique(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    spentAt: timestamp("spent_at", { withTimezone: true, mode: "date" }),
+    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+    createdAt: createdAt(),
+  },
+  (t) => [index("refresh_tokens_family_idx").on(t.familyId), index("refresh_tokens_user_idx").on(t.userId)],
+);
+
+/** App-wide runtime settings: the truth. Readers go through the Redis cache. */
+export const settings = pgTable(
+  "settings",
+  {
+    key: text("key").primaryKey(),
+    value: jsonb("value").notNull(),
+    version: integer("version").notNull(),
+    visibility: text("visibility", { enum: ["public", "authenticated", "admin"] }).notNull().default("admin"),
+    /** Optional JSON Schema every write of this key must satisfy. */
+    schema: jsonb("schema"),
+    updatedAt: updatedAt(),
+    updatedBy: uuid("updated_by"),
+  },
+  (t) => [
+    check("settings_visibility_check", sql`${t.visibility} in ('public', 'authenticated', 'admin')`),
+    check("settings_version_check", sql`${t.version} > 0`),
+  ],
+);
+
+/** Append-only: one row per committed change, written in the same transaction as `settings`. */
+export const settingsHistory = pgTable(
+  "settings_history",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    key: text("key").notNull(),
+    value: jsonb("value"),
+    version: integer("version").notNull(),
+    visibility: text("visibility", { enum: ["public", "authenticated", "admin"] }).notNull(),
+    deleted: boolean("deleted").notNull().default(false),
+    changedAt: timestamp("changed_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    changedBy: uuid("changed_by"),
+  },
+  (t) => [uniqueIndex("settings_history_key_version_idx").on(t.key, t.version)],
+);
+
+/** Metadata of objects in the bucket. The bytes live in S3/R2 only. */
+export const assets = pgTable(
+  "assets",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    ownerId: uuid("owner_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "restrict" }),
+    objectKey: text("object_key").notNull().unique(),
+    url: text("url").notNull(),
+    filename: text("filename").notNull(),
+    contentType: text("content_type").notNull(),
+    size: bigint("size", { mode: "number" }).notNull(),
+    sha256: text("sha256"),
+    visibility: text("visibility", { enum: ["public", "private"] }).notNull().default("private"),
+    status: text("status", { enum: ["pending", "ready"] }).notNull().default("pending"),
+    /** Set while a presigned multipart upload is open, so the sweeper can abort it. */
+    multipartUploadId: text("multipart_upload_id"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("assets_owner_created_idx").on(t.ownerId, t.createdAt.desc(), t.id.desc()),
+    index("assets_pending_idx").on(t.status, t.createdAt),
+    check("assets_size_check", sql`${t.size} >= 0`),
+    check("assets_status_check", sql`${t.status} in ('pending', 'ready')`),
+    check("assets_visibility_check", sql`${t.visibility} in ('public', 'private')`),
+  ],
+);
+
+export type UserRow = typeof users.$inferSelect;
+export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
+export type SettingRow = typeof settings.$inferSelect;
+export type SettingHistoryRow = typeof settingsHistory.$inferSelect;
+export type AssetRow = typeof assets.$inferSelect;
