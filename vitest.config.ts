@@ -1,0 +1,39 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Two projects. `workers` runs the Worker inside workerd (the real runtime) against the real
+ * local stack that test/global-setup.ts starts: a fresh Postgres database on 127.0.0.1:5432
+ * reached through the Neon ws bridge, Redis through the Upstash REST bridge, and a local S3 server.
+ * `node` runs the dev tooling's own tests and end-to-end clients in Node.
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: inject<Record<string, string>>("workerBindings") },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["src/**/*.test.ts", "durable/**/*.test.ts", "test/workers/**/*.test.ts"],
+          globalSetup: ["./test/global-setup.ts"],
+          testTimeout: 20_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["test/dev/**/*.test.ts", "test/node/**/*.test.ts"],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
