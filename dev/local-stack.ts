@@ -1,0 +1,199 @@
+// The local stand-ins for the Worker's backing services, composed once for both `npm run dev` and the
+// test global setup:
+//   Postgres  → PGlite (or a given DATABASE_URL) + the ws bridge the Neon driver needs locally
+//   Upstash   → the REST bridge in front of a real Redis (found, spawned, or none: cache off)
+//   R2        → the local S3 server with the bucket created
+// It returns the Worker configuration values (`vars`) pointing at them and one close() for all.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { freePort } from './free-port.ts';
+import { type LogFn, silentLog } from './log.ts';
+import { startPgWsBridge } from './pg-ws-bridge.ts';
+import { startPgliteServer } from './pglite-server.ts';
+import { pingRedis } from './redis-resp.ts';
+import { startS3Server } from './s3-server.ts';
+import { startUpstashBridge } from './upstash-bridge.ts';
+
+export interface LocalStackOptions {
+  /** Use this Postgres instead of PGlite. A local one (127.0.0.1/localhost) still gets the ws bridge. */
+  databaseUrl?: string;
+  /** Default redis://127.0.0.1:6379. When not given and nothing answers there, a `redis-server` from PATH is
+   *  started on a free port; failing that the stack runs without a cache (UPSTASH_* omitted). */
+  redisUrl?: string;
+  /** Root for PGlite and S3 files. Default `.data` (relative to the current directory). */
+  dataDir?: string;
+  /** Default "assets". */
+  bucket?: string;
+  log?: LogFn;
+  /** Leave a stand-in out because the caller configures the real thing (its vars are then omitted). */
+  skip?: { cache?: boolean; s3?: boolean };
+}
+
+export interface LocalStack {
+  /** DATABASE_URL, DATABASE_WS_PROXY?, UPSTASH_REDIS_REST_URL?, UPSTASH_REDIS_REST_TOKEN?, S3_*. */
+  vars: Record<string, string>;
+  /** One human-readable line per stand-in that runs, for banners. */
+  services: string[];
+  close(): Promise<void>;
+}
+
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/** host:port of a postgres:// URL, and whether it is on this machine. */
+export function postgresAddress(url: string): { host: string; port: number; local: boolean } {
+  const u = new URL(url);
+  const host = u.hostname || '127.0.0.1';
+  return { host, port: u.port ? Number(u.port) : 5432, local: LOCAL_HOSTS.has(host) };
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+/** Starts `redis-server` from PATH on a free port, without persistence. Null if there is none. */
+async function spawnRedis(log: LogFn): Promise<{ url: string; child: ChildProcess } | null> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const failed = await new Promise<boolean>((res) => {
+    child.once('error', () => res(true)); // ENOENT: not installed
+    child.once('spawn', () => res(false));
+  });
+  if (failed) return null;
+  const url = `redis://127.0.0.1:${port}`;
+  if (!(await waitFor(() => pingRedis(url, 300), 5000))) {
+    child.kill('SIGKILL');
+    log(`redis-server started but did not answer on port ${port}`);
+    return null;
+  }
+  return { url, child };
+}
+
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const log = opts.log ?? silentLog;
+  const dataDir = resolve(opts.dataDir ?? '.data');
+  const bucket = opts.bucket ?? 'assets';
+  const vars: Record<string, string> = {};
+  const services: string[] = [];
+  // Closed in reverse order of start; if a later start fails, what already runs is closed before rethrowing.
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    const errors: unknown[] = [];
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, 'local stack did not close cleanly');
+  };
+
+  try {
+    // Postgres
+    let databaseUrl = opts.databaseUrl;
+    if (!databaseUrl) {
+      const pglite = await startPgliteServer({ dataDir: join(dataDir, 'pglite') });
+      closers.push(() => pglite.close());
+      databaseUrl = pglite.databaseUrl;
+      services.push(`Postgres: PGlite (${join(dataDir, 'pglite')}) at ${databaseUrl}`);
+    } else {
+      services.push(`Postgres: ${redactUrl(databaseUrl)}`);
+    }
+    vars.DATABASE_URL = databaseUrl;
+    const pgAddress = postgresAddress(databaseUrl);
+    if (pgAddress.local) {
+      const bridge = await startPgWsBridge({ allow: [`${pgAddress.host}:${pgAddress.port}`] });
+      closers.push(() => bridge.close());
+      vars.DATABASE_WS_PROXY = bridge.url;
+      services.push(`Postgres ws bridge: ${bridge.url}`);
+    }
+
+    // Redis behind the Upstash REST bridge
+    if (!opts.skip?.cache) {
+      let redisUrl = opts.redisUrl;
+      if (redisUrl) {
+        if (!(await pingRedis(redisUrl))) log(`warning: configured Redis ${redactUrl(redisUrl)} does not answer; cache calls will fail`);
+      } else if (await pingRedis('redis://127.0.0.1:6379')) {
+        redisUrl = 'redis://127.0.0.1:6379';
+      } else {
+        const spawned = await spawnRedis(log);
+        if (spawned) {
+          const { child } = spawned;
+          const killOnExit = (): void => {
+            child.kill('SIGKILL');
+          };
+          // Last resort if the process exits without close(): never leave a redis-server behind.
+          process.once('exit', killOnExit);
+          closers.push(async () => {
+            process.off('exit', killOnExit);
+            if (child.exitCode !== null || child.signalCode !== null) return;
+            const exited = new Promise<void>((r) => child.once('exit', () => r()));
+            child.kill('SIGTERM');
+            await exited;
+          });
+          redisUrl = spawned.url;
+          services.push(`Redis: spawned redis-server at ${redisUrl}`);
+        }
+      }
+      if (redisUrl) {
+        const token = randomBytes(24).toString('base64url');
+        const upstash = await startUpstashBridge({ redisUrl, token });
+        closers.push(() => upstash.close());
+        vars.UPSTASH_REDIS_REST_URL = upstash.url;
+        vars.UPSTASH_REDIS_REST_TOKEN = token;
+        services.push(`Upstash REST bridge: ${upstash.url} → ${redactUrl(redisUrl)}`);
+      } else {
+        log('cache is OFF: no Redis at 127.0.0.1:6379 and no redis-server on PATH (set REDIS_URL or install redis-server to enable it)');
+        services.push('Cache: off (no Redis)');
+      }
+    }
+
+    // S3 (R2 stand-in)
+    if (!opts.skip?.s3) {
+      const s3 = await startS3Server({ directory: join(dataDir, 's3'), buckets: [bucket] });
+      closers.push(() => s3.close());
+      Object.assign(vars, {
+        S3_ENDPOINT: s3.endpoint,
+        S3_REGION: s3.region,
+        S3_BUCKET: bucket,
+        S3_ACCESS_KEY_ID: s3.accessKeyId,
+        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        S3_PUBLIC_BASE_URL: `${s3.endpoint}/${bucket}`,
+        S3_FORCE_PATH_STYLE: 'true',
+      });
+      services.push(`S3: ${s3.endpoint}/${bucket} (${join(dataDir, 's3')})`);
+    }
+  } catch (err) {
+    await closeAll().catch(() => {});
+    throw err;
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    vars,
+    services,
+    close: () => {
+      closing ??= closeAll();
+      return closing;
+    },
+  };
+}
+
+/** Hides a password in a URL for logs and banners. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
