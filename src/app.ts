@@ -5,7 +5,11 @@ import { onError, onNotFound } from "./core/error-handler.ts";
 import { requestContext } from "./core/middleware.ts";
 import { ProblemError, problemResponse } from "./core/problem.ts";
 import { mountDocs } from "./features/docs/routes.ts";
+import { assetsRoutes } from "./features/assets/routes.ts";
+import { authRoutes } from "./features/auth/routes.ts";
 import { healthRoutes } from "./features/health/routes.ts";
+import { roomsRoutes } from "./features/rooms/routes.ts";
+import { settingsRoutes } from "./features/settings/routes.ts";
 
 /** Builds the HTTP service. Stateless: every dependency is built per request from the env. */
 export function createApp() {
@@ -34,7 +38,12 @@ export function createApp() {
   );
   app.use(requestContext());
 
-  const routes = app.route("/", healthRoutes);
+  const routes = app
+    .route("/", healthRoutes)
+    .route("/", authRoutes)
+    .route("/v1/settings", settingsRoutes)
+    .route("/v1/assets", assetsRoutes)
+    .route("/v1/rooms", roomsRoutes);
 
   mountDocs(app);
   app.notFound(onNotFound);

@@ -1,7 +1,16 @@
 /**
  * All the services need from realtime: publish an event to a room. Settings publish to `system`,
- * assets to `user:<id>`; the Durable Object implementation lives in `src/features/rooms`.
+ * assets to `user:<id>`. Implemented over the room Durable Objects (durable/).
  */
 export interface RoomPublisher {
   publish(room: string, data: unknown): Promise<{ seq: number }>;
+}
+
+/** Placeholder until realtime lands: publishing is refused so callers exercise their failure path. */
+export function createRoomPublisher(_namespace: DurableObjectNamespace): RoomPublisher {
+  return {
+    publish: async () => {
+      throw new Error("realtime rooms are not available yet");
+    },
+  };
 }

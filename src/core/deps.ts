@@ -1,7 +1,10 @@
 import { createPostgres, type Database, type PostgresHandle } from "../adapters/postgres.ts";
 import { createRedis, type Redis } from "../adapters/redis.ts";
+import { createRoomPublisher, type RoomPublisher } from "../adapters/rooms.ts";
 import { createStorage, type Storage } from "../adapters/storage.ts";
+import type { Bindings } from "./app-env.ts";
 import type { Config } from "./config.ts";
+import type { BackgroundTasks } from "./deferred-work.ts";
 
 /**
  * The clients one request may use, built from config on first use and torn down after the
@@ -15,6 +18,10 @@ export interface Deps {
   readonly redis: Redis | null;
   /** The S3/R2 client. */
   readonly storage: Storage;
+  /** Publishes events to realtime rooms (Durable Objects). */
+  readonly rooms: RoomPublisher;
+  /** Hands background work to the runtime (ExecutionContext.waitUntil). */
+  readonly background: BackgroundTasks;
 }
 
 export interface RequestDeps {
@@ -23,10 +30,11 @@ export interface RequestDeps {
   close(): Promise<void>;
 }
 
-export function createDeps(config: Config): RequestDeps {
+export function createDeps(config: Config, env: Bindings, background: BackgroundTasks): RequestDeps {
   let postgres: PostgresHandle | undefined;
   let redis: Redis | null | undefined;
   let storage: Storage | undefined;
+  let rooms: RoomPublisher | undefined;
   const deps: Deps = {
     get db() {
       if (!postgres) {
@@ -65,6 +73,11 @@ export function createDeps(config: Config): RequestDeps {
       });
       return storage;
     },
+    get rooms() {
+      rooms ??= createRoomPublisher(env.ROOMS);
+      return rooms;
+    },
+    background,
   };
   return {
     deps,

@@ -1,0 +1,4 @@
+import { createRouter } from "../../core/openapi.ts";
+
+/** settings routes: filled in by the settings feature. */
+export const settingsRoutes = createRouter();
