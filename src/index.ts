@@ -1,5 +1,6 @@
 import { createApp } from "./app.ts";
 import type { Bindings } from "./core/app-env.ts";
+import { sweepPendingUploads } from "./features/assets/sweeper.ts";
 
 export { RoomObject } from "../durable/room-object.ts";
 
@@ -7,4 +8,7 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(sweepPendingUploads(env, new Date(controller.scheduledTime)));
+  },
 } satisfies ExportedHandler<Bindings>;

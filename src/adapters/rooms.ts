@@ -4,6 +4,8 @@
  */
 export interface RoomPublisher {
   publish(room: string, data: unknown): Promise<{ seq: number }>;
+  /** Closes every open socket of a revoked session, in every room it joined. */
+  disconnectSession(userId: string, sessionId: string): Promise<void>;
 }
 
 /** Placeholder until realtime lands: publishing is refused so callers exercise their failure path. */
@@ -12,5 +14,6 @@ export function createRoomPublisher(_namespace: DurableObjectNamespace): RoomPub
     publish: async () => {
       throw new Error("realtime rooms are not available yet");
     },
+    disconnectSession: async () => {},
   };
 }

@@ -47,3 +47,12 @@ export const optionalUser = () =>
     c.set("principal", await authenticate(c.req.header("Authorization"), c));
     await next();
   });
+
+/**
+ * For sensitive routes, after requireUser/requireRole: refuses a token whose session was revoked
+ * (one Redis read). Placeholder until the auth feature implements the revocation list.
+ */
+export const requireActiveSession = () =>
+  createMiddleware<AppEnv>(async function requireActiveSession(_c, next) {
+    await next();
+  });
