@@ -1,0 +1,67 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { ConfigError, configFor, parseConfig } from "./config.ts";
+
+const valid = () => ({ ...(env as unknown as Record<string, unknown>) });
+
+describe("configuration", () => {
+  it("parses the test environment with defaults filled in", () => {
+    const config = parseConfig(valid());
+    expect(config.ACCESS_TOKEN_TTL_SECONDS).toBeGreaterThan(0);
+    expect(config.S3_PUBLIC_BASE_URL.endsWith("/")).toBe(false);
+    expect(config.JWT_KEYS.length).toBeGreaterThan(0);
+  });
+
+  it("names a missing key and says how to set it", () => {
+    const broken = valid();
+    delete broken.DATABASE_URL;
+    expect(() => parseConfig(broken)).toThrowError(ConfigError);
+    try {
+      parseConfig(broken);
+    } catch (error) {
+      expect((error as ConfigError).keys).toContain("DATABASE_URL");
+      expect((error as Error).message).toMatch(/DATABASE_URL .*Postgres URL/);
+      expect((error as Error).message).toMatch(/wrangler secret put/);
+    }
+  });
+
+  it("names a malformed key without echoing its value", () => {
+    const secretLooking = "mysql://user:hunter2@db.example/app";
+    const error = (() => {
+      try {
+        parseConfig({ ...valid(), DATABASE_URL: secretLooking, JWT_KEYS: "{not json" });
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error("expected a ConfigError");
+    })();
+    expect(error.keys).toEqual(expect.arrayContaining(["DATABASE_URL", "JWT_KEYS"]));
+    expect(error.message).not.toContain("hunter2");
+    expect(error.message).toMatch(/JWT_KEYS .*not valid JSON/);
+  });
+
+  it("requires both Upstash values or neither", () => {
+    const half = valid();
+    delete half.UPSTASH_REDIS_REST_TOKEN;
+    expect(() => parseConfig(half)).toThrowError(/UPSTASH_REDIS_REST_TOKEN/);
+    const none = valid();
+    delete none.UPSTASH_REDIS_REST_TOKEN;
+    delete none.UPSTASH_REDIS_REST_URL;
+    expect(parseConfig(none).UPSTASH_REDIS_REST_URL).toBeUndefined();
+  });
+
+  it("refuses a short HMAC secret and a signing kid that names no key", () => {
+    expect(() => parseConfig({ ...valid(), JWT_KEYS: JSON.stringify([{ kid: "a", alg: "HS256", secret: "short" }]) })).toThrowError(
+      /JWT_KEYS/,
+    );
+    expect(() => parseConfig({ ...valid(), JWT_SIGNING_KID: "nope" })).toThrowError(/JWT_SIGNING_KID names no key/);
+  });
+
+  it("checks an env object once and remembers the verdict", () => {
+    const e = valid();
+    expect(configFor(e)).toBe(configFor(e));
+    const bad = { ...valid(), S3_BUCKET: undefined };
+    expect(() => configFor(bad)).toThrowError(ConfigError);
+    expect(() => configFor(bad)).toThrowError(ConfigError);
+  });
+});
