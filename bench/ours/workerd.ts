@@ -1,0 +1,82 @@
+// Runs the production bundle under `workerd serve` with a generated capnp config: the same runtime
+// as production minus the platform around it (wrangler dev adds a proxy and logging that cost ~3x
+// throughput here, see shared/FACTS.md). Bindings are plain text vars; the room Durable Objects are
+// stored on local disk with SQL enabled, like the `new_sqlite_classes` migration in wrangler.toml.
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, relative, resolve } from "node:path";
+import { freePort } from "../../dev/free-port.ts";
+import { type Managed, spawnManaged, waitForHttp } from "../lib/processes.ts";
+import type { WorkerBundle } from "./build.ts";
+
+export interface WorkerdOptions {
+  root: string;
+  bundle: WorkerBundle;
+  /** Text bindings (the Worker's vars and secrets). */
+  vars: Record<string, string>;
+  /** Where the config and the Durable Object files go. */
+  workDir: string;
+  /** Time allowed for the first 200 from /healthz. */
+  startTimeoutMs?: number;
+}
+
+export interface RunningWorkerd {
+  url: string;
+  port: number;
+  proc: Managed;
+  /** Spawn to first 200 from /healthz, ms. */
+  startMs: number;
+  stop(): Promise<void>;
+}
+
+// JSON string escapes (\" \\ \n \t \uXXXX) are a subset of what Cap'n Proto text literals accept.
+const text = (value: string): string => JSON.stringify(value);
+
+export function capnpConfig(opts: { modulePath: string; port: number; doDir: string; bundle: WorkerBundle; vars: Record<string, string> }): string {
+  const bindings = Object.entries(opts.vars)
+    .map(([name, value]) => `      (name = ${text(name)}, text = ${text(value)}),`)
+    .join("\n");
+  return `using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .mainWorker),
+    # The local stand-ins listen on loopback; the default "internet" service refuses private addresses.
+    (name = "loopback", network = (allow = ["local"])),
+    (name = "do-disk", disk = (path = ${text(opts.doDir)}, writable = true)),
+  ],
+  sockets = [(name = "http", address = ${text(`127.0.0.1:${opts.port}`)}, http = (), service = "main")],
+);
+
+const mainWorker :Workerd.Worker = (
+  # embed paths are resolved relative to this file (an absolute one is looked up on the import path).
+  modules = [(name = "index.js", esModule = embed ${text(opts.modulePath)})],
+  compatibilityDate = ${text(opts.bundle.compatibilityDate)},
+  compatibilityFlags = [${opts.bundle.compatibilityFlags.map(text).join(", ")}],
+  bindings = [
+${bindings}
+      (name = "ROOMS", durableObjectNamespace = "RoomObject"),
+  ],
+  durableObjectNamespaces = [(className = "RoomObject", uniqueKey = "bench-room-object", enableSql = true)],
+  durableObjectStorage = (localDisk = "do-disk"),
+  globalOutbound = "loopback",
+);
+`;
+}
+
+export async function startWorkerd(opts: WorkerdOptions): Promise<RunningWorkerd> {
+  const port = await freePort();
+  const doDir = resolve(opts.workDir, `do-${port}`);
+  await mkdir(doDir, { recursive: true });
+  const configPath = join(opts.workDir, `workerd-${port}.capnp`);
+  await writeFile(configPath, capnpConfig({ modulePath: relative(resolve(opts.workDir), resolve(opts.bundle.modulePath)), port, doDir, bundle: opts.bundle, vars: opts.vars }));
+  const binary = join(opts.root, "node_modules", ".bin", "workerd");
+  const proc = spawnManaged("workerd", binary, ["serve", "--experimental", configPath]);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    const startMs = await waitForHttp(`${url}/healthz`, opts.startTimeoutMs ?? 30_000, proc);
+    return { url, port, proc, startMs, stop: () => proc.stop() };
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+}
