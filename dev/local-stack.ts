@@ -4,7 +4,7 @@
 //   Upstash   → the REST bridge in front of a real Redis (found, spawned, or none: cache off)
 //   R2        → the local S3 server with the bucket created
 // It returns the Worker configuration values (`vars`) pointing at them and one close() for all.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { freePort } from './free-port.ts';
@@ -56,24 +56,62 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promis
   return false;
 }
 
-/** Starts `redis-server` from PATH on a free port, without persistence. Null if there is none. */
-async function spawnRedis(log: LogFn): Promise<{ url: string; child: ChildProcess } | null> {
+export interface ResolvedRedis {
+  url: string;
+  /** What it is, for banners. */
+  description: string;
+  /** Stops a redis-server we spawned; no-op otherwise. */
+  close(): Promise<void>;
+}
+
+/**
+ * Finds the Redis to put behind the Upstash bridge: the configured one (used even if it does not answer,
+ * with a warning), else one answering at probeUrl, else a `redis-server` from PATH on a free port
+ * without persistence. Null when none of these works: the stack then runs without a cache.
+ */
+export async function resolveRedis(opts: {
+  configured?: string;
+  probeUrl?: string;
+  command?: string;
+  log?: LogFn;
+}): Promise<ResolvedRedis | null> {
+  const log = opts.log ?? silentLog;
+  const none = async (): Promise<void> => {};
+  if (opts.configured) {
+    if (!(await pingRedis(opts.configured))) log(`warning: configured Redis ${redactUrl(opts.configured)} does not answer; cache calls will fail`);
+    return { url: opts.configured, description: redactUrl(opts.configured), close: none };
+  }
+  const probeUrl = opts.probeUrl ?? 'redis://127.0.0.1:6379';
+  if (await pingRedis(probeUrl)) return { url: probeUrl, description: probeUrl, close: none };
+
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  const child = spawn(opts.command ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore',
   });
-  const failed = await new Promise<boolean>((res) => {
-    child.once('error', () => res(true)); // ENOENT: not installed
-    child.once('spawn', () => res(false));
+  const spawned = await new Promise<boolean>((res) => {
+    child.once('error', () => res(false)); // ENOENT: not installed
+    child.once('spawn', () => res(true));
   });
-  if (failed) return null;
+  if (!spawned) return null;
+  // Last resort if the process exits without close(): never leave a redis-server behind.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  const stop = async (): Promise<void> => {
+    process.off('exit', killOnExit);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    await exited;
+  };
   const url = `redis://127.0.0.1:${port}`;
   if (!(await waitFor(() => pingRedis(url, 300), 5000))) {
-    child.kill('SIGKILL');
     log(`redis-server started but did not answer on port ${port}`);
+    await stop();
     return null;
   }
-  return { url, child };
+  return { url, description: `spawned redis-server at ${url}`, close: stop };
 }
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
@@ -118,30 +156,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
     // Redis behind the Upstash REST bridge
     if (!opts.skip?.cache) {
-      let redisUrl = opts.redisUrl;
-      if (redisUrl) {
-        if (!(await pingRedis(redisUrl))) log(`warning: configured Redis ${redactUrl(redisUrl)} does not answer; cache calls will fail`);
-      } else if (await pingRedis('redis://127.0.0.1:6379')) {
-        redisUrl = 'redis://127.0.0.1:6379';
-      } else {
-        const spawned = await spawnRedis(log);
-        if (spawned) {
-          const { child } = spawned;
-          const killOnExit = (): void => {
-            child.kill('SIGKILL');
-          };
-          // Last resort if the process exits without close(): never leave a redis-server behind.
-          process.once('exit', killOnExit);
-          closers.push(async () => {
-            process.off('exit', killOnExit);
-            if (child.exitCode !== null || child.signalCode !== null) return;
-            const exited = new Promise<void>((r) => child.once('exit', () => r()));
-            child.kill('SIGTERM');
-            await exited;
-          });
-          redisUrl = spawned.url;
-          services.push(`Redis: spawned redis-server at ${redisUrl}`);
-        }
+      const redis = await resolveRedis({ ...(opts.redisUrl ? { configured: opts.redisUrl } : {}), log });
+      const redisUrl = redis?.url;
+      if (redis) {
+        closers.push(() => redis.close());
+        if (redis.description.startsWith('spawned')) services.push(`Redis: ${redis.description}`);
       }
       if (redisUrl) {
         const token = randomBytes(24).toString('base64url');
