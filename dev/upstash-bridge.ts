@@ -8,11 +8,14 @@
 //   except the status reply "OK" (the client passes "OK" through undecoded);
 // - single command: 200 `{result}` or 400 `{error}`; pipeline: 200 `[{result}|{error}, ...]`;
 // - the `upstash-sync-token` response header is stored by the client and sent back on the next call.
+// Lua scripts may carry Upstash-only shebang flags (@upstash/ratelimit: `#!lua flags=allow-key-locking`);
+// they are dropped before Redis sees them, with EVALSHA hashes translated (see upstash-scripts.ts).
 // Also accepted, for curl: REST path commands (`GET /get/key`, `POST /set/key` with the value as body)
 // and `?_token=`. Not supported: SUBSCRIBE/PSUBSCRIBE streams and commands that change connection state.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type RedisArg, RedisPool, type RedisReply, RedisReplyError, RedisUnavailableError } from './redis-resp.ts';
+import { ScriptShaMap } from './upstash-scripts.ts';
 
 export interface UpstashBridgeOptions {
   /** 0 or absent: a free port. */
@@ -136,6 +139,7 @@ export async function startUpstashBridge(opts: UpstashBridgeOptions): Promise<Up
   // The real service uses the token for read-your-writes across replicas; one Redis has no replicas,
   // so a counter that only goes up is a faithful enough echo.
   let syncCounter = 0;
+  const scripts = new ScriptShaMap();
 
   const authorized = (req: IncomingMessage, url: URL): boolean => {
     const header = req.headers.authorization ?? '';
@@ -161,9 +165,11 @@ export async function startUpstashBridge(opts: UpstashBridgeOptions): Promise<Up
       if (segments.length === 1 && (segments[0] === 'pipeline' || segments[0] === 'multi-exec')) {
         const parsed = parseJson(body);
         if (!Array.isArray(parsed) || parsed.length === 0) throw new BadRequest('ERR failed to parse pipeline request');
-        const commands = parsed.map(toCommand);
+        const prepared = parsed.map((c) => scripts.prepare(toCommand(c)));
+        const commands = prepared.map((p) => p.command);
+        const fix = (replies: RedisReply[]): RedisReply[] => replies.map((r, i) => prepared[i]?.fixReply(r) ?? r);
         if (segments[0] === 'pipeline') {
-          const replies = await pool.exec(commands);
+          const replies = fix(await pool.exec(commands));
           send(res, 200, replies.map((r) => toEntry(r, base64)), sync());
           return;
         }
@@ -176,14 +182,16 @@ export async function startUpstashBridge(opts: UpstashBridgeOptions): Promise<Up
           send(res, 400, { error: message }, sync());
           return;
         }
-        send(res, 200, exec.map((r) => toEntry(r, base64)), sync());
+        send(res, 200, fix(exec).map((r) => toEntry(r, base64)), sync());
         return;
       }
       if (segments.length === 1 && segments[0] === 'subscribe') throw new BadRequest('ERR subscribe is not supported by the local Upstash bridge');
       // One command: the JSON body at "/", or REST path style with an optional raw body as the last argument.
-      const command =
-        segments.length === 0 ? toCommand(parseJson(body)) : toCommand(body.length > 0 ? [...segments, body.toString('utf8')] : segments);
-      const [reply = null] = await pool.exec([command]);
+      const prepared = scripts.prepare(
+        segments.length === 0 ? toCommand(parseJson(body)) : toCommand(body.length > 0 ? [...segments, body.toString('utf8')] : segments),
+      );
+      const [raw = null] = await pool.exec([prepared.command]);
+      const reply = prepared.fixReply(raw);
       if (reply instanceof RedisReplyError) send(res, 400, { error: reply.message }, sync());
       else send(res, 200, { result: encodeReply(reply, base64) }, sync());
     } catch (err) {

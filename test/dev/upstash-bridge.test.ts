@@ -1,9 +1,11 @@
 // The Upstash REST bridge, exercised through the real @upstash/redis client (what the Worker uses)
 // against the machine's Redis at 127.0.0.1:6379. Keys live under a per-run prefix and are deleted after.
 import { createServer } from 'node:net';
+import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstashBridge, type UpstashBridge } from '../../dev/upstash-bridge.ts';
+import { stripUnknownFlags } from '../../dev/upstash-scripts.ts';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `test:dev-upstash:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}:`;
@@ -143,6 +145,33 @@ describe('upstash bridge with @upstash/redis', () => {
     // The Script helper tries EVALSHA and falls back to EVAL on NOSCRIPT.
     const s = redis.createScript<number>('return 7');
     expect(await s.exec([], [])).toBe(7);
+  });
+
+  it('@upstash/ratelimit works through it (scripts via EVALSHA with EVAL fallback)', async () => {
+    for (const limiter of [Ratelimit.slidingWindow(2, '10 s'), Ratelimit.fixedWindow(2, '10 s'), Ratelimit.tokenBucket(1, '10 s', 2)]) {
+      const ratelimit = new Ratelimit({ redis, limiter, prefix: k('rl'), analytics: false, ephemeralCache: false });
+      const id = `user-${Math.random().toString(36).slice(2)}`;
+      const results = [await ratelimit.limit(id), await ratelimit.limit(id), await ratelimit.limit(id)];
+      expect(results.map((r) => r.success)).toEqual([true, true, false]);
+      expect(results[2]?.remaining).toBe(0);
+    }
+  });
+
+  it('accepts Upstash-only shebang flags, keeping the client-side SHA1', async () => {
+    expect(stripUnknownFlags('#!lua flags=allow-key-locking\nreturn 1')).toBe('#!lua\nreturn 1');
+    expect(stripUnknownFlags('#!lua flags=no-writes,allow-key-locking\nreturn 1')).toBe('#!lua flags=no-writes\nreturn 1');
+    expect(stripUnknownFlags('#!lua flags=no-writes\nreturn 1')).toBe('#!lua flags=no-writes\nreturn 1');
+    expect(stripUnknownFlags('return 1')).toBe('return 1');
+
+    const script = `#!lua flags=allow-key-locking\nreturn redis.call('INCR', KEYS[1]) -- ${prefix}`;
+    const { createHash } = await import('node:crypto');
+    const clientSha = createHash('sha1').update(script).digest('hex');
+    expect(await redis.eval(script, [k('flags')], [])).toBe(1);
+    expect(await redis.evalsha(clientSha, [k('flags')], [])).toBe(2);
+    expect(await redis.scriptLoad(script)).toBe(clientSha);
+    expect(await redis.scriptExists(clientSha)).toEqual([1]);
+    const [viaPipeline] = await redis.pipeline().evalsha(clientSha, [k('flags')], []).exec();
+    expect(viaPipeline).toBe(3);
   });
 
   it('propagates Redis errors with their message', async () => {
