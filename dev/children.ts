@@ -2,19 +2,19 @@
 // Long-running services (wrangler, which itself spawns workerd) get a process group of their own and are
 // stopped by signalling the whole group; that also keeps the terminal's Ctrl-C from reaching them
 // before we decide the shutdown order.
-import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, spawn, type SpawnOptions } from "node:child_process";
 
 export class Children {
   readonly #running = new Set<ChildProcess>();
 
   /** Runs a command to completion (inheriting stdio) and resolves with its exit code (signal → 1). */
   async run(command: string, args: string[], opts: SpawnOptions = {}): Promise<number> {
-    const child = spawn(command, args, { stdio: 'inherit', ...opts });
+    const child = spawn(command, args, { stdio: "inherit", ...opts });
     this.#running.add(child);
     try {
       return await new Promise<number>((resolve, reject) => {
-        child.once('error', reject);
-        child.once('exit', (code) => resolve(code ?? 1));
+        child.once("error", reject);
+        child.once("exit", (code) => resolve(code ?? 1));
       });
     } finally {
       this.#running.delete(child);
@@ -23,9 +23,9 @@ export class Children {
 
   /** Starts a long-running process in its own process group. */
   service(command: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
-    const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'], ...opts, detached: true });
+    const child = spawn(command, args, { stdio: ["ignore", "inherit", "inherit"], ...opts, detached: true });
     this.#running.add(child);
-    child.once('exit', () => this.#running.delete(child));
+    child.once("exit", () => this.#running.delete(child));
     return child;
   }
 
@@ -37,7 +37,7 @@ export class Children {
 
   /** Synchronous last resort for process 'exit': no waiting possible, so SIGKILL. */
   killAllNow(): void {
-    for (const c of this.#running) signal(c, 'SIGKILL');
+    for (const c of this.#running) signal(c, "SIGKILL");
   }
 }
 
@@ -58,11 +58,11 @@ function signal(child: ChildProcess, sig: NodeJS.Signals): void {
 async function stop(child: ChildProcess, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) {
     // The leader is gone but its group (e.g. workerd under wrangler) may not be.
-    signal(child, 'SIGKILL');
+    signal(child, "SIGKILL");
     return;
   }
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  signal(child, 'SIGTERM');
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  signal(child, "SIGTERM");
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(true), graceMs);
@@ -70,6 +70,6 @@ async function stop(child: ChildProcess, graceMs: number): Promise<void> {
   const late = await Promise.race([exited.then(() => false), timedOut]);
   clearTimeout(timer);
   // Kill stragglers in the group even when the leader exited in time.
-  signal(child, 'SIGKILL');
+  signal(child, "SIGKILL");
   if (late) await exited;
 }

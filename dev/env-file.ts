@@ -8,10 +8,10 @@ export function parseEnvFile(text: string): Record<string, string> {
   let i = 0;
   const n = text.length;
   while (i < n) {
-    const lineEnd = text.indexOf('\n', i) === -1 ? n : text.indexOf('\n', i);
+    const lineEnd = text.indexOf("\n", i) === -1 ? n : text.indexOf("\n", i);
     const line = text.slice(i, lineEnd);
     const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*/.exec(line);
-    if (!m || line.trimStart().startsWith('#')) {
+    if (!m || line.trimStart().startsWith("#")) {
       i = lineEnd + 1;
       continue;
     }
@@ -19,12 +19,12 @@ export function parseEnvFile(text: string): Record<string, string> {
     let j = i + m[0].length;
     const quote = text[j];
     if (quote === '"' || quote === "'") {
-      let value = '';
+      let value = "";
       j++;
       while (j < n && text[j] !== quote) {
-        if (quote === '"' && text[j] === '\\' && j + 1 < n) {
+        if (quote === '"' && text[j] === "\\" && j + 1 < n) {
           const next = text[j + 1] as string;
-          value += ({ n: '\n', r: '\r', t: '\t', '"': '"', '\\': '\\' } as Record<string, string>)[next] ?? `\\${next}`;
+          value += ({ n: "\n", r: "\r", t: "\t", '"': '"', "\\": "\\" } as Record<string, string>)[next] ?? `\\${next}`;
           j += 2;
         } else {
           value += text[j];
@@ -32,10 +32,13 @@ export function parseEnvFile(text: string): Record<string, string> {
         }
       }
       out[key] = value;
-      const end = text.indexOf('\n', j);
+      const end = text.indexOf("\n", j);
       i = end === -1 ? n : end + 1;
     } else {
-      out[key] = line.slice(m[0].length).replace(/\s+#.*$/, '').trim();
+      out[key] = line
+        .slice(m[0].length)
+        .replace(/\s+#.*$/, "")
+        .trim();
       i = lineEnd + 1;
     }
   }
@@ -52,14 +55,16 @@ export function formatEnvFile(vars: Record<string, string>): string {
   const lines: string[] = [];
   for (const [key, value] of Object.entries(vars)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`invalid variable name ${JSON.stringify(key)}`);
-    const escapedDollar = value.replace(/\$/g, '\\$');
-    if (!value.includes("'") && !value.includes('\n') && !value.includes('\r')) {
+    const escapedDollar = value.replace(/\$/g, "\\$");
+    if (!value.includes("'") && !value.includes("\n") && !value.includes("\r")) {
       lines.push(`${key}='${escapedDollar}'`);
     } else if (!value.includes('"')) {
-      lines.push(`${key}="${escapedDollar.replace(/\r/g, '').replace(/\n/g, '\\n')}"`);
+      lines.push(`${key}="${escapedDollar.replace(/\r/g, "").replace(/\n/g, "\\n")}"`);
     } else {
-      throw new Error(`${key}: a value containing both ' and " (or " and a newline) cannot be passed to wrangler through an env file`);
+      throw new Error(
+        `${key}: a value containing both ' and " (or " and a newline) cannot be passed to wrangler through an env file`,
+      );
     }
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.join("\n")}\n`;
 }

@@ -1,17 +1,17 @@
 // Finds a free TCP port on 127.0.0.1 by letting the OS pick one, then releasing it.
 // Only for tools that cannot bind port 0 themselves (redis-server, wrangler): there is a small
 // window in which another process could take the port, which is acceptable for local tooling.
-import { connect, createServer } from 'node:net';
+import { connect, createServer } from "node:net";
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+export async function freePort(host = "127.0.0.1"): Promise<number> {
   return await new Promise<number>((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.once('error', reject);
+    server.once("error", reject);
     server.listen(0, host, () => {
       const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close((err) => (err || port === 0 ? reject(err ?? new Error('no port assigned')) : resolve(port)));
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close((err) => (err || port === 0 ? reject(err ?? new Error("no port assigned")) : resolve(port)));
     });
   });
 }
@@ -22,12 +22,12 @@ export async function canConnect(host: string, port: number, timeoutMs = 500): P
     const socket = connect({ host, port });
     const done = (ok: boolean): void => {
       socket.removeAllListeners();
-      socket.on('error', () => {});
+      socket.on("error", () => {});
       socket.destroy();
       resolve(ok);
     };
     socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
   });
 }

@@ -4,16 +4,16 @@
 //   Upstash   → the REST bridge in front of a real Redis (found, spawned, or none: cache off)
 //   R2        → the local S3 server with the bucket created
 // It returns the Worker configuration values (`vars`) pointing at them and one close() for all.
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
-import { freePort } from './free-port.ts';
-import { type LogFn, silentLog } from './log.ts';
-import { startPgWsBridge } from './pg-ws-bridge.ts';
-import { startPgliteServer } from './pglite-server.ts';
-import { pingRedis } from './redis-resp.ts';
-import { startS3Server } from './s3-server.ts';
-import { startUpstashBridge } from './upstash-bridge.ts';
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { join, resolve } from "node:path";
+import { freePort } from "./free-port.ts";
+import { type LogFn, silentLog } from "./log.ts";
+import { startPgWsBridge } from "./pg-ws-bridge.ts";
+import { startPgliteServer } from "./pglite-server.ts";
+import { pingRedis } from "./redis-resp.ts";
+import { startS3Server } from "./s3-server.ts";
+import { startUpstashBridge } from "./upstash-bridge.ts";
 
 export interface LocalStackOptions {
   /** Use this Postgres instead of PGlite. A local one (127.0.0.1/localhost) still gets the ws bridge. */
@@ -38,12 +38,12 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
 /** host:port of a postgres:// URL, and whether it is on this machine. */
 export function postgresAddress(url: string): { host: string; port: number; local: boolean } {
   const u = new URL(url);
-  const host = u.hostname || '127.0.0.1';
+  const host = u.hostname || "127.0.0.1";
   return { host, port: u.port ? Number(u.port) : 5432, local: LOCAL_HOSTS.has(host) };
 }
 
@@ -78,31 +78,36 @@ export async function resolveRedis(opts: {
   const log = opts.log ?? silentLog;
   const none = async (): Promise<void> => {};
   if (opts.configured) {
-    if (!(await pingRedis(opts.configured))) log(`warning: configured Redis ${redactUrl(opts.configured)} does not answer; cache calls will fail`);
+    if (!(await pingRedis(opts.configured)))
+      log(`warning: configured Redis ${redactUrl(opts.configured)} does not answer; cache calls will fail`);
     return { url: opts.configured, description: redactUrl(opts.configured), close: none };
   }
-  const probeUrl = opts.probeUrl ?? 'redis://127.0.0.1:6379';
+  const probeUrl = opts.probeUrl ?? "redis://127.0.0.1:6379";
   if (await pingRedis(probeUrl)) return { url: probeUrl, description: probeUrl, close: none };
 
   const port = await freePort();
-  const child = spawn(opts.command ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    opts.command ?? "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    {
+      stdio: "ignore",
+    },
+  );
   const spawned = await new Promise<boolean>((res) => {
-    child.once('error', () => res(false)); // ENOENT: not installed
-    child.once('spawn', () => res(true));
+    child.once("error", () => res(false)); // ENOENT: not installed
+    child.once("spawn", () => res(true));
   });
   if (!spawned) return null;
   // Last resort if the process exits without close(): never leave a redis-server behind.
   const killOnExit = (): void => {
-    child.kill('SIGKILL');
+    child.kill("SIGKILL");
   };
-  process.once('exit', killOnExit);
+  process.once("exit", killOnExit);
   const stop = async (): Promise<void> => {
-    process.off('exit', killOnExit);
+    process.off("exit", killOnExit);
     if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    child.kill("SIGTERM");
     await exited;
   };
   const url = `redis://127.0.0.1:${port}`;
@@ -116,8 +121,8 @@ export async function resolveRedis(opts: {
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const log = opts.log ?? silentLog;
-  const dataDir = resolve(opts.dataDir ?? '.data');
-  const bucket = opts.bucket ?? 'assets';
+  const dataDir = resolve(opts.dataDir ?? ".data");
+  const bucket = opts.bucket ?? "assets";
   const vars: Record<string, string> = {};
   const services: string[] = [];
   // Closed in reverse order of start; if a later start fails, what already runs is closed before rethrowing.
@@ -131,17 +136,17 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         errors.push(err);
       }
     }
-    if (errors.length > 0) throw new AggregateError(errors, 'local stack did not close cleanly');
+    if (errors.length > 0) throw new AggregateError(errors, "local stack did not close cleanly");
   };
 
   try {
     // Postgres
     let databaseUrl = opts.databaseUrl;
     if (!databaseUrl) {
-      const pglite = await startPgliteServer({ dataDir: join(dataDir, 'pglite') });
+      const pglite = await startPgliteServer({ dataDir: join(dataDir, "pglite") });
       closers.push(() => pglite.close());
       databaseUrl = pglite.databaseUrl;
-      services.push(`Postgres: PGlite (${join(dataDir, 'pglite')}) at ${databaseUrl}`);
+      services.push(`Postgres: PGlite (${join(dataDir, "pglite")}) at ${databaseUrl}`);
     } else {
       services.push(`Postgres: ${redactUrl(databaseUrl)}`);
     }
@@ -160,24 +165,26 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       const redisUrl = redis?.url;
       if (redis) {
         closers.push(() => redis.close());
-        if (redis.description.startsWith('spawned')) services.push(`Redis: ${redis.description}`);
+        if (redis.description.startsWith("spawned")) services.push(`Redis: ${redis.description}`);
       }
       if (redisUrl) {
-        const token = randomBytes(24).toString('base64url');
+        const token = randomBytes(24).toString("base64url");
         const upstash = await startUpstashBridge({ redisUrl, token });
         closers.push(() => upstash.close());
         vars.UPSTASH_REDIS_REST_URL = upstash.url;
         vars.UPSTASH_REDIS_REST_TOKEN = token;
         services.push(`Upstash REST bridge: ${upstash.url} → ${redactUrl(redisUrl)}`);
       } else {
-        log('cache is OFF: no Redis at 127.0.0.1:6379 and no redis-server on PATH (set REDIS_URL or install redis-server to enable it)');
-        services.push('Cache: off (no Redis)');
+        log(
+          "cache is OFF: no Redis at 127.0.0.1:6379 and no redis-server on PATH (set REDIS_URL or install redis-server to enable it)",
+        );
+        services.push("Cache: off (no Redis)");
       }
     }
 
     // S3 (R2 stand-in)
     if (!opts.skip?.s3) {
-      const s3 = await startS3Server({ directory: join(dataDir, 's3'), buckets: [bucket] });
+      const s3 = await startS3Server({ directory: join(dataDir, "s3"), buckets: [bucket] });
       closers.push(() => s3.close());
       Object.assign(vars, {
         S3_ENDPOINT: s3.endpoint,
@@ -186,9 +193,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         S3_ACCESS_KEY_ID: s3.accessKeyId,
         S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
         S3_PUBLIC_BASE_URL: `${s3.endpoint}/${bucket}`,
-        S3_FORCE_PATH_STYLE: 'true',
+        S3_FORCE_PATH_STYLE: "true",
       });
-      services.push(`S3: ${s3.endpoint}/${bucket} (${join(dataDir, 's3')})`);
+      services.push(`S3: ${s3.endpoint}/${bucket} (${join(dataDir, "s3")})`);
     }
   } catch (err) {
     await closeAll().catch(() => {});
@@ -210,7 +217,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (u.password) u.password = '***';
+    if (u.password) u.password = "***";
     return u.toString();
   } catch {
     return url;

@@ -5,7 +5,7 @@ export type LogFn = (line: string) => void;
 export const silentLog: LogFn = () => {};
 
 /** Writes `[tag] line` to stderr; stdout stays free for the banner. */
-export function consoleLog(tag = 'dev'): LogFn {
+export function consoleLog(tag = "dev"): LogFn {
   return (line) => {
     process.stderr.write(`[${tag}] ${line}\n`);
   };

@@ -4,9 +4,9 @@
 //   useSecureWebSocket = false, pipelineTLS = false, pipelineConnect = false
 // opens ws://127.0.0.1:PORT/v1?address=host:port and we pipe raw bytes both ways (binary frames).
 // Targets are limited to an allow-list: this is an open relay otherwise, even on loopback.
-import { createServer, type IncomingMessage } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
-import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { createServer, type IncomingMessage } from "node:http";
+import { type AddressInfo, connect, type Socket } from "node:net";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
 
 export interface PgWsBridgeOptions {
   /** 0 or absent: a free port. */
@@ -23,29 +23,29 @@ export interface PgWsBridge {
 
 function normalize(address: string): string {
   const trimmed = address.trim().toLowerCase();
-  const idx = trimmed.lastIndexOf(':');
+  const idx = trimmed.lastIndexOf(":");
   if (idx <= 0) return trimmed;
-  let host = trimmed.slice(0, idx).replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || host === '::1') host = '127.0.0.1';
+  let host = trimmed.slice(0, idx).replace(/^\[|\]$/g, "");
+  if (host === "localhost" || host === "::1") host = "127.0.0.1";
   return `${host}:${trimmed.slice(idx + 1)}`;
 }
 
 function targetOf(req: IncomingMessage): string | null {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const address = url.searchParams.get('address');
-  if (url.pathname !== '/v1' || !address) return null;
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const address = url.searchParams.get("address");
+  if (url.pathname !== "/v1" || !address) return null;
   return address;
 }
 
 export async function startPgWsBridge(opts: PgWsBridgeOptions): Promise<PgWsBridge> {
   const allowed = new Set(opts.allow.map(normalize));
   const server = createServer((_req, res) => {
-    res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n');
+    res.writeHead(426, { "content-type": "text/plain" }).end("WebSocket upgrade required\n");
   });
   const wss = new WebSocketServer({ noServer: true });
   const sockets = new Set<Socket>();
 
-  server.on('upgrade', (req, socket, head) => {
+  server.on("upgrade", (req, socket, head) => {
     const target = targetOf(req);
     const key = target ? normalize(target) : null;
     if (!key || !allowed.has(key)) {
@@ -57,35 +57,35 @@ export async function startPgWsBridge(opts: PgWsBridgeOptions): Promise<PgWsBrid
   });
 
   const pipe = (ws: WebSocket, target: string): void => {
-    const idx = target.lastIndexOf(':');
+    const idx = target.lastIndexOf(":");
     const tcp = connect({ host: target.slice(0, idx), port: Number(target.slice(idx + 1)) });
     tcp.setNoDelay(true);
     sockets.add(tcp);
     // Bytes that arrive before the TCP connect completes are buffered by the socket itself.
-    ws.on('message', (data: RawData) => {
+    ws.on("message", (data: RawData) => {
       const chunks = Buffer.isBuffer(data) ? [data] : Array.isArray(data) ? data : [Buffer.from(data)];
       for (const chunk of chunks) tcp.write(chunk);
     });
-    tcp.on('data', (chunk) => {
+    tcp.on("data", (chunk) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(chunk, { binary: true });
     });
     // Whichever side goes away first takes the other with it.
     const closeWs = (code: number, reason: string): void => {
       if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, reason);
     };
-    tcp.on('error', (err) => closeWs(1011, `upstream error: ${err.message}`.slice(0, 120)));
-    tcp.on('close', () => {
+    tcp.on("error", (err) => closeWs(1011, `upstream error: ${err.message}`.slice(0, 120)));
+    tcp.on("close", () => {
       sockets.delete(tcp);
-      closeWs(1000, 'upstream closed');
+      closeWs(1000, "upstream closed");
     });
-    ws.on('close', () => tcp.destroy());
-    ws.on('error', () => tcp.destroy());
+    ws.on("close", () => tcp.destroy());
+    ws.on("error", () => tcp.destroy());
   };
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
       resolve();
     });
   });

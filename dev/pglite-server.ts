@@ -3,9 +3,9 @@
 // psql) talks to it as to a real server. PGlite is single-connection underneath; the socket server's
 // multiplexer (maxConnections > 1) queues queries from many clients onto it (see shared/FACTS.md:
 // without it, all but one concurrent client are terminated). Transactions therefore serialize.
-import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { mkdir } from "node:fs/promises";
+import { PGlite } from "@electric-sql/pglite";
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 
 export interface PgliteServerOptions {
   /** 0 or absent: a free port. */
@@ -29,7 +29,7 @@ export async function startPgliteServer(opts: PgliteServerOptions): Promise<Pgli
   const db = await PGlite.create({ dataDir: opts.dataDir });
   const server = new PGLiteSocketServer({
     db,
-    host: '127.0.0.1',
+    host: "127.0.0.1",
     port: opts.port ?? 0,
     maxConnections: opts.maxConnections ?? 100,
   });
@@ -41,12 +41,12 @@ export async function startPgliteServer(opts: PgliteServerOptions): Promise<Pgli
   }
   // getServerConn() reports the bound port after start(), also when we asked for port 0.
   const conn = server.getServerConn();
-  const port = Number(conn.slice(conn.lastIndexOf(':') + 1));
+  const port = Number(conn.slice(conn.lastIndexOf(":") + 1));
 
   let closing: Promise<void> | null = null;
   return {
     databaseUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    host: '127.0.0.1',
+    host: "127.0.0.1",
     port,
     close: () => {
       // Stop accepting and drop clients first, then close PGlite so it flushes its files.

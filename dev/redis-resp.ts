@@ -2,16 +2,16 @@
 // Why not ioredis/redis: the bridge must see raw reply bytes (to base64-encode them exactly as Upstash
 // does), must tell simple strings from bulk strings, must keep MULTI..EXEC atomic on one socket, and
 // must put a hard deadline on every call. A 200-line client does all that with no extra dependency.
-import { connect, type Socket } from 'node:net';
+import { connect, type Socket } from "node:net";
 
 /** An error reply from Redis; `message` is Redis' own text, e.g. "ERR value is not an integer or out of range". */
 export class RedisReplyError extends Error {
-  override name = 'RedisReplyError';
+  override name = "RedisReplyError";
 }
 
 /** The transport failed (refused, reset, timed out). Distinct from an error *reply*. */
 export class RedisUnavailableError extends Error {
-  override name = 'RedisUnavailableError';
+  override name = "RedisUnavailableError";
 }
 
 /** Simple strings are JS strings, bulk strings are Buffers (kept raw), integers numbers, nil null. */
@@ -29,11 +29,11 @@ export interface RedisTarget {
 
 export function parseRedisUrl(url: string): RedisTarget {
   const u = new URL(url);
-  if (u.protocol !== 'redis:') throw new Error(`only redis:// URLs are supported, got ${u.protocol}`);
-  const target: RedisTarget = { host: u.hostname || '127.0.0.1', port: u.port ? Number(u.port) : 6379 };
+  if (u.protocol !== "redis:") throw new Error(`only redis:// URLs are supported, got ${u.protocol}`);
+  const target: RedisTarget = { host: u.hostname || "127.0.0.1", port: u.port ? Number(u.port) : 6379 };
   if (u.username) target.username = decodeURIComponent(u.username);
   if (u.password) target.password = decodeURIComponent(u.password);
-  const db = u.pathname.replace(/^\//, '');
+  const db = u.pathname.replace(/^\//, "");
   if (db) target.db = Number(db);
   return target;
 }
@@ -41,37 +41,37 @@ export function parseRedisUrl(url: string): RedisTarget {
 function encodeCommand(args: readonly RedisArg[]): Buffer {
   const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
   for (const arg of args) {
-    const bytes = typeof arg === 'string' ? Buffer.from(arg, 'utf8') : arg;
-    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
+    const bytes = typeof arg === "string" ? Buffer.from(arg, "utf8") : arg;
+    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from("\r\n"));
   }
   return Buffer.concat(parts);
 }
 
 // Sentinel for "not enough bytes yet"; parsing restarts from the reply's first byte when more arrive.
-const INCOMPLETE = Symbol('incomplete');
+const INCOMPLETE = Symbol("incomplete");
 type Parsed = { value: RedisReply; next: number } | typeof INCOMPLETE;
 
 function parseReply(buf: Buffer, start: number): Parsed {
   if (start >= buf.length) return INCOMPLETE;
-  const lineEnd = buf.indexOf('\r\n', start);
+  const lineEnd = buf.indexOf("\r\n", start);
   if (lineEnd === -1) return INCOMPLETE;
   const type = String.fromCharCode(buf[start] ?? 0);
-  const line = buf.toString('utf8', start + 1, lineEnd);
+  const line = buf.toString("utf8", start + 1, lineEnd);
   const afterLine = lineEnd + 2;
   switch (type) {
-    case '+':
+    case "+":
       return { value: line, next: afterLine };
-    case '-':
+    case "-":
       return { value: new RedisReplyError(line), next: afterLine };
-    case ':':
+    case ":":
       return { value: Number(line), next: afterLine };
-    case '$': {
+    case "$": {
       const len = Number(line);
       if (len < 0) return { value: null, next: afterLine };
       if (buf.length < afterLine + len + 2) return INCOMPLETE;
       return { value: Buffer.from(buf.subarray(afterLine, afterLine + len)), next: afterLine + len + 2 };
     }
-    case '*': {
+    case "*": {
       const count = Number(line);
       if (count < 0) return { value: null, next: afterLine };
       const items: RedisReply[] = [];
@@ -106,9 +106,9 @@ export class RespConnection {
 
   private constructor(socket: Socket) {
     this.#socket = socket;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', (err) => this.#fail(new RedisUnavailableError(`redis connection error: ${err.message}`)));
-    socket.on('close', () => this.#fail(new RedisUnavailableError('redis connection closed')));
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("error", (err) => this.#fail(new RedisUnavailableError(`redis connection error: ${err.message}`)));
+    socket.on("close", () => this.#fail(new RedisUnavailableError("redis connection closed")));
   }
 
   static async connect(target: RedisTarget, timeoutMs: number): Promise<RespConnection> {
@@ -116,14 +116,16 @@ export class RespConnection {
       const s = connect({ host: target.host, port: target.port });
       const timer = setTimeout(() => {
         s.destroy();
-        reject(new RedisUnavailableError(`connect to redis ${target.host}:${target.port} timed out after ${timeoutMs} ms`));
+        reject(
+          new RedisUnavailableError(`connect to redis ${target.host}:${target.port} timed out after ${timeoutMs} ms`),
+        );
       }, timeoutMs);
-      s.once('connect', () => {
+      s.once("connect", () => {
         clearTimeout(timer);
-        s.removeAllListeners('error');
+        s.removeAllListeners("error");
         resolve(s);
       });
-      s.once('error', (err) => {
+      s.once("error", (err) => {
         clearTimeout(timer);
         s.destroy();
         reject(new RedisUnavailableError(`cannot reach redis at ${target.host}:${target.port}: ${err.message}`));
@@ -133,9 +135,9 @@ export class RespConnection {
     const conn = new RespConnection(socket);
     const setup: RedisArg[][] = [];
     if (target.password !== undefined) {
-      setup.push(target.username ? ['AUTH', target.username, target.password] : ['AUTH', target.password]);
+      setup.push(target.username ? ["AUTH", target.username, target.password] : ["AUTH", target.password]);
     }
-    if (target.db !== undefined && target.db !== 0) setup.push(['SELECT', String(target.db)]);
+    if (target.db !== undefined && target.db !== 0) setup.push(["SELECT", String(target.db)]);
     if (setup.length > 0) {
       const replies = await conn.send(setup, timeoutMs);
       const failed = replies.find((r) => r instanceof RedisReplyError);
@@ -167,7 +169,7 @@ export class RespConnection {
   }
 
   close(): void {
-    this.#fail(new RedisUnavailableError('redis connection closed by client'));
+    this.#fail(new RedisUnavailableError("redis connection closed by client"));
   }
 
   #onData(chunk: Buffer): void {
@@ -179,7 +181,7 @@ export class RespConnection {
         if (parsed === INCOMPLETE) break;
         pos = parsed.next;
         const head = this.#pending[0];
-        if (!head) throw new RedisUnavailableError('protocol error: reply without a request');
+        if (!head) throw new RedisUnavailableError("protocol error: reply without a request");
         head.replies.push(parsed.value);
         if (--head.remaining === 0) {
           this.#pending.shift();
@@ -243,7 +245,7 @@ export class RedisPool {
   }
 
   async exec(commands: readonly (readonly RedisArg[])[]): Promise<RedisReply[]> {
-    if (this.#closed) throw new RedisUnavailableError('redis pool is closed');
+    if (this.#closed) throw new RedisUnavailableError("redis pool is closed");
     const generation = this.#generation;
     const conn = this.#idle.pop() ?? (await RespConnection.connect(this.#target, this.#connectTimeoutMs));
     this.#busy.add(conn);
@@ -251,7 +253,8 @@ export class RedisPool {
       return await conn.send(commands, this.#commandTimeoutMs);
     } finally {
       this.#busy.delete(conn);
-      const reusable = conn.usable && !this.#closed && generation === this.#generation && this.#idle.length < this.#maxIdle;
+      const reusable =
+        conn.usable && !this.#closed && generation === this.#generation && this.#idle.length < this.#maxIdle;
       if (reusable) this.#idle.push(conn);
       else conn.close();
     }
@@ -270,8 +273,8 @@ export async function pingRedis(url: string, timeoutMs = 1000): Promise<boolean>
   try {
     const conn = await RespConnection.connect(parseRedisUrl(url), timeoutMs);
     try {
-      const [reply] = await conn.send([['PING']], timeoutMs);
-      return reply === 'PONG';
+      const [reply] = await conn.send([["PING"]], timeoutMs);
+      return reply === "PONG";
     } finally {
       conn.close();
     }

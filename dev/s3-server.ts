@@ -6,12 +6,12 @@
 //   used to clean up uploads that never completed.
 // Buckets are created at start with a permissive CORS rule so a browser can upload directly.
 // Anonymous GET/HEAD are allowed (s3rver serves unsigned requests), which models a public bucket URL.
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { isSigV4Signed, verifySigV4 } from './s3-sigv4.ts';
+import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { isSigV4Signed, verifySigV4 } from "./s3-sigv4.ts";
 
 export interface S3ServerOptions {
   /** 0 or absent: a free port. */
@@ -32,10 +32,10 @@ export interface S3Server {
 }
 
 // The only key pair s3rver knows (its built-in dummy account).
-const ACCESS_KEY_ID = 'S3RVER';
-const SECRET_ACCESS_KEY = 'S3RVER';
+const ACCESS_KEY_ID = "S3RVER";
+const SECRET_ACCESS_KEY = "S3RVER";
 // R2's region name; SigV4 only needs client and server to agree, and the app will use "auto" on R2.
-const REGION = 'auto';
+const REGION = "auto";
 
 const CORS_CONFIG = `<CORSConfiguration>
   <CORSRule>
@@ -59,15 +59,15 @@ interface S3rverInstance {
   logger: { close(): void };
 }
 type S3rverCtor = new (opts: Record<string, unknown>) => S3rverInstance;
-const S3rver = createRequire(import.meta.url)('s3rver') as S3rverCtor;
+const S3rver = createRequire(import.meta.url)("s3rver") as S3rverCtor;
 
 const xmlEscape = (s: string): string =>
-  s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] ?? c);
+  s.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c] ?? c);
 
 function sendXml(req: IncomingMessage, res: ServerResponse, status: number, body: string): void {
-  const headers: Record<string, string> = { 'content-type': 'application/xml' };
+  const headers: Record<string, string> = { "content-type": "application/xml" };
   // Let a browser read our own errors too (s3rver adds CORS headers only to the responses it makes).
-  if (req.headers.origin) headers['access-control-allow-origin'] = '*';
+  if (req.headers.origin) headers["access-control-allow-origin"] = "*";
   res.writeHead(status, headers).end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
 }
 
@@ -86,29 +86,40 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
   });
   await s3rver.configureBuckets();
   const inner = s3rver.callback();
-  const uploadsDir = (bucket: string): string => s3rver.store.getResourcePath(bucket, undefined, 'uploads');
+  const uploadsDir = (bucket: string): string => s3rver.store.getResourcePath(bucket, undefined, "uploads");
 
-  const abortMultipart = async (req: IncomingMessage, res: ServerResponse, bucket: string, uploadId: string): Promise<void> => {
+  const abortMultipart = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    bucket: string,
+    uploadId: string,
+  ): Promise<void> => {
     // Upload ids are hex from s3rver; refuse anything else so it cannot name a path outside the uploads dir.
-    if (!/^[0-9a-f]+$/i.test(uploadId)) return sendError(req, res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+    if (!/^[0-9a-f]+$/i.test(uploadId))
+      return sendError(req, res, 404, "NoSuchUpload", "The specified upload does not exist.");
     const dir = join(uploadsDir(bucket), uploadId);
     const exists = await stat(dir).then(
       () => true,
       () => false,
     );
-    if (!exists) return sendError(req, res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+    if (!exists) return sendError(req, res, 404, "NoSuchUpload", "The specified upload does not exist.");
     await rm(dir, { recursive: true, force: true });
-    res.writeHead(204, req.headers.origin ? { 'access-control-allow-origin': '*' } : {}).end();
+    res.writeHead(204, req.headers.origin ? { "access-control-allow-origin": "*" } : {}).end();
   };
 
-  const listMultipart = async (req: IncomingMessage, res: ServerResponse, bucket: string, prefix: string): Promise<void> => {
+  const listMultipart = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    bucket: string,
+    prefix: string,
+  ): Promise<void> => {
     const dir = uploadsDir(bucket);
     const ids = await readdir(dir).catch(() => [] as string[]);
     const uploads: { key: string; id: string; initiated: Date }[] = [];
     for (const id of ids) {
-      const key = await readFile(join(dir, id, 'key'), 'utf8').catch(() => null);
+      const key = await readFile(join(dir, id, "key"), "utf8").catch(() => null);
       if (key === null || !key.startsWith(prefix)) continue;
-      const info = await stat(join(dir, id, 'key'));
+      const info = await stat(join(dir, id, "key"));
       uploads.push({ key, id, initiated: info.mtime });
     }
     uploads.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.id < b.id ? -1 : 1));
@@ -117,7 +128,7 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
         (u) =>
           `<Upload><Key>${xmlEscape(u.key)}</Key><UploadId>${u.id}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`,
       )
-      .join('');
+      .join("");
     sendXml(
       req,
       res,
@@ -134,29 +145,29 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
         return sendError(req, res, failure.status, failure.code, failure.message);
       }
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const [bucket = '', ...keyParts] = url.pathname.slice(1).split('/');
-    const key = keyParts.join('/');
-    const uploadId = url.searchParams.get('uploadId');
-    if (req.method === 'DELETE' && bucket && key && uploadId !== null) {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const [bucket = "", ...keyParts] = url.pathname.slice(1).split("/");
+    const key = keyParts.join("/");
+    const uploadId = url.searchParams.get("uploadId");
+    if (req.method === "DELETE" && bucket && key && uploadId !== null) {
       return abortMultipart(req, res, decodeURIComponent(bucket), uploadId);
     }
-    if (req.method === 'GET' && bucket && !key && url.searchParams.has('uploads')) {
-      return listMultipart(req, res, decodeURIComponent(bucket), url.searchParams.get('prefix') ?? '');
+    if (req.method === "GET" && bucket && !key && url.searchParams.has("uploads")) {
+      return listMultipart(req, res, decodeURIComponent(bucket), url.searchParams.get("prefix") ?? "");
     }
     inner(req, res);
   };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendError(req, res, 500, 'InternalError', String(err));
+      if (!res.headersSent) sendError(req, res, 500, "InternalError", String(err));
       else res.destroy();
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
       resolve();
     });
   });

@@ -5,30 +5,30 @@
 //  3. Runs `wrangler dev` with every value in a generated env file (secrets stay off command lines),
 //     waits for GET /healthz and prints where everything is.
 // Ctrl-C / SIGTERM stops wrangler (its whole process group), the servers and Redis, then exits 0.
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Children } from './children.ts';
-import { loadOrCreateAdmin, loadOrCreateJwtKeys } from './dev-secrets.ts';
-import { formatEnvFile, parseEnvFile } from './env-file.ts';
-import { type LocalStack, postgresAddress, redactUrl, startLocalStack } from './local-stack.ts';
-import { consoleLog } from './log.ts';
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Children } from "./children.ts";
+import { loadOrCreateAdmin, loadOrCreateJwtKeys } from "./dev-secrets.ts";
+import { formatEnvFile, parseEnvFile } from "./env-file.ts";
+import { type LocalStack, postgresAddress, redactUrl, startLocalStack } from "./local-stack.ts";
+import { consoleLog } from "./log.ts";
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const DATA_DIR = join(ROOT, '.data');
-const log = consoleLog('dev');
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const DATA_DIR = join(ROOT, ".data");
+const log = consoleLog("dev");
 
 // Process-environment keys that count as configuration (anything else in the environment, e.g. PATH
 // or HOME, must not leak into the Worker).
 const CONFIG_KEY = /^(DATABASE_|UPSTASH_|REDIS_|S3_|STORAGE_|JWT_|ACCESS_TOKEN_|REFRESH_TOKEN_|ADMIN_|LOG_LEVEL$)/;
 // Read by this script only, never handed to the Worker.
-const STACK_ONLY = new Set(['REDIS_URL', 'ADMIN_EMAIL', 'ADMIN_PASSWORD']);
+const STACK_ONLY = new Set(["REDIS_URL", "ADMIN_EMAIL", "ADMIN_PASSWORD"]);
 
 async function readDevVars(): Promise<Record<string, string>> {
-  const path = join(ROOT, '.dev.vars');
+  const path = join(ROOT, ".dev.vars");
   if (!existsSync(path)) return {};
-  return parseEnvFile(await readFile(path, 'utf8'));
+  return parseEnvFile(await readFile(path, "utf8"));
 }
 
 async function waitForHealth(url: string, timeoutMs: number, stillRunning: () => boolean): Promise<boolean> {
@@ -72,12 +72,14 @@ async function main(): Promise<number> {
     log(`${sig}: stopping…`);
     void shutdown(0).then((code) => process.exit(code));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', () => children.killAllNow());
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("exit", () => children.killAllNow());
 
   const run = async (): Promise<number> => {
-    const fromEnv = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => CONFIG_KEY.test(e[0]) && e[1] !== undefined));
+    const fromEnv = Object.fromEntries(
+      Object.entries(process.env).filter((e): e is [string, string] => CONFIG_KEY.test(e[0]) && e[1] !== undefined),
+    );
     const configured = { ...(await readDevVars()), ...fromEnv };
     const port = Number(process.env.PORT ?? 8787);
 
@@ -93,18 +95,23 @@ async function main(): Promise<number> {
     });
     if (stopping) return await stopping;
 
-    const databaseUrl = stack.vars.DATABASE_URL ?? '';
+    const databaseUrl = stack.vars.DATABASE_URL ?? "";
     const admin =
       configured.ADMIN_EMAIL && configured.ADMIN_PASSWORD
         ? { email: configured.ADMIN_EMAIL, password: configured.ADMIN_PASSWORD, generated: false }
-        : await loadOrCreateAdmin(join(DATA_DIR, 'admin.json'));
-    const jwtKeys = configured.JWT_KEYS ?? (await loadOrCreateJwtKeys(join(DATA_DIR, 'jwt-keys.json')));
+        : await loadOrCreateAdmin(join(DATA_DIR, "admin.json"));
+    const jwtKeys = configured.JWT_KEYS ?? (await loadOrCreateJwtKeys(join(DATA_DIR, "jwt-keys.json")));
 
     // Migrations and the admin seed talk to Postgres directly (pg over TCP), so they need only DATABASE_URL.
-    const scriptEnv = { ...process.env, DATABASE_URL: databaseUrl, ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password };
+    const scriptEnv = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      ADMIN_EMAIL: admin.email,
+      ADMIN_PASSWORD: admin.password,
+    };
     for (const [script, required] of [
-      ['scripts/migrate.ts', true],
-      ['scripts/seed-admin.ts', false],
+      ["scripts/migrate.ts", true],
+      ["scripts/seed-admin.ts", false],
     ] as const) {
       if (!existsSync(join(ROOT, script))) {
         log(`warning: ${script} does not exist yet; skipped`);
@@ -126,26 +133,26 @@ async function main(): Promise<number> {
       delete workerVars.DATABASE_WS_PROXY;
     }
     await mkdir(DATA_DIR, { recursive: true });
-    envFile = join(DATA_DIR, 'wrangler-dev.env');
+    envFile = join(DATA_DIR, "wrangler-dev.env");
     await writeFile(envFile, formatEnvFile(workerVars), { mode: 0o600 });
 
-    const wranglerBin = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+    const wranglerBin = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
     const wrangler = children.service(
       process.execPath,
-      [wranglerBin, 'dev', '--port', String(port), '--ip', '127.0.0.1', '--log-level', 'warn', '--env-file', envFile],
+      [wranglerBin, "dev", "--port", String(port), "--ip", "127.0.0.1", "--log-level", "warn", "--env-file", envFile],
       {
         cwd: ROOT,
         env: {
           ...process.env,
           // No network here beyond package registries: skip the Request.cf download and metrics.
-          CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? 'false',
-          WRANGLER_SEND_METRICS: process.env.WRANGLER_SEND_METRICS ?? 'false',
+          CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false",
+          WRANGLER_SEND_METRICS: process.env.WRANGLER_SEND_METRICS ?? "false",
         },
       },
     );
     let wranglerExit: number | null = null;
     const wranglerDone = new Promise<number>((resolve) =>
-      wrangler.once('exit', (code, sig) => {
+      wrangler.once("exit", (code, sig) => {
         wranglerExit = code ?? (sig ? 1 : 0);
         resolve(wranglerExit);
       }),
@@ -155,25 +162,29 @@ async function main(): Promise<number> {
     const healthy = await waitForHealth(`${base}/healthz`, 90_000, () => wranglerExit === null && !stopping);
     if (stopping) return await stopping;
     if (!healthy) {
-      log(wranglerExit === null ? `${base}/healthz did not answer within 90 s` : `wrangler exited with code ${wranglerExit}`);
+      log(
+        wranglerExit === null
+          ? `${base}/healthz did not answer within 90 s`
+          : `wrangler exited with code ${wranglerExit}`,
+      );
       return await shutdown(1);
     }
 
     const lines = [
-      '',
+      "",
       `  edge-backend is running at ${base}`,
       `  API docs:   ${base}/docs`,
       admin.generated
         ? `  Admin:      ${admin.email} / ${admin.password}   (generated, saved in .data/admin.json)`
-        : `  Admin:      ${admin.email}${configured.ADMIN_PASSWORD ? '' : '   (password in .data/admin.json)'}`,
-      '  Stand-ins:',
+        : `  Admin:      ${admin.email}${configured.ADMIN_PASSWORD ? "" : "   (password in .data/admin.json)"}`,
+      "  Stand-ins:",
       ...stack.services.map((s) => `    - ${s}`),
-      ...(hasUpstash ? [`    - Cache: configured Upstash ${redactUrl(configured.UPSTASH_REDIS_REST_URL ?? '')}`] : []),
+      ...(hasUpstash ? [`    - Cache: configured Upstash ${redactUrl(configured.UPSTASH_REDIS_REST_URL ?? "")}`] : []),
       ...(hasS3 ? [`    - S3: configured ${configured.S3_ENDPOINT}`] : []),
-      '  Ctrl-C to stop.',
-      '',
+      "  Ctrl-C to stop.",
+      "",
     ];
-    process.stdout.write(`${lines.join('\n')}\n`);
+    process.stdout.write(`${lines.join("\n")}\n`);
 
     const code = await wranglerDone;
     if (stopping) return await stopping;
