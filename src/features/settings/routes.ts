@@ -1,4 +1,162 @@
-import { createRouter } from "../../core/openapi.ts";
+import { createRoute } from "@hono/zod-openapi";
+import { jsonBodyLimit } from "../../core/body-limit.ts";
+import { bearerSecurity, createRouter, problems } from "../../core/openapi.ts";
+import { optionalUser, requireActiveSession, requireRole } from "../auth/guards.ts";
+import type { StoredSetting, Viewer } from "./model.ts";
+import { etagOf, notModified, parseEntityTags } from "./preconditions.ts";
+import {
+  DeleteHeaders,
+  HistoryPageSchema,
+  HistoryQuery,
+  KeyParams,
+  ReadHeaders,
+  SettingHeaders,
+  SettingListSchema,
+  SettingSchema,
+  SettingWriteSchema,
+  SourceHeader,
+  WriteHeaders,
+} from "./schemas.ts";
+import { settingsServiceFor, viewerOf } from "./wiring.ts";
 
-/** settings routes: filled in by the settings feature. */
-export const settingsRoutes = createRouter();
+const tags = ["Settings"];
+const json = <T>(schema: T) => ({ "application/json": { schema } });
+// Answers differ per caller (visibility), so shared caches must not keep them; clients revalidate by ETag.
+const READ_CACHE = { "Cache-Control": "private, no-cache", Vary: "Authorization" };
+
+const adminWrite = () => [requireRole("admin"), requireActiveSession()];
+
+const listSettings = createRoute({
+  method: "get",
+  path: "/",
+  tags,
+  summary: "Every setting the caller may see (anonymous: public only; users: +authenticated; admins: all)",
+  middleware: [optionalUser()],
+  responses: {
+    200: { description: "The visible settings, sorted by key", headers: SourceHeader, content: json(SettingListSchema) },
+    ...problems(401, 503),
+  },
+});
+
+const getSetting = createRoute({
+  method: "get",
+  path: "/{key}",
+  tags,
+  summary: "One setting, with its version as a strong ETag",
+  middleware: [optionalUser()],
+  request: { params: KeyParams, headers: ReadHeaders },
+  responses: {
+    200: { description: "The setting", headers: SettingHeaders, content: json(SettingSchema) },
+    304: { description: "The version named in If-None-Match is still current", headers: SettingHeaders },
+    ...problems(401, 404, 422, 503),
+  },
+});
+
+const putSetting = createRoute({
+  method: "put",
+  path: "/{key}",
+  tags,
+  summary: 'Create (If-None-Match: *) or update (If-Match: "<version>") a setting',
+  description:
+    "Admins only. The value must satisfy the key's JSON Schema when it has one (422 lists the failing paths). " +
+    "The change is committed with a history entry, then published to the realtime room `system`.",
+  security: bearerSecurity,
+  middleware: [...adminWrite(), jsonBodyLimit()],
+  request: {
+    params: KeyParams,
+    headers: WriteHeaders,
+    body: { required: true, content: json(SettingWriteSchema) },
+  },
+  responses: {
+    200: { description: "Updated", headers: SettingHeaders.omit({ "X-Settings-Source": true }), content: json(SettingSchema) },
+    201: { description: "Created", headers: SettingHeaders.omit({ "X-Settings-Source": true }), content: json(SettingSchema) },
+    ...problems(401, 403, 409, 412, 413, 415, 422, 428, 503),
+  },
+});
+
+const deleteSetting = createRoute({
+  method: "delete",
+  path: "/{key}",
+  tags,
+  summary: 'Delete a setting (If-Match: "<version>" required)',
+  security: bearerSecurity,
+  middleware: adminWrite(),
+  request: { params: KeyParams, headers: DeleteHeaders },
+  responses: {
+    204: { description: "Deleted; the deletion is recorded in history as the next version" },
+    ...problems(401, 403, 404, 412, 422, 428, 503),
+  },
+});
+
+const settingHistory = createRoute({
+  method: "get",
+  path: "/{key}/history",
+  tags,
+  summary: "Past versions of a setting, newest first (deletions included)",
+  security: bearerSecurity,
+  middleware: [requireRole("admin")],
+  request: { params: KeyParams, query: HistoryQuery },
+  responses: {
+    200: { description: "A page of history", content: json(HistoryPageSchema) },
+    ...problems(401, 403, 404, 422, 503),
+  },
+});
+
+/** The wire shape: the JSON Schema is an admin's business only. */
+function view(setting: StoredSetting, viewer: Viewer) {
+  const { schema, ...rest } = setting;
+  return viewer === "admin" && schema !== null ? { ...rest, schema } : rest;
+}
+
+export const settingsRoutes = createRouter()
+  .openapi(listSettings, async (c) => {
+    const viewer = viewerOf(c.var.principal);
+    const { data, source } = await settingsServiceFor(c.var).list(viewer);
+    return c.json({ items: data.map((s) => view(s, viewer)) }, 200, { ...READ_CACHE, "X-Settings-Source": source });
+  })
+  .openapi(getSetting, async (c) => {
+    const viewer = viewerOf(c.var.principal);
+    const { key } = c.req.valid("param");
+    const { data, source } = await settingsServiceFor(c.var).get(viewer, key);
+    const headers = { ...READ_CACHE, ETag: etagOf(data.version), "X-Settings-Source": source };
+    if (notModified(parseEntityTags(c.req.valid("header")["if-none-match"]), data.version)) {
+      return c.body(null, 304, headers);
+    }
+    return c.json(view(data, viewer), 200, headers);
+  })
+  .openapi(putSetting, async (c) => {
+    const { key } = c.req.valid("param");
+    const header = c.req.valid("header");
+    const body = c.req.valid("json");
+    const { setting, created } = await settingsServiceFor(c.var).put({
+      key,
+      value: body.value,
+      visibility: body.visibility,
+      schema: body.schema,
+      preconditions: {
+        ifMatch: parseEntityTags(header["if-match"]),
+        ifNoneMatch: parseEntityTags(header["if-none-match"]),
+      },
+      actor: c.var.principal?.userId ?? null,
+    });
+    const headers = { ETag: etagOf(setting.version), "Cache-Control": "no-store" };
+    if (created) {
+      return c.json(view(setting, "admin"), 201, { ...headers, Location: `/v1/settings/${setting.key}` });
+    }
+    return c.json(view(setting, "admin"), 200, headers);
+  })
+  .openapi(deleteSetting, async (c) => {
+    const { key } = c.req.valid("param");
+    await settingsServiceFor(c.var).remove({
+      key,
+      preconditions: { ifMatch: parseEntityTags(c.req.valid("header")["if-match"]) },
+      actor: c.var.principal?.userId ?? null,
+    });
+    return c.body(null, 204);
+  })
+  .openapi(settingHistory, async (c) => {
+    const { key } = c.req.valid("param");
+    const { cursor, limit } = c.req.valid("query");
+    const page = await settingsServiceFor(c.var).history(key, { cursor, limit });
+    return c.json(page, 200, { "Cache-Control": "no-store" });
+  });

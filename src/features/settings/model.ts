@@ -1,0 +1,68 @@
+/**
+ * The settings domain, free of HTTP and storage: what a setting is, who may see it, and the
+ * limits the contract sets (docs/settings.md). Routes, services and stores all speak these types.
+ */
+
+export const SETTING_KEY_PATTERN = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+/** The contract's limit on one value, serialized as UTF-8 JSON. */
+export const MAX_VALUE_BYTES = 64 * 1024;
+/** A per-key JSON Schema is configuration, not data: kept small so validating stays cheap. */
+export const MAX_SCHEMA_BYTES = 16 * 1024;
+/** Settings in total. Bounds the cached snapshot (each read of the list ships all of them). */
+export const MAX_SETTINGS = 500;
+/** Largest page of history one request returns. */
+export const MAX_HISTORY_PAGE = 100;
+
+export const VISIBILITIES = ["public", "authenticated", "admin"] as const;
+export type Visibility = (typeof VISIBILITIES)[number];
+
+export interface Setting {
+  key: string;
+  value: unknown;
+  version: number;
+  visibility: Visibility;
+  updatedAt: string;
+  updatedBy: string | null;
+}
+
+/** A setting as stored: the public shape plus the optional JSON Schema its writes must satisfy. */
+export interface StoredSetting extends Setting {
+  schema: JsonSchema | null;
+}
+
+/** A JSON Schema document (an object, or `true`/`false`). */
+export type JsonSchema = Record<string, unknown> | boolean;
+
+export interface HistoryEntry {
+  key: string;
+  value: unknown;
+  version: number;
+  visibility: Visibility;
+  deleted: boolean;
+  changedAt: string;
+  changedBy: string | null;
+}
+
+/** The realtime event every committed change publishes to the `system` room. */
+export interface SettingChanged {
+  type: "setting.changed";
+  key: string;
+  version: number;
+  value?: unknown;
+  deleted?: true;
+}
+
+/** Who reads: decides which visibilities are in view. */
+export type Viewer = "anonymous" | "user" | "admin";
+
+const VISIBLE_TO: Record<Viewer, ReadonlySet<Visibility>> = {
+  anonymous: new Set(["public"]),
+  user: new Set(["public", "authenticated"]),
+  admin: new Set(VISIBILITIES),
+};
+
+export const canSee = (viewer: Viewer, visibility: Visibility): boolean => VISIBLE_TO[viewer].has(visibility);
+
+export const toPublic = ({ schema: _schema, ...setting }: StoredSetting): Setting => setting;
+
+export const byteLength = (value: unknown): number => new TextEncoder().encode(JSON.stringify(value)).byteLength;

@@ -1,0 +1,113 @@
+import type { BackgroundTasks } from "../../core/deferred-work.ts";
+import type { Logger } from "../../core/logger.ts";
+import { dependencyUnavailable, notFound, ProblemError, validationFailed } from "../../core/problem.ts";
+import { withTimeout } from "../../core/timeout.ts";
+import type { SettingsCache } from "./cache.ts";
+import type { SettingsEvents } from "./events.ts";
+import { canSee, type HistoryEntry, MAX_HISTORY_PAGE, type StoredSetting, type Viewer } from "./model.ts";
+import { DEFAULT_READ_TIMING, type ReadResult, type ReadTiming, readThrough } from "./reader.ts";
+import type { SettingsRepository } from "./repository.ts";
+import { createSettingsWriter, type PutInput, type RemoveInput } from "./writer.ts";
+
+export interface SettingsServiceDeps {
+  repo: SettingsRepository;
+  /** Null when no cache is configured: every read goes to Postgres. */
+  cache: SettingsCache | null;
+  events: SettingsEvents;
+  background: BackgroundTasks;
+  log: Logger;
+  /** Deadline for one Postgres operation (a transaction included). */
+  databaseTimeoutMs: number;
+  publishTimeoutMs?: number;
+  timing?: Partial<ReadTiming>;
+  /** Injected in tests to move time; Date.now otherwise. */
+  now?: () => number;
+}
+
+export interface HistoryPage {
+  items: HistoryEntry[];
+  nextCursor: string | null;
+}
+
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 3_000;
+
+// Opaque to clients; a version number underneath ("v12"), so pages stay stable while history grows.
+const encodeCursor = (version: number) => btoa(`v${version}`).replace(/=+$/, "");
+function decodeCursor(cursor: string): number {
+  try {
+    const match = /^v([1-9][0-9]{0,9})$/.exec(atob(cursor));
+    if (match?.[1]) return Number(match[1]);
+  } catch {
+    // fall through to the 422 below
+  }
+  throw validationFailed([{ path: "query.cursor", message: "is not a cursor this service issued" }]);
+}
+
+/** Runtime settings: cache-first reads with visibility per caller, conditional writes, history. */
+export function createSettingsService(deps: SettingsServiceDeps) {
+  const now = deps.now ?? Date.now;
+  const timing = { ...DEFAULT_READ_TIMING, ...deps.timing };
+
+  async function database<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await withTimeout("postgres", deps.databaseTimeoutMs, work());
+    } catch (error) {
+      if (error instanceof ProblemError) throw error;
+      throw dependencyUnavailable("postgres", error);
+    }
+  }
+
+  const readerDeps = {
+    cache: deps.cache,
+    loadAll: () => database(() => deps.repo.listAll()),
+    log: deps.log,
+    now,
+    timing,
+  };
+
+  const writer = createSettingsWriter({
+    repo: deps.repo,
+    cache: deps.cache,
+    events: deps.events,
+    background: deps.background,
+    log: deps.log,
+    now,
+    database,
+    publishTimeoutMs: deps.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
+  });
+
+  return {
+    /** Every setting the viewer may see, sorted by key. */
+    async list(viewer: Viewer): Promise<ReadResult<StoredSetting[]>> {
+      const result = await readThrough(readerDeps, (c) => c.probeAll(), (all) => all);
+      return { data: result.data.filter((s) => canSee(viewer, s.visibility)), source: result.source };
+    },
+
+    /** One setting; 404 when it is missing or hidden from the viewer (the two are indistinguishable). */
+    async get(viewer: Viewer, key: string): Promise<ReadResult<StoredSetting>> {
+      const result = await readThrough(
+        readerDeps,
+        (c) => c.probeOne(key),
+        (all) => all.find((s) => s.key === key) ?? null,
+      );
+      if (!result.data || !canSee(viewer, result.data.visibility)) throw notFound();
+      return { data: result.data, source: result.source };
+    },
+
+    put: (input: PutInput) => writer.put(input),
+    remove: (input: RemoveInput) => writer.remove(input),
+
+    /** Past versions, newest first (deletions included). 404 when the key never existed. */
+    async history(key: string, options: { cursor?: string | undefined; limit: number }): Promise<HistoryPage> {
+      const beforeVersion = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+      const limit = Math.min(Math.max(options.limit, 1), MAX_HISTORY_PAGE);
+      const rows = await database(() => deps.repo.history(key, { beforeVersion, limit: limit + 1 }));
+      if (rows.length === 0 && beforeVersion === undefined) throw notFound();
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.version) : null };
+    },
+  };
+}
+
+export type SettingsService = ReturnType<typeof createSettingsService>;

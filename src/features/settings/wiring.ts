@@ -1,0 +1,45 @@
+import type { Config } from "../../core/config.ts";
+import type { Deps } from "../../core/deps.ts";
+import type { Logger } from "../../core/logger.ts";
+import { isAdmin, type Principal } from "../../core/principal.ts";
+import { createSettingsCache } from "./cache.ts";
+import { roomEvents } from "./events.ts";
+import type { Viewer } from "./model.ts";
+import { createSettingsRepository } from "./repository.ts";
+import { createSettingsService, type SettingsService } from "./service.ts";
+
+/** A snapshot outlives its freshness by this much, for Postgres-down reads (stale-cache). */
+export const SNAPSHOT_TTL_MS = 24 * 60 * 60 * 1000;
+/** Above this the snapshot is not cached (Upstash caps request sizes); reads then use Postgres. */
+export const MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024;
+
+export interface SettingsScope {
+  deps: Deps;
+  config: Pick<Config, "REDIS_KEY_PREFIX" | "DATABASE_TIMEOUT_MS">;
+  log: Logger;
+}
+
+/** Builds the settings service over one request's clients. Nothing is kept between requests. */
+export function settingsServiceFor({ deps, config, log }: SettingsScope): SettingsService {
+  const redis = deps.redis;
+  return createSettingsService({
+    repo: createSettingsRepository(deps.db),
+    cache: redis
+      ? createSettingsCache(redis, {
+          prefix: config.REDIS_KEY_PREFIX,
+          // Outlives its holder's bounded refill, so it is only ever released early, never stolen mid-refill.
+          lockMs: 2 * config.DATABASE_TIMEOUT_MS + 1_000,
+          snapshotTtlMs: SNAPSHOT_TTL_MS,
+          maxSnapshotBytes: MAX_SNAPSHOT_BYTES,
+        })
+      : null,
+    events: roomEvents(deps.rooms),
+    background: deps.background,
+    log,
+    // A transaction is a few statements, each bounded by the pool's own timeout.
+    databaseTimeoutMs: 2 * config.DATABASE_TIMEOUT_MS,
+  });
+}
+
+export const viewerOf = (principal: Principal | undefined): Viewer =>
+  principal === undefined ? "anonymous" : isAdmin(principal) ? "admin" : "user";
