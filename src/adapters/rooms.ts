@@ -1,3 +1,8 @@
+import { CONNECT_HEADER, type ConnectRequest, SERVER_SENDER_ID } from "../../durable/connect-request.ts";
+import type { HistoryPage, PublishOutcome, PublishRequest, RoomObject } from "../../durable/room-object.ts";
+import type { PresenceUser } from "../../protocol/frames.ts";
+import { withTimeout } from "../core/timeout.ts";
+
 /**
  * All the services need from realtime: publish an event to a room. Settings publish to `system`,
  * assets to `user:<id>`. Implemented over the room Durable Objects (durable/).
@@ -8,12 +13,78 @@ export interface RoomPublisher {
   disconnectSession(userId: string, sessionId: string): Promise<void>;
 }
 
-/** Placeholder until realtime lands: publishing is refused so callers exercise their failure path. */
-export function createRoomPublisher(_namespace: DurableObjectNamespace): RoomPublisher {
+/** The rest of the room object's surface, for the rooms feature's own routes. */
+export interface RoomGateway extends RoomPublisher {
+  /** Forwards an authorised WebSocket upgrade; the answer is the 101 or the object's refusal. */
+  connect(request: ConnectRequest): Promise<Response>;
+  /** Publishes as a user; refusals (size, rate) come back as values, not errors. */
+  publishAs(room: string, request: PublishRequest): Promise<PublishOutcome>;
+  history(room: string, since: number, limit: number): Promise<HistoryPage>;
+  presence(room: string): Promise<{ users: PresenceUser[] }>;
+}
+
+/** Every call to a room object is bounded; a stalled object becomes a TimeoutError (503). */
+export const ROOM_CALL_TIMEOUT_MS = 5_000;
+
+/** Raised when a server-side publish is refused by the room (too large, not JSON). */
+export class RoomPublishError extends Error {
+  readonly reason: string;
+  constructor(room: string, reason: string) {
+    super(`publishing to room ${room} was refused: ${reason}`);
+    this.name = "RoomPublishError";
+    this.reason = reason;
+  }
+}
+
+/** Raised when some rooms could not be told to close a revoked session's sockets (retry it). */
+export class SessionDisconnectError extends Error {
+  readonly failedRooms: number;
+  constructor(failedRooms: number) {
+    super(`${failedRooms} room(s) did not confirm closing the session's sockets`);
+    this.name = "SessionDisconnectError";
+    this.failedRooms = failedRooms;
+  }
+}
+
+const userRoomOf = (userId: string): string => `user:${userId}`;
+
+export function createRoomGateway(namespace: DurableObjectNamespace): RoomGateway {
+  // wrangler types the binding without its class; the class is known here.
+  const rooms = namespace as unknown as DurableObjectNamespace<RoomObject>;
+  const stub = (room: string) => rooms.getByName(room);
+  const publishAs = (room: string, request: PublishRequest): Promise<PublishOutcome> =>
+    // RPC typing distributes over the outcome union; the object returns exactly a PublishOutcome.
+    withTimeout(`room ${room}`, ROOM_CALL_TIMEOUT_MS, stub(room).publish(request) as Promise<unknown>) as Promise<PublishOutcome>;
+
   return {
-    publish: async () => {
-      throw new Error("realtime rooms are not available yet");
+    async publish(room, data) {
+      const outcome = await publishAs(room, { from: SERVER_SENDER_ID, data });
+      if (!outcome.ok) throw new RoomPublishError(room, outcome.reason);
+      return { seq: outcome.seq };
     },
-    disconnectSession: async () => {},
+    async disconnectSession(userId, sessionId) {
+      // The user's private room object keeps the registry of where the session's sockets are.
+      const outcome = await withTimeout(
+        "session registry",
+        ROOM_CALL_TIMEOUT_MS * 2,
+        stub(userRoomOf(userId)).revokeSession(userId, sessionId),
+      );
+      if (outcome.failedRooms.length > 0) throw new SessionDisconnectError(outcome.failedRooms.length);
+    },
+    connect(request) {
+      // A fresh request: only what the Worker decided reaches the object, never client headers.
+      const upgrade = new Request("https://room.internal/connect", {
+        headers: { Upgrade: "websocket", [CONNECT_HEADER]: JSON.stringify(request) },
+      });
+      return withTimeout(`room ${request.room}`, ROOM_CALL_TIMEOUT_MS, stub(request.room).fetch(upgrade));
+    },
+    publishAs,
+    history: (room, since, limit) =>
+      withTimeout(`room ${room}`, ROOM_CALL_TIMEOUT_MS, stub(room).history(since, limit)),
+    presence: (room) => withTimeout(`room ${room}`, ROOM_CALL_TIMEOUT_MS, stub(room).presence()),
   };
+}
+
+export function createRoomPublisher(namespace: DurableObjectNamespace): RoomPublisher {
+  return createRoomGateway(namespace);
 }

@@ -1,0 +1,34 @@
+/**
+ * Per-socket identity, stored with the socket through `serializeAttachment` so it survives
+ * hibernation: after the object wakes, presence and `from` are rebuilt from these alone.
+ * Kept small (well under the 16 KiB attachment limit): ids are bounded by the connect request.
+ */
+export interface SocketAttachment {
+  v: 1;
+  connectionId: string;
+  /** The room's name: an object does not otherwise know the name it was addressed by. */
+  room: string;
+  userId: string;
+  sessionId: string;
+  canPublish: boolean;
+  connectedAt: number;
+}
+
+export function writeAttachment(ws: WebSocket, attachment: SocketAttachment): void {
+  ws.serializeAttachment(attachment);
+}
+
+/** The socket's identity, or undefined for a socket that has none (never accepted by this code). */
+export function readAttachment(ws: WebSocket): SocketAttachment | undefined {
+  const value: unknown = ws.deserializeAttachment();
+  if (typeof value !== "object" || value === null) return undefined;
+  const a = value as Partial<SocketAttachment>;
+  if (a.v !== 1 || typeof a.connectionId !== "string" || typeof a.room !== "string" || typeof a.userId !== "string" || typeof a.sessionId !== "string") {
+    return undefined;
+  }
+  return a as SocketAttachment;
+}
+
+/** Tags let the object find a session's or a user's sockets without reading every attachment. */
+export const sessionTag = (sessionId: string): string => `sid:${sessionId}`;
+export const userTag = (userId: string): string => `uid:${userId}`;

@@ -1,0 +1,167 @@
+import type { ConnectRefusal } from "../../../durable/connect-request.ts";
+import { REFUSAL_HEADER } from "../../../durable/connect-request.ts";
+import type { HistoryItem } from "../../../durable/room-object.ts";
+import type { PresenceUser } from "../../../protocol/frames.ts";
+import type { RoomGateway } from "../../adapters/rooms.ts";
+import type { Config } from "../../core/config.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { Principal } from "../../core/principal.ts";
+import { dependencyUnavailable, forbidden, notFound, ProblemError, unauthorized, validationFailed } from "../../core/problem.ts";
+import { InvalidTokenError, verifyAccessToken } from "../auth/access-token.ts";
+import { isValidRoomName, type RoomAction, roomAllows } from "./room-rules.ts";
+
+export interface RoomsContext {
+  gateway: RoomGateway;
+  log: Logger;
+}
+
+/** Verifies the upgrade's token. Pure computation, like the bearer guards: no I/O. */
+/** A room object that fails or stalls is a dependency outage (503), never a 500. */
+async function callRoom<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ProblemError) throw error;
+    throw dependencyUnavailable("realtime", error);
+  }
+}
+
+export async function authenticateUpgrade(token: string | undefined, config: Config, log: Logger): Promise<Principal> {
+  if (token === undefined) throw unauthorized();
+  try {
+    return await verifyAccessToken(token, config);
+  } catch (error) {
+    if (!(error instanceof InvalidTokenError)) throw error;
+    log.debug("token refused", { reason: error.message });
+    throw unauthorized("The access token is invalid or expired.", error);
+  }
+}
+
+/** 404 for a name no room can have, 403 when the rule refuses the caller. */
+export function authorizeRoom(room: string, principal: Principal, action: RoomAction): void {
+  if (!isValidRoomName(room)) throw notFound("No room can have this name.");
+  if (!roomAllows(room, principal, action)) throw forbidden("This room is not open to you.");
+}
+
+export interface OpenSocketInput {
+  room: string;
+  principal: Principal;
+  since: number | undefined;
+  /** Whether the principal's session was revoked (the auth feature's revocation list). */
+  isSessionRevoked: (sessionId: string) => Promise<boolean>;
+}
+
+/**
+ * Authorises a socket and hands the upgrade to the room's object. Every refusal is a plain HTTP
+ * problem answered before any upgrade happens.
+ */
+export async function openRoomSocket(input: OpenSocketInput, ctx: RoomsContext): Promise<Response> {
+  const { room, principal } = input;
+  authorizeRoom(room, principal, "read");
+  if (await input.isSessionRevoked(principal.sessionId)) throw unauthorized("This session was signed out.");
+  const response = await callRoom(() => ctx.gateway.connect({
+    room,
+    userId: principal.userId,
+    sessionId: principal.sessionId,
+    canPublish: roomAllows(room, principal, "publish-socket"),
+    ...(input.since !== undefined && { since: input.since }),
+  }));
+  if (response.status === 101 && response.webSocket) return response;
+  throw refusalProblem(response.headers.get(REFUSAL_HEADER) as ConnectRefusal | null, ctx.log);
+}
+
+function refusalProblem(reason: ConnectRefusal | null, log: Logger): ProblemError {
+  switch (reason) {
+    case "session_revoked":
+      return unauthorized("This session was signed out.");
+    case "too_many_connections":
+      return new ProblemError({
+        status: 429,
+        detail: "You have too many connections to this room.",
+        headers: { "Retry-After": "5" },
+      });
+    case "room_full":
+      return new ProblemError({
+        status: 503,
+        type: "room-full",
+        detail: "The room is at its connection limit. Try again shortly.",
+        headers: { "Retry-After": "5" },
+      });
+    default:
+      log.warn("room refused a connect", { reason });
+      return new ProblemError({
+        status: 503,
+        type: "dependency-unavailable",
+        detail: "A service this request needs (realtime) is unavailable. Try again shortly.",
+        headers: { "Retry-After": "5" },
+      });
+  }
+}
+
+export interface PublishInput {
+  room: string;
+  principal: Principal;
+  data: unknown;
+}
+
+/** Publishes as the caller; answers once the room stored it and sent it to every member. */
+export async function publishToRoom(input: PublishInput, ctx: RoomsContext): Promise<{ seq: number }> {
+  const { room, principal } = input;
+  authorizeRoom(room, principal, "read");
+  if (!roomAllows(room, principal, "publish-http")) throw forbidden("Only the server and admins publish to this room.");
+  const outcome = await callRoom(() => ctx.gateway.publishAs(room, {
+    from: principal.userId,
+    data: input.data,
+    // Admins publish for the server (settings, operations); everyone else is rate limited per room.
+    ...(!principal.roles.includes("admin") && { rateLimitKey: principal.userId }),
+  }));
+  if (outcome.ok) return { seq: outcome.seq };
+  switch (outcome.reason) {
+    case "too_large":
+      throw new ProblemError({ status: 413, detail: `Published data is limited to ${outcome.maxBytes} bytes serialized.` });
+    case "rate_limited":
+      throw new ProblemError({
+        status: 429,
+        detail: "Publishing too fast.",
+        headers: { "Retry-After": String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))) },
+      });
+    default:
+      throw validationFailed([{ path: "data", message: "must be a JSON value" }]);
+  }
+}
+
+export interface HistoryInput {
+  room: string;
+  principal: Principal;
+  since: number | undefined;
+  cursor: string | undefined;
+  limit: number;
+}
+
+export interface HistoryResult {
+  items: HistoryItem[];
+  nextCursor: string | null;
+  seq: number;
+  oldestSeq: number;
+}
+
+// Cursors are opaque to clients; today they carry the last seq of the page.
+const encodeCursor = (seq: number): string => `c${seq.toString(36)}`;
+function decodeCursor(cursor: string): number {
+  if (!/^c[0-9a-z]{1,11}$/.test(cursor)) throw validationFailed([{ path: "query.cursor", message: "is not a cursor this service issued" }]);
+  return Number.parseInt(cursor.slice(1), 36);
+}
+
+export async function readHistory(input: HistoryInput, ctx: RoomsContext): Promise<HistoryResult> {
+  authorizeRoom(input.room, input.principal, "read");
+  const since = input.cursor !== undefined ? decodeCursor(input.cursor) : (input.since ?? 0);
+  const page = await callRoom(() => ctx.gateway.history(input.room, since, input.limit));
+  const last = page.items.at(-1);
+  const more = last !== undefined && page.items.length === input.limit && last.seq < page.seq;
+  return { items: page.items, nextCursor: more ? encodeCursor(last.seq) : null, seq: page.seq, oldestSeq: page.oldestSeq };
+}
+
+export async function readPresence(room: string, principal: Principal, ctx: RoomsContext): Promise<{ users: PresenceUser[] }> {
+  authorizeRoom(room, principal, "read");
+  return callRoom(() => ctx.gateway.presence(room));
+}
