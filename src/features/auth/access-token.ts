@@ -47,6 +47,7 @@ export async function verifyAccessToken(token: string, config: Config, now = Dat
   if (FORBIDDEN_HEADERS.some((h) => h in header)) throw new InvalidTokenError("forbidden header parameter");
   if (header.typ !== undefined && header.typ !== "JWT") throw new InvalidTokenError("unexpected typ");
   if (typeof header.kid !== "string") throw new InvalidTokenError("missing kid");
+  if (!isRecord(decodeSegment(parts[1] as string))) throw new InvalidTokenError("payload is not an object");
 
   const keys = await keySetFor(config);
   const key = keys.byKid.get(header.kid);

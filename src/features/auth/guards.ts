@@ -1,13 +1,21 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../../core/app-env.ts";
+import type { Principal } from "../../core/principal.ts";
 import { forbidden, unauthorized } from "../../core/problem.ts";
 import { InvalidTokenError, verifyAccessToken } from "./access-token.ts";
+import { isSessionRevoked } from "./revocation.ts";
 
-// RFC 6750 §2.1: the scheme is case-insensitive; one space, then the token68 characters.
-const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
+// RFC 6750 §2.1: the scheme is case-insensitive; then spaces and the token68 characters. Tokens are
+// only read from this header on HTTP routes, never from the query string.
+const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
-/** Reads and verifies `Authorization: Bearer`. Returns undefined when no header was sent. */
-async function authenticate(authorization: string | undefined, c: Parameters<Parameters<typeof createMiddleware<AppEnv>>[0]>[0]) {
+/**
+ * Reads and verifies `Authorization: Bearer`. Undefined when no header was sent. Pure computation:
+ * no database, cache or network I/O (test/workers/auth-tokens.test.ts proves it).
+ */
+async function authenticate(c: Context<AppEnv>): Promise<Principal | undefined> {
+  const authorization = c.req.header("Authorization");
   if (authorization === undefined) return undefined;
   const match = BEARER.exec(authorization);
   if (!match?.[1]) throw unauthorized("The Authorization header must be `Bearer <token>`.");
@@ -22,19 +30,26 @@ async function authenticate(authorization: string | undefined, c: Parameters<Par
   }
 }
 
+/** The principal a guard set; for handlers behind requireUser/requireRole. */
+export function principalOf(c: Context<AppEnv>): Principal {
+  const principal = c.var.principal;
+  if (!principal) throw unauthorized();
+  return principal;
+}
+
 /** Requires a valid access token; sets `c.var.principal`. Pure computation: no I/O. */
 export const requireUser = () =>
   createMiddleware<AppEnv>(async function requireUser(c, next) {
-    const principal = await authenticate(c.req.header("Authorization"), c);
+    const principal = await authenticate(c);
     if (!principal) throw unauthorized();
     c.set("principal", principal);
     await next();
   });
 
-/** Like requireUser, then requires one of `roles` (403 otherwise). */
+/** Like requireUser, then requires one of `roles` (403 otherwise). No I/O. */
 export const requireRole = (...roles: [string, ...string[]]) =>
   createMiddleware<AppEnv>(async function requireRole(c, next) {
-    const principal = await authenticate(c.req.header("Authorization"), c);
+    const principal = await authenticate(c);
     if (!principal) throw unauthorized();
     if (!roles.some((r) => principal.roles.includes(r))) throw forbidden();
     c.set("principal", principal);
@@ -44,15 +59,20 @@ export const requireRole = (...roles: [string, ...string[]]) =>
 /** Anonymous callers pass with no principal; a token that is sent must be valid (401 otherwise). */
 export const optionalUser = () =>
   createMiddleware<AppEnv>(async function optionalUser(c, next) {
-    c.set("principal", await authenticate(c.req.header("Authorization"), c));
+    c.set("principal", await authenticate(c));
     await next();
   });
 
 /**
- * For sensitive routes, after requireUser/requireRole: refuses a token whose session was revoked
- * (one Redis read). Placeholder until the auth feature implements the revocation list.
+ * For sensitive routes (admin writes, role changes, WebSocket connects), after requireUser or
+ * requireRole: refuses a token whose session was revoked (logout, logout-all, refresh-token reuse,
+ * a removed role). One Redis read; Postgres answers when Redis cannot; 503 when neither can.
  */
 export const requireActiveSession = () =>
-  createMiddleware<AppEnv>(async function requireActiveSession(_c, next) {
+  createMiddleware<AppEnv>(async function requireActiveSession(c, next) {
+    const principal = principalOf(c);
+    if (await isSessionRevoked(c.var.deps, c.var.config, principal.sessionId)) {
+      throw unauthorized("This session was signed out. Sign in again.");
+    }
     await next();
   });

@@ -1,0 +1,31 @@
+import { DrizzleQueryError } from "drizzle-orm/errors";
+import { dependencyUnavailable, ProblemError } from "../../core/problem.ts";
+
+// A Postgres server error carries a five-character SQLSTATE; a connection failure does not.
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+const sqlStateOf = (error: unknown): string | undefined => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && SQLSTATE.test(code) ? code : undefined;
+};
+
+/**
+ * Runs database work, turning "Postgres is unreachable" into a 503 problem. The raw error never
+ * travels on: drizzle's DrizzleQueryError message lists the query parameters, which here include
+ * password and token hashes, so only a name and SQLSTATE are kept as the (logged) cause.
+ */
+export async function withDatabase<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ProblemError) throw error;
+    const inner = error instanceof DrizzleQueryError ? error.cause : error;
+    const code = sqlStateOf(inner);
+    const summary = {
+      name: inner instanceof Error ? inner.name : typeof inner,
+      ...(code && { sqlState: code }),
+    };
+    if (code) throw new ProblemError({ status: 500, detail: "Something went wrong on our side.", cause: summary });
+    throw dependencyUnavailable("postgres", summary);
+  }
+}

@@ -1,0 +1,68 @@
+import { z } from "@hono/zod-openapi";
+import { EMAIL_MAX_LENGTH } from "./email.ts";
+import { PASSWORD_MAX_BYTES, passwordPolicyProblem } from "./password.ts";
+
+const Email = z.email().max(EMAIL_MAX_LENGTH).openapi({ example: "ada@example.com" });
+
+/** A new password: the policy in password.ts (length in characters and bytes). */
+const NewPassword = z
+  .string()
+  .max(PASSWORD_MAX_BYTES)
+  .superRefine((value, ctx) => {
+    const problem = passwordPolicyProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: `Password ${problem}.` });
+  })
+  .openapi({ minLength: 8, maxLength: PASSWORD_MAX_BYTES, example: "correct horse battery staple" });
+
+/** At login only the size is bounded: an old password that predates the policy still signs in. */
+const AnyPassword = z.string().min(1).max(PASSWORD_MAX_BYTES);
+
+/** The largest refresh token body we look at; ours are 43 characters. */
+const RefreshToken = z.string().min(1).max(256);
+
+export const RegisterBody = z
+  .object({
+    email: Email,
+    password: NewPassword,
+    name: z.string().trim().min(1).max(100).optional(),
+  })
+  .openapi("RegisterRequest");
+
+export const LoginBody = z.object({ email: Email, password: AnyPassword }).openapi("LoginRequest");
+
+export const RefreshBody = z.object({ refreshToken: RefreshToken }).openapi("RefreshRequest");
+
+export const Role = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,31}$/, "A role is 1-32 characters: a-z first, then a-z, 0-9, _ or -.")
+  .openapi({ example: "admin" });
+
+export const RolesBody = z.object({ roles: z.array(Role).max(16) }).openapi("RolesRequest");
+
+export const UserIdParams = z.object({
+  id: z.uuid().openapi({ param: { name: "id", in: "path" }, example: "0b9f7c2e-8a4e-4c1e-9d1b-2f4c0f6a7e11" }),
+});
+
+export const UserSchema = z
+  .object({
+    id: z.uuid(),
+    email: z.string(),
+    name: z.string().nullable(),
+    roles: z.array(z.string()),
+    createdAt: z.iso.datetime(),
+  })
+  .openapi("User");
+
+export const TokenPairSchema = z
+  .object({
+    user: UserSchema,
+    accessToken: z.string(),
+    refreshToken: z.string(),
+    tokenType: z.literal("Bearer"),
+    expiresIn: z.number().int().openapi({ description: "Access-token lifetime in seconds" }),
+  })
+  .openapi("TokenPair");
+
+export const JwksSchema = z
+  .object({ keys: z.array(z.record(z.string(), z.unknown())) })
+  .openapi("Jwks");

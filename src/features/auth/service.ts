@@ -1,0 +1,185 @@
+import type { Config } from "../../core/config.ts";
+import type { Deps } from "../../core/deps.ts";
+import type { Logger } from "../../core/logger.ts";
+import { notFound, unauthorized } from "../../core/problem.ts";
+import type { Principal } from "../../core/principal.ts";
+import { CLOCK_SKEW_SECONDS, issueAccessToken } from "./access-token.ts";
+import { normaliseEmail } from "./email.ts";
+import { burnPasswordCheck, hashPassword, verifyPassword } from "./password.ts";
+import { emailTaken, invalidCredentials, invalidRefreshToken } from "./problems.ts";
+import { accountIdentifier, AUTH_RATE_LIMITS, enforceRateLimits } from "./rate-limit.ts";
+import { announceRevokedSessions } from "./revocation.ts";
+import { revokeAllSessions, revokeSessionOfToken, rotateRefreshToken, type Session, startSession } from "./sessions.ts";
+import {
+  DEFAULT_ROLES,
+  findUserByEmail,
+  findUserById,
+  insertUser,
+  type PublicUser,
+  setUserRoles,
+  toPublicUser,
+  updatePasswordHash,
+} from "./users.ts";
+import type { UserRow } from "../../db/schema.ts";
+
+/** What every auth operation runs with. `client` is the caller's rate-limit bucket. */
+export interface AuthContext {
+  deps: Deps;
+  config: Config;
+  log: Logger;
+  client: string;
+}
+
+export interface TokenPair {
+  user: PublicUser;
+  accessToken: string;
+  refreshToken: string;
+  tokenType: "Bearer";
+  expiresIn: number;
+}
+
+async function tokensFor(ctx: AuthContext, user: UserRow, session: Session & { refreshToken: string }): Promise<TokenPair> {
+  const access = await issueAccessToken({ userId: user.id, roles: user.roles, sessionId: session.sessionId }, ctx.config);
+  return {
+    user: toPublicUser(user),
+    accessToken: access.token,
+    refreshToken: session.refreshToken,
+    tokenType: "Bearer",
+    expiresIn: access.expiresIn,
+  };
+}
+
+async function signIn(ctx: AuthContext, user: UserRow): Promise<TokenPair> {
+  const session = await startSession(ctx.deps.db, user.id, ctx.config.REFRESH_TOKEN_TTL_SECONDS);
+  return tokensFor(ctx, user, session);
+}
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  name?: string | undefined;
+}
+
+/** Creates an account (role "user") and signs it in. The caller checked the password policy. */
+export async function register(ctx: AuthContext, input: RegisterInput): Promise<TokenPair> {
+  const email = normaliseEmail(input.email);
+  // Per email too, so the 409 cannot be used to test many addresses from many clients.
+  await enforceRateLimits(
+    ctx.deps,
+    ctx.config,
+    ctx.log,
+    [
+      { rule: AUTH_RATE_LIMITS.registerPerClient, identifier: ctx.client },
+      { rule: AUTH_RATE_LIMITS.registerPerAccount, identifier: await accountIdentifier(email) },
+    ],
+    "refuse",
+  );
+  const passwordHash = await hashPassword(input.password);
+  const user = await insertUser(ctx.deps.db, { email, passwordHash, name: input.name ?? null, roles: DEFAULT_ROLES });
+  if (!user) throw emailTaken();
+  return signIn(ctx, user);
+}
+
+export interface LoginInput {
+  email: string;
+  password: string;
+}
+
+/** Unknown email and wrong password: the same 401, after the same amount of hashing. */
+export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenPair> {
+  const email = normaliseEmail(input.email);
+  await enforceRateLimits(
+    ctx.deps,
+    ctx.config,
+    ctx.log,
+    [
+      { rule: AUTH_RATE_LIMITS.loginPerClient, identifier: ctx.client },
+      { rule: AUTH_RATE_LIMITS.loginPerAccount, identifier: await accountIdentifier(email) },
+    ],
+    "refuse",
+  );
+  const user = await findUserByEmail(ctx.deps.db, email);
+  if (!user) {
+    await burnPasswordCheck(input.password);
+    throw invalidCredentials();
+  }
+  const check = await verifyPassword(input.password, user.passwordHash);
+  if (!check.ok) throw invalidCredentials();
+  if (check.needsRehash) {
+    // Upgrading is best effort: the old hash still verifies, so a failure only postpones it.
+    try {
+      await updatePasswordHash(ctx.deps.db, user.id, await hashPassword(input.password));
+    } catch (error) {
+      ctx.log.warn("upgrading a password hash failed", { userId: user.id, error });
+    }
+  }
+  return signIn(ctx, user);
+}
+
+/** Spends the refresh token and returns a new pair with the account's current roles. */
+export async function refresh(ctx: AuthContext, refreshToken: string): Promise<TokenPair> {
+  // Refresh stays available when Redis is down: guessing a 256-bit token is hopeless, and refusing
+  // would sign everyone out within one access-token lifetime.
+  await enforceRateLimits(ctx.deps, ctx.config, ctx.log, [{ rule: AUTH_RATE_LIMITS.refreshPerClient, identifier: ctx.client }], "allow");
+  const result = await rotateRefreshToken(ctx.deps.db, refreshToken, ctx.config.REFRESH_TOKEN_TTL_SECONDS, (session) =>
+    enforceRateLimits(
+      ctx.deps,
+      ctx.config,
+      ctx.log,
+      [{ rule: AUTH_RATE_LIMITS.refreshPerAccount, identifier: session.userId }],
+      "allow",
+    ),
+  );
+  if (result.kind === "invalid") throw invalidRefreshToken();
+  if (result.kind === "reused") {
+    ctx.log.warn("spent refresh token presented again: family revoked", { userId: result.session.userId, sessionId: result.session.sessionId });
+    await announceRevokedSessions(ctx.deps, ctx.config, ctx.log, [result.session]);
+    throw invalidRefreshToken();
+  }
+  if (result.withinGrace) ctx.log.info("concurrent refresh within the grace window", { sessionId: result.issued.sessionId });
+  const user = await findUserById(ctx.deps.db, result.issued.userId);
+  if (!user) throw invalidRefreshToken();
+  return tokensFor(ctx, user, result.issued);
+}
+
+/** Revokes the family of the presented token. Unknown tokens are ignored (the answer is the same). */
+export async function logout(ctx: AuthContext, refreshToken: string): Promise<void> {
+  const session = await revokeSessionOfToken(ctx.deps.db, refreshToken);
+  if (session) await announceRevokedSessions(ctx.deps, ctx.config, ctx.log, [session]);
+}
+
+/** The oldest issue time an unexpired access token can have, now. */
+const liveSince = (config: Config): Date => new Date(Date.now() - (config.ACCESS_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS) * 1000);
+
+async function revokeEverySession(ctx: AuthContext, userId: string, alsoKnown?: Session): Promise<void> {
+  const sessions = await revokeAllSessions(ctx.deps.db, userId, liveSince(ctx.config));
+  if (alsoKnown && !sessions.some((s) => s.sessionId === alsoKnown.sessionId)) sessions.push(alsoKnown);
+  await announceRevokedSessions(ctx.deps, ctx.config, ctx.log, sessions);
+}
+
+/** Revokes every refresh-token family of the caller, including the one in use. */
+export function logoutAll(ctx: AuthContext, principal: Principal): Promise<void> {
+  return revokeEverySession(ctx, principal.userId, { userId: principal.userId, sessionId: principal.sessionId });
+}
+
+export async function currentUser(ctx: AuthContext, userId: string): Promise<PublicUser> {
+  const user = await findUserById(ctx.deps.db, userId);
+  if (!user) throw unauthorized("The account no longer exists.");
+  return toPublicUser(user);
+}
+
+/**
+ * Replaces an account's roles. When a role is taken away, the account's sessions are revoked, so
+ * its access tokens (which still list the old roles) stop working on sensitive routes at once and
+ * its refresh tokens cannot mint more. Added roles take effect at the account's next refresh.
+ */
+export async function changeRoles(ctx: AuthContext, userId: string, roles: string[]): Promise<PublicUser> {
+  const wanted = [...new Set(roles)].sort();
+  const change = await setUserRoles(ctx.deps.db, userId, wanted);
+  if (!change) throw notFound("No account has this id.");
+  if (change.removed.length > 0) {
+    ctx.log.info("roles removed: sessions revoked", { userId, removed: change.removed });
+    await revokeEverySession(ctx, userId);
+  }
+  return toPublicUser(change.user);
+}
