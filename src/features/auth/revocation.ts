@@ -8,8 +8,13 @@ import { refreshTokens } from "../../db/schema.ts";
 import { CLOCK_SKEW_SECONDS } from "./access-token.ts";
 import type { Session } from "./sessions.ts";
 
-/** How long closing a revoked session's sockets may take (it runs after the response). */
-export const DISCONNECT_TIMEOUT_MS = 5_000;
+/**
+ * How long one attempt at closing a revoked session's sockets may take (it runs after the
+ * response). An outer bound: the rooms adapter bounds its own calls more tightly.
+ */
+export const DISCONNECT_TIMEOUT_MS = 15_000;
+/** Attempts at closing them; a second one covers a room object that was briefly unreachable. */
+const DISCONNECT_ATTEMPTS = 2;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -57,13 +62,7 @@ export async function isSessionRevoked(deps: Deps, config: Config, sessionId: st
  */
 export async function announceRevokedSessions(deps: Deps, config: Config, log: Logger, sessions: Session[]): Promise<void> {
   if (sessions.length === 0) return;
-  for (const session of sessions) {
-    deps.background.waitUntil(
-      withTimeout("rooms", DISCONNECT_TIMEOUT_MS, deps.rooms.disconnectSession(session.userId, session.sessionId)).catch(
-        (error: unknown) => log.warn("closing a revoked session's sockets failed", { sessionId: session.sessionId, error }),
-      ),
-    );
-  }
+  for (const session of sessions) deps.background.waitUntil(disconnect(deps, log, session));
   const redis = deps.redis;
   if (!redis) return;
   try {
@@ -73,9 +72,25 @@ export async function announceRevokedSessions(deps: Deps, config: Config, log: L
     }
     await pipeline.exec();
   } catch (error) {
-    log.error("listing revoked sessions in Redis failed; sensitive routes fall back only when Redis is down", {
+    // Postgres holds the revocation, but while Redis answers without this entry, sensitive routes
+    // accept these sessions' access tokens until they expire (docs/auth.md).
+    log.error("listing revoked sessions in Redis failed", {
       sessions: sessions.length,
       error,
     });
+  }
+}
+
+/** Asks realtime to close the session's sockets. Never rejects: the logout already succeeded. */
+async function disconnect(deps: Deps, log: Logger, session: Session): Promise<void> {
+  for (let attempt = 1; attempt <= DISCONNECT_ATTEMPTS; attempt++) {
+    try {
+      await withTimeout("rooms", DISCONNECT_TIMEOUT_MS, deps.rooms.disconnectSession(session.userId, session.sessionId));
+      return;
+    } catch (error) {
+      if (attempt === DISCONNECT_ATTEMPTS) {
+        log.warn("closing a revoked session's sockets failed", { sessionId: session.sessionId, error });
+      }
+    }
   }
 }
