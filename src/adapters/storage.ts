@@ -1,4 +1,18 @@
-import { S3Client } from "@aws-sdk/client-s3";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { DOMParser as XmlDomParser, Node as XmlNode } from "@xmldom/xmldom";
+import { dependencyUnavailable } from "../core/problem.ts";
+import { withTimeout } from "../core/timeout.ts";
 
 export interface StorageOptions {
   endpoint: string;
@@ -19,10 +33,23 @@ export interface Storage {
 }
 
 /**
+ * Bundled for Workers, the SDK takes its browser XML parser, which needs the DOM's `DOMParser` and
+ * `Node`; workerd has neither (aws-sdk-js-v3 issue 7375), so every XML answer (CreateMultipartUpload,
+ * CompleteMultipartUpload, any error body) would fail with "DOMParser is not defined". xmldom's are
+ * installed in their place: only when absent, always the same values, so this is setup, not state.
+ */
+function provideXmlParser(): void {
+  const scope = globalThis as Record<string, unknown>;
+  scope.DOMParser ??= XmlDomParser;
+  scope.Node ??= XmlNode;
+}
+
+/**
  * An S3 client for R2 or any S3-compatible store. R2 rejects the SDK's default CRC32 checksums
  * (sent since 3.729), so checksums are computed and validated only when an operation requires them.
  */
 export function createStorage(options: StorageOptions): Storage {
+  provideXmlParser();
   const client = new S3Client({
     endpoint: options.endpoint,
     region: options.region,
@@ -33,4 +60,173 @@ export function createStorage(options: StorageOptions): Storage {
     maxAttempts: 2,
   });
   return { client, bucket: options.bucket, publicBaseUrl: options.publicBaseUrl, timeoutMs: options.timeoutMs };
+}
+
+export interface ObjectInfo {
+  size: number;
+  contentType: string | undefined;
+}
+
+export interface CompletedPart {
+  partNumber: number;
+  etag: string;
+}
+
+/**
+ * The object operations the features use, each bounded by the storage timeout. Absence is a
+ * value (null / false), never an error; any other fault of the store becomes a 503 problem
+ * (the upstream's text is kept as the logged cause only).
+ */
+export interface ObjectStore {
+  publicUrl(key: string): string;
+  put(key: string, body: Uint8Array, contentType: string): Promise<void>;
+  head(key: string): Promise<ObjectInfo | null>;
+  /** The object's bytes as a stream, or null when it does not exist. */
+  read(key: string): Promise<ReadableStream<Uint8Array> | null>;
+  /** Idempotent: deleting a missing key succeeds. */
+  delete(key: string): Promise<void>;
+  createMultipart(key: string, contentType: string): Promise<string>;
+  /** Returns the part's ETag. */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<string>;
+  /** False when the store refuses the parts (unknown upload, missing or wrong parts). */
+  completeMultipart(key: string, uploadId: string, parts: CompletedPart[]): Promise<boolean>;
+  /** Idempotent: an upload that is already gone counts as aborted. */
+  abortMultipart(key: string, uploadId: string): Promise<void>;
+  /** A PUT URL whose signature binds Content-Type and Content-Length. */
+  presignPut(key: string, contentType: string, contentLength: number, expiresInSeconds: number): Promise<string>;
+  presignUploadPart(key: string, uploadId: string, partNumber: number, contentLength: number, expiresInSeconds: number): Promise<string>;
+  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+}
+
+const statusOf = (error: unknown): number | undefined =>
+  (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+const nameOf = (error: unknown): string | undefined => (error as { name?: string } | null)?.name;
+
+/** Each segment is percent-encoded so a key always maps to exactly one URL path. */
+export const encodeKey = (key: string): string => key.split("/").map(encodeURIComponent).join("/");
+
+export function objectStore(storage: Storage): ObjectStore {
+  const { client, bucket, timeoutMs } = storage;
+
+  // The abort signal ends the socket; withTimeout turns the wait into a TimeoutError (503) even if
+  // the SDK were to ignore the signal.
+  const send = async <T>(what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    try {
+      return await withTimeout(`storage (${what})`, timeoutMs, run(AbortSignal.timeout(timeoutMs)));
+    } catch (error) {
+      throw dependencyUnavailable("storage", error);
+    }
+  };
+
+  return {
+    publicUrl: (key) => `${storage.publicBaseUrl}/${encodeKey(key)}`,
+
+    put: async (key, body, contentType) => {
+      await send("put", (abortSignal) =>
+        client.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.byteLength }),
+          { abortSignal },
+        ),
+      );
+    },
+
+    head: async (key) => {
+      try {
+        const head = await withTimeout("storage (head)", timeoutMs, client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: AbortSignal.timeout(timeoutMs) }));
+        return { size: head.ContentLength ?? 0, contentType: head.ContentType };
+      } catch (error) {
+        if (statusOf(error) === 404 || nameOf(error) === "NotFound") return null;
+        throw dependencyUnavailable("storage", error);
+      }
+    },
+
+    read: async (key) => {
+      try {
+        // Only the response headers are bounded here; the caller bounds reading the body.
+        const got = await withTimeout("storage (get)", timeoutMs, client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+        return got.Body ? (got.Body.transformToWebStream() as ReadableStream<Uint8Array>) : null;
+      } catch (error) {
+        if (statusOf(error) === 404 || nameOf(error) === "NoSuchKey") return null;
+        throw dependencyUnavailable("storage", error);
+      }
+    },
+
+    delete: async (key) => {
+      await send("delete", (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
+    },
+
+    createMultipart: async (key, contentType) => {
+      const created = await send("create multipart", (abortSignal) =>
+        client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { abortSignal }),
+      );
+      if (!created.UploadId) throw dependencyUnavailable("storage", new Error("CreateMultipartUpload returned no UploadId"));
+      return created.UploadId;
+    },
+
+    uploadPart: async (key, uploadId, partNumber, body) => {
+      const part = await send("upload part", (abortSignal) =>
+        client.send(
+          new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.byteLength }),
+          { abortSignal },
+        ),
+      );
+      if (!part.ETag) throw dependencyUnavailable("storage", new Error("UploadPart returned no ETag"));
+      return part.ETag;
+    },
+
+    completeMultipart: async (key, uploadId, parts) => {
+      try {
+        await withTimeout(
+          "storage (complete multipart)",
+          timeoutMs,
+          client.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId: uploadId,
+              MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+            }),
+            { abortSignal: AbortSignal.timeout(timeoutMs) },
+          ),
+        );
+        return true;
+      } catch (error) {
+        const status = statusOf(error);
+        if (status !== undefined && status >= 400 && status < 500) return false;
+        throw dependencyUnavailable("storage", error);
+      }
+    },
+
+    abortMultipart: async (key, uploadId) => {
+      try {
+        await withTimeout(
+          "storage (abort multipart)",
+          timeoutMs,
+          client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
+            abortSignal: AbortSignal.timeout(timeoutMs),
+          }),
+        );
+      } catch (error) {
+        if (statusOf(error) === 404 || nameOf(error) === "NoSuchUpload") return;
+        throw dependencyUnavailable("storage", error);
+      }
+    },
+
+    // Presigning is local computation (HMAC over the request), so it needs no timeout.
+    presignPut: (key, contentType, contentLength, expiresIn) =>
+      getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType, ContentLength: contentLength }), {
+        expiresIn,
+        // Signed headers are what R2 enforces on a presigned PUT: the client must send exactly these.
+        signableHeaders: new Set(["content-type", "content-length"]),
+      }),
+
+    presignUploadPart: (key, uploadId, partNumber, contentLength, expiresIn) =>
+      getSignedUrl(
+        client,
+        new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ContentLength: contentLength }),
+        { expiresIn, signableHeaders: new Set(["content-length"]) },
+      ),
+
+    presignGet: (key, expiresIn) => getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn }),
+  };
 }

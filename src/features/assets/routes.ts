@@ -1,4 +1,198 @@
-import { createRouter } from "../../core/openapi.ts";
+import { createRoute, z } from "@hono/zod-openapi";
+import { jsonBodyLimit } from "../../core/body-limit.ts";
+import { bearerSecurity, createRouter, problems } from "../../core/openapi.ts";
+import type { Principal } from "../../core/principal.ts";
+import { unauthorized } from "../../core/problem.ts";
+import { optionalUser, requireUser } from "../auth/guards.ts";
+import { actorOf, assetServiceDeps } from "./context.ts";
+import {
+  AssetIdParams,
+  AssetList,
+  AssetSchema,
+  CompleteUploadBody,
+  CreateUploadBody,
+  CreateUploadResult,
+  ListQuery,
+  RawUploadQuery,
+} from "./schemas.ts";
+import {
+  type Actor,
+  completeUpload,
+  contentLocation,
+  createDirectUpload,
+  deleteAsset,
+  getAsset,
+  listAssets,
+  uploadThroughWorker,
+} from "./service.ts";
 
-/** assets routes: filled in by the assets feature. */
-export const assetsRoutes = createRouter();
+const tags = ["Assets"];
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+/** After requireUser the principal is set; this narrows the type (and fails closed if it is not). */
+function signedIn(principal: Principal | undefined): Actor {
+  const actor = actorOf(principal);
+  if (!actor) throw unauthorized();
+  return actor;
+}
+
+const apiOrigin = (url: string): string => new URL(url).origin;
+
+const upload = createRoute({
+  method: "post",
+  path: "/",
+  tags,
+  summary: "Upload a file through the Worker (the body is the file, streamed to the bucket)",
+  description:
+    "The body's `Content-Type` is the file's type and `Content-Length` is required. Limits come from the settings " +
+    "`assets.max-upload-bytes` and `assets.allowed-types`. PNG, JPEG, GIF, WebP and PDF bodies must start with their signature.",
+  security: bearerSecurity,
+  middleware: [requireUser()] as const,
+  request: {
+    query: RawUploadQuery,
+    body: {
+      required: true,
+      content: { "application/octet-stream": { schema: z.string().openapi({ type: "string", format: "binary" }) } },
+    },
+  },
+  responses: {
+    201: json(AssetSchema, "Stored and ready"),
+    ...problems(400, 401, 409, 411, 413, 415, 422, 503),
+  },
+});
+
+const createUpload = createRoute({
+  method: "post",
+  path: "/uploads",
+  tags,
+  summary: "Start a direct upload to the bucket (presigned PUT, or presigned parts for large files)",
+  security: bearerSecurity,
+  middleware: [requireUser(), jsonBodyLimit()] as const,
+  request: { body: { required: true, content: { "application/json": { schema: CreateUploadBody } } } },
+  responses: {
+    201: json(CreateUploadResult, "A pending asset and where to upload its bytes"),
+    ...problems(401, 413, 415, 422, 503),
+  },
+});
+
+const complete = createRoute({
+  method: "post",
+  path: "/{id}/complete",
+  tags,
+  summary: "Finish a direct upload: the stored object is checked before the asset turns ready",
+  security: bearerSecurity,
+  middleware: [requireUser(), jsonBodyLimit()] as const,
+  request: {
+    params: AssetIdParams,
+    body: { required: false, content: { "application/json": { schema: CompleteUploadBody } } },
+  },
+  responses: {
+    200: json(AssetSchema, "Ready"),
+    ...problems(401, 403, 404, 409, 422, 503),
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/",
+  tags,
+  summary: "The caller's assets, newest first",
+  security: bearerSecurity,
+  middleware: [requireUser()] as const,
+  request: { query: ListQuery },
+  responses: {
+    200: json(AssetList, "One page"),
+    ...problems(401, 422, 503),
+  },
+});
+
+const read = createRoute({
+  method: "get",
+  path: "/{id}",
+  tags,
+  summary: "One asset (private ones: owner and admins only; 404 to anyone else)",
+  security: [...bearerSecurity, {}],
+  middleware: [optionalUser()] as const,
+  request: { params: AssetIdParams },
+  responses: {
+    200: json(AssetSchema, "The asset"),
+    ...problems(401, 404, 503),
+  },
+});
+
+const content = createRoute({
+  method: "get",
+  path: "/{id}/content",
+  tags,
+  summary: "Redirect to the bytes: the public URL, or a short-lived signed URL for a private asset",
+  security: [...bearerSecurity, {}],
+  middleware: [optionalUser()] as const,
+  request: { params: AssetIdParams },
+  responses: {
+    302: { description: "Location is where the bytes are", headers: z.object({ Location: z.string().url() }) },
+    ...problems(401, 404, 409, 503),
+  },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/{id}",
+  tags,
+  summary: "Delete the object and its row",
+  security: bearerSecurity,
+  middleware: [requireUser()] as const,
+  request: { params: AssetIdParams },
+  responses: {
+    204: { description: "Deleted" },
+    ...problems(401, 403, 404, 503),
+  },
+});
+
+export const assetsRoutes = createRouter()
+  .openapi(upload, async (c) => {
+    const query = c.req.valid("query");
+    const asset = await uploadThroughWorker(assetServiceDeps(c.var.deps, c.var.log), signedIn(c.var.principal), {
+      filename: query.filename,
+      visibility: query.visibility,
+      contentType: c.req.header("Content-Type"),
+      contentLength: c.req.header("Content-Length"),
+      body: c.req.raw.body,
+      apiOrigin: apiOrigin(c.req.url),
+    });
+    return c.json(asset, 201, { Location: `/v1/assets/${asset.id}` });
+  })
+  .openapi(createUpload, async (c) => {
+    const body = c.req.valid("json");
+    const result = await createDirectUpload(assetServiceDeps(c.var.deps, c.var.log), signedIn(c.var.principal), {
+      ...body,
+      apiOrigin: apiOrigin(c.req.url),
+    });
+    return c.json(result, 201, { "Cache-Control": "no-store" });
+  })
+  .openapi(complete, async (c) => {
+    const { id } = c.req.valid("param");
+    const { parts } = c.req.valid("json");
+    const asset = await completeUpload(assetServiceDeps(c.var.deps, c.var.log), signedIn(c.var.principal), id, parts);
+    return c.json(asset, 200);
+  })
+  .openapi(list, async (c) => {
+    const page = await listAssets(assetServiceDeps(c.var.deps, c.var.log), signedIn(c.var.principal), c.req.valid("query"));
+    return c.json(page, 200, { "Cache-Control": "no-store" });
+  })
+  .openapi(read, async (c) => {
+    const asset = await getAsset(assetServiceDeps(c.var.deps, c.var.log), actorOf(c.var.principal), c.req.valid("param").id);
+    return c.json(asset, 200, { "Cache-Control": "private, no-store" });
+  })
+  .openapi(content, async (c) => {
+    const target = await contentLocation(assetServiceDeps(c.var.deps, c.var.log), actorOf(c.var.principal), c.req.valid("param").id);
+    // A signed URL must not outlive its minute in any cache; a public one is stable but may be deleted.
+    const cacheControl = target.signed ? "no-store" : "public, max-age=60";
+    return c.body(null, 302, { Location: target.url, "Cache-Control": cacheControl });
+  })
+  .openapi(remove, async (c) => {
+    await deleteAsset(assetServiceDeps(c.var.deps, c.var.log), signedIn(c.var.principal), c.req.valid("param").id);
+    return c.body(null, 204);
+  });

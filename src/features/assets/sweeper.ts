@@ -1,4 +1,65 @@
+import { type ObjectStore, objectStore } from "../../adapters/storage.ts";
 import type { Bindings } from "../../core/app-env.ts";
+import { configFor } from "../../core/config.ts";
+import { createDeps } from "../../core/deps.ts";
+import { createLogger, type Logger } from "../../core/logger.ts";
+import { type AssetRepository, drizzleAssetRepository } from "./repository.ts";
+import { sweepCutoffs } from "./timing.ts";
 
-/** Cron Trigger: removes pending uploads that never completed. Placeholder until assets land. */
-export async function sweepPendingUploads(_env: Bindings, _now: Date): Promise<void> {}
+/** Rows handled per batch, and batches per run: a run's work is bounded; the next run continues. */
+export const SWEEP_BATCH_SIZE = 100;
+export const SWEEP_MAX_BATCHES = 10;
+
+export interface SweepResult {
+  removed: number;
+  failed: number;
+}
+
+/**
+ * Removes pending uploads whose URLs expired (plus a grace period) without being completed:
+ * abort the multipart upload if one was started, delete the object if one was stored, then
+ * delete the row (only if still pending). Each step is idempotent, so a run that dies midway is
+ * finished by the next. A row whose cleanup fails stays for the next run.
+ */
+export async function sweepWith(store: ObjectStore, repo: AssetRepository, log: Logger, now: Date): Promise<SweepResult> {
+  const result: SweepResult = { removed: 0, failed: 0 };
+  const cutoffs = sweepCutoffs(now);
+  const failedIds = new Set<string>();
+  for (let batch = 0; batch < SWEEP_MAX_BATCHES; batch++) {
+    const rows = (await repo.listStalePending(cutoffs, SWEEP_BATCH_SIZE + failedIds.size)).filter((r) => !failedIds.has(r.id));
+    if (rows.length === 0) break;
+    for (const row of rows.slice(0, SWEEP_BATCH_SIZE)) {
+      try {
+        if (row.multipartUploadId) await store.abortMultipart(row.objectKey, row.multipartUploadId);
+        await store.delete(row.objectKey);
+        if (await repo.removePending(row.id)) result.removed++;
+      } catch (error) {
+        failedIds.add(row.id);
+        result.failed++;
+        log.warn("sweeping a pending upload failed; the next run retries", { assetId: row.id, error });
+      }
+    }
+    if (rows.length < SWEEP_BATCH_SIZE) break;
+  }
+  return result;
+}
+
+/** Cron Trigger entry point (src/index.ts): builds its own clients from the env and closes them. */
+export async function sweepPendingUploads(env: Bindings, now: Date): Promise<SweepResult> {
+  const config = configFor(env);
+  const log = createLogger(config.LOG_LEVEL, { job: "sweep-pending-uploads" });
+  const background: Promise<unknown>[] = [];
+  const { deps, close } = createDeps(config, env, { waitUntil: (work) => void background.push(work) });
+  try {
+    const result = await sweepWith(objectStore(deps.storage), drizzleAssetRepository(deps.db), log, now);
+    log.info("swept pending uploads", { ...result });
+    return result;
+  } catch (error) {
+    // Postgres down: nothing was removed, nothing lost; the next run tries again.
+    log.error("sweeping pending uploads failed", { error });
+    return { removed: 0, failed: 0 };
+  } finally {
+    await Promise.allSettled(background);
+    await close().catch((error: unknown) => log.warn("closing clients failed", { error }));
+  }
+}

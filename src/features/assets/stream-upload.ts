@@ -1,0 +1,117 @@
+import type { ObjectStore } from "../../adapters/storage.ts";
+import { dependencyUnavailable, ProblemError } from "../../core/problem.ts";
+import { matchesDeclaredType, SNIFF_BYTES } from "./magic-bytes.ts";
+
+/**
+ * One part is the unit of memory: a body up to this size goes up in one PutObject, a larger one
+ * as multipart parts of this size, read one part at a time. R2 and S3 need parts ≥ 5 MiB (but the last).
+ */
+export const PART_SIZE = 8 * 1024 * 1024;
+
+export interface StreamUploadInput {
+  store: ObjectStore;
+  key: string;
+  contentType: string;
+  /** Content-Length as the client declared it; the body must be exactly this long. */
+  declaredLength: number;
+  body: ReadableStream<Uint8Array> | null;
+  /** Called once the multipart upload exists, before any part is sent, so it can be recorded for cleanup. */
+  onMultipartStarted(uploadId: string): Promise<void>;
+  partSize?: number;
+}
+
+export const lengthMismatch = (declared: number, kind: "longer" | "shorter") =>
+  new ProblemError({
+    status: 400,
+    type: "length-mismatch",
+    detail: `The body is ${kind} than its Content-Length (${declared} bytes); nothing was stored.`,
+  });
+
+export const typeMismatch = (contentType: string) =>
+  new ProblemError({
+    status: 415,
+    type: "content-mismatch",
+    detail: `The body's first bytes are not those of ${contentType}; nothing was stored.`,
+  });
+
+const toHex = (buffer: ArrayBuffer): string =>
+  Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+
+/**
+ * Streams a request body to the bucket with at most one part in memory, hashing it on the way
+ * (crypto.DigestStream is incremental; WebCrypto's digest() is not). Refuses a body whose length
+ * differs from the declared one, or whose first bytes contradict its declared type, before the
+ * object becomes visible. On failure a started multipart upload is left to the caller to abort
+ * (it was reported through onMultipartStarted); nothing else was stored.
+ */
+export async function streamToBucket(input: StreamUploadInput): Promise<{ sha256: string }> {
+  const { store, key, contentType, declaredLength } = input;
+  const partSize = input.partSize ?? PART_SIZE;
+  const digest = new crypto.DigestStream("SHA-256");
+  const hash = digest.getWriter();
+  const reader = input.body?.getReader();
+  // Sized to the body when it fits one part, so a small upload holds only its own bytes.
+  const buffer = new Uint8Array(Math.min(declaredLength, partSize));
+  let filled = 0;
+  let total = 0;
+  let sniffed = false;
+  let uploadId: string | undefined;
+  const parts: { partNumber: number; etag: string }[] = [];
+
+  const sniff = () => {
+    if (sniffed) return;
+    sniffed = true;
+    if (!matchesDeclaredType(contentType, buffer.subarray(0, Math.min(filled, SNIFF_BYTES)))) throw typeMismatch(contentType);
+  };
+
+  const flushPart = async () => {
+    sniff();
+    if (uploadId === undefined) {
+      uploadId = await store.createMultipart(key, contentType);
+      await input.onMultipartStarted(uploadId);
+    }
+    const partNumber = parts.length + 1;
+    // The part is sent (and the SDK done with the buffer) before the buffer is refilled.
+    parts.push({ partNumber, etag: await store.uploadPart(key, uploadId, partNumber, buffer.subarray(0, filled)) });
+    filled = 0;
+  };
+
+  try {
+    while (reader) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > declaredLength) throw lengthMismatch(declaredLength, "longer");
+      await hash.write(value);
+      let offset = 0;
+      while (offset < value.byteLength) {
+        const n = Math.min(buffer.length - filled, value.byteLength - offset);
+        buffer.set(value.subarray(offset, offset + n), filled);
+        filled += n;
+        offset += n;
+        // A full buffer is sent only when more bytes follow; the last one is sent below, so a
+        // body of exactly one part stays a single PutObject.
+        if (filled === buffer.length && (offset < value.byteLength || total < declaredLength)) await flushPart();
+      }
+    }
+    if (total < declaredLength) throw lengthMismatch(declaredLength, "shorter");
+    await hash.close();
+    const sha256 = toHex(await digest.digest);
+    if (uploadId === undefined) {
+      sniff();
+      await store.put(key, buffer.subarray(0, filled), contentType);
+    } else {
+      if (filled > 0) await flushPart();
+      if (!(await store.completeMultipart(key, uploadId, parts))) {
+        throw dependencyUnavailable("storage", new Error("CompleteMultipartUpload refused the parts it was just sent"));
+      }
+    }
+    return { sha256 };
+  } catch (error) {
+    await reader?.cancel().catch(() => {});
+    await hash.abort().catch(() => {});
+    // Aborting rejects the pending digest; nobody will read it.
+    digest.digest.catch(() => {});
+    throw error;
+  }
+}
