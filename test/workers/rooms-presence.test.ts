@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { bearer, call, join, settle, signIn, uniqueRoom } from "./support/rooms.ts";
+
+const presenceOf = async (room: string, token: { token: string }) => {
+  const res = await call(`/v1/rooms/${room}/presence`, { headers: { Authorization: `Bearer ${token.token}` } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { users: { id: string; connections: number }[] };
+};
+
+describe("presence", () => {
+  it("announces a user's join once, counts their tabs, and announces leave only when the last tab closes", async () => {
+    const room = uniqueRoom();
+    const alice = await signIn();
+    const bob = await signIn();
+    const watcher = await join(room, alice);
+
+    const tab1 = await join(room, bob);
+    expect(await watcher.next("presence", (p) => p.action === "join")).toEqual({
+      type: "presence",
+      action: "join",
+      user: { id: bob.userId },
+    });
+    const tab2 = await join(room, bob);
+    const sync = await tab2.next("presence", (p) => p.action === "sync");
+    expect(sync.action === "sync" && sync.users).toEqual(
+      expect.arrayContaining([
+        { id: alice.userId, connections: 1 },
+        { id: bob.userId, connections: 2 },
+      ]),
+    );
+    expect((await presenceOf(room, alice)).users).toContainEqual({ id: bob.userId, connections: 2 });
+
+    tab1.close();
+    await settle(300);
+    expect(watcher.frames.filter((f) => f.type === "presence" && f.action !== "sync")).toHaveLength(1);
+    expect((await presenceOf(room, alice)).users).toContainEqual({ id: bob.userId, connections: 1 });
+
+    tab2.close();
+    expect(await watcher.next("presence", (p) => p.action === "leave")).toEqual({
+      type: "presence",
+      action: "leave",
+      user: { id: bob.userId },
+    });
+    expect((await presenceOf(room, alice)).users).toEqual([{ id: alice.userId, connections: 1 }]);
+    watcher.close();
+  });
+
+  it("applies the room rule to GET presence", async () => {
+    const owner = await signIn();
+    const other = await signIn();
+    const res = await call(`/v1/rooms/user:${owner.userId}/presence`, { headers: bearer(other) });
+    expect(res.status).toBe(403);
+    expect((await call(`/v1/rooms/${uniqueRoom()}/presence`)).status).toBe(401);
+    expect((await presenceOf(`user:${owner.userId}`, owner)).users).toEqual([]);
+  });
+});
