@@ -84,11 +84,11 @@ const entityTags = z
 // Hono hands headers to the validator with lower-case names.
 export const WriteHeaders = z.object({
   "if-match": entityTags.optional().openapi({
-    param: { name: "If-Match", in: "header" },
+    param: { in: "header" },
     description: 'Update or delete only if the version is one of these, e.g. "3" (or * for any).',
   }),
   "if-none-match": entityTags.optional().openapi({
-    param: { name: "If-None-Match", in: "header" },
+    param: { in: "header" },
     description: "`*`: create only if the key does not exist.",
   }),
 });
@@ -97,7 +97,7 @@ export const DeleteHeaders = WriteHeaders.pick({ "if-match": true });
 
 export const ReadHeaders = z.object({
   "if-none-match": entityTags.optional().openapi({
-    param: { name: "If-None-Match", in: "header" },
+    param: { in: "header" },
     description: "A version the client holds: 304 while it is still current.",
   }),
 });
