@@ -52,3 +52,19 @@ export async function buildWorker(root: string, outDir: string, timeoutMs = 120_
     buildMs,
   };
 }
+
+/** The `[vars]` table of wrangler.toml (string values only), which the bundle does not carry. */
+export async function readWranglerVars(root: string): Promise<Record<string, string>> {
+  const toml = await readFile(join(root, "wrangler.toml"), "utf8");
+  const vars: Record<string, string> = {};
+  let inVars = false;
+  for (const line of toml.split("\n")) {
+    const trimmed = line.trim();
+    if (trimmed.startsWith("[")) inVars = trimmed === "[vars]";
+    else if (inVars) {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"/.exec(trimmed);
+      if (m?.[1]) vars[m[1]] = JSON.parse(`"${m[2] ?? ""}"`) as string;
+    }
+  }
+  return vars;
+}

@@ -1,0 +1,74 @@
+// How long and how hard each benchmark runs. "full" is sized so the whole run stays under 10 minutes
+// on a 2-core machine; "quick" (--quick or BENCH_QUICK=1) is a smoke run of a few seconds each.
+
+export interface Profile {
+  name: "full" | "quick";
+  /** Paired rounds per comparison (sides alternate, and which side goes first alternates too). */
+  rounds: number;
+  /** Hard stop for the whole run: suites still waiting are reported as skipped. */
+  budgetS: number;
+  http: { connections: number; durationS: number; warmUpS: number };
+  tokens: { durationMs: number };
+  settings: { sequentialReads: number };
+  realtime: { sizes: Array<{ clients: number; ratePerS: number }>; sendS: number; drainS: number; connectTimeoutS: number };
+  uploads: { sizesMiB: number[]; rounds: number; timeoutS: number };
+  footprint: { rounds: number };
+}
+
+export const FULL: Profile = {
+  name: "full",
+  rounds: 3,
+  budgetS: 570,
+  http: { connections: 50, durationS: 8, warmUpS: 2 },
+  tokens: { durationMs: 600 },
+  settings: { sequentialReads: 200 },
+  realtime: {
+    // Frames per second = clients × rate: 5,000/s and 10,000/s (the load shared/FACTS.md probed).
+    sizes: [
+      { clients: 100, ratePerS: 50 },
+      { clients: 1000, ratePerS: 10 },
+    ],
+    sendS: 6,
+    drainS: 3,
+    connectTimeoutS: 90,
+  },
+  uploads: { sizesMiB: [1, 50, 90], rounds: 2, timeoutS: 120 },
+  footprint: { rounds: 3 },
+};
+
+export const QUICK: Profile = {
+  name: "quick",
+  rounds: 1,
+  budgetS: 240,
+  http: { connections: 20, durationS: 2, warmUpS: 0.5 },
+  tokens: { durationMs: 150 },
+  settings: { sequentialReads: 30 },
+  realtime: { sizes: [{ clients: 50, ratePerS: 10 }], sendS: 2, drainS: 2, connectTimeoutS: 30 },
+  uploads: { sizesMiB: [1, 50], rounds: 1, timeoutS: 60 },
+  footprint: { rounds: 1 },
+};
+
+export interface CliOptions {
+  profile: Profile;
+  write: boolean;
+  /** Only these suites (default all). */
+  only: Set<string> | null;
+}
+
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
+  const quick = argv.includes("--quick") || env.BENCH_QUICK === "1";
+  const onlyArg = argv.find((a) => a.startsWith("--only="))?.slice("--only=".length) ?? env.BENCH_ONLY;
+  const profile = structuredClone(quick ? QUICK : FULL);
+  // BENCH_REALTIME_SIZES=100:50,1000:10 overrides the client counts and rates.
+  if (env.BENCH_REALTIME_SIZES) {
+    profile.realtime.sizes = env.BENCH_REALTIME_SIZES.split(",").map((pair) => {
+      const [clients, rate] = pair.split(":").map(Number);
+      return { clients: clients || 100, ratePerS: rate || 10 };
+    });
+  }
+  return {
+    profile,
+    write: argv.includes("--write"),
+    only: onlyArg ? new Set(onlyArg.split(",").map((s) => s.trim())) : null,
+  };
+}

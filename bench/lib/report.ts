@@ -1,0 +1,160 @@
+// One result row per metric, one table for the whole run. Every row compares side A with side B
+// (usually "ours" with the baseline) over paired rounds; the ratio column is the median of the
+// per-round ratios A/B and its min-max spread, because absolute figures on a shared box drift.
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type RatioSummary, median, ratioSummary } from "./stats.ts";
+
+export type Better = "higher" | "lower" | "none";
+export type RowStatus = "ok" | "not available" | "error" | "skipped";
+
+export interface Row {
+  group: string;
+  /** What is measured, e.g. "GET /v1/auth/me". */
+  benchmark: string;
+  /** The two sides, e.g. ["ours (workerd)", "Express + Redis session"]. */
+  sides: [string, string];
+  metric: string;
+  unit: string;
+  better: Better;
+  status: RowStatus;
+  /** Per-round values; empty for a side that was not measured. */
+  a: number[];
+  b: number[];
+  /** Median of the rounds. */
+  aMedian: number | null;
+  bMedian: number | null;
+  ratio: RatioSummary | null;
+  verdict: string;
+  note?: string;
+}
+
+export interface RowInput {
+  group: string;
+  benchmark: string;
+  sides: [string, string];
+  metric: string;
+  unit: string;
+  better: Better;
+  a: number[];
+  b: number[];
+  note?: string;
+}
+
+function verdictOf(better: Better, ratio: RatioSummary | null, sides: [string, string]): string {
+  if (!ratio || better === "none") return "";
+  const { median: m, min, max } = ratio;
+  if (min <= 1 && max >= 1 && ratio.rounds > 1) return "tie (spread crosses 1)";
+  const aWins = better === "higher" ? m > 1 : m < 1;
+  const factor = better === "higher" ? m : 1 / m;
+  const shown = factor >= 1 ? factor : 1 / factor;
+  return `${aWins ? sides[0].split(" (")[0] : sides[1].split(" (")[0]} better ×${shown.toFixed(2)}`;
+}
+
+const med = (v: number[]): number | null => (v.length ? median(v) : null);
+
+export function makeRow(input: RowInput): Row {
+  const ratio = input.a.length && input.b.length ? ratioSummary(input.a, input.b) : null;
+  return {
+    ...input,
+    status: "ok",
+    aMedian: med(input.a),
+    bMedian: med(input.b),
+    ratio,
+    verdict: verdictOf(input.better, ratio, input.sides),
+  };
+}
+
+/** A row saying why a benchmark produced no numbers (endpoint missing, error, time budget). */
+export function statusRow(group: string, benchmark: string, sides: [string, string], status: Exclude<RowStatus, "ok">, note: string): Row {
+  return {
+    group,
+    benchmark,
+    sides,
+    metric: "—",
+    unit: "",
+    better: "none",
+    status,
+    a: [],
+    b: [],
+    aMedian: null,
+    bMedian: null,
+    ratio: null,
+    verdict: status,
+    note,
+  };
+}
+
+function fmt(v: number | null, unit: string): string {
+  if (v === null || !Number.isFinite(v)) return "—";
+  const abs = Math.abs(v);
+  const digits = abs >= 1000 ? 0 : abs >= 100 ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : 3;
+  const n = v.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+  return unit ? `${n} ${unit}` : n;
+}
+
+function ratioText(r: RatioSummary | null): string {
+  if (!r) return "—";
+  return r.rounds > 1 ? `${r.median.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)})` : r.median.toFixed(2);
+}
+
+/** The table as GitHub Markdown (also what the console shows). */
+export function markdownTable(rows: Row[]): string {
+  const header = ["Benchmark", "A vs B", "Metric", "A", "B", "A/B median (min–max)", "Verdict"];
+  const lines = [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`];
+  for (const r of rows) {
+    const cells =
+      r.status === "ok"
+        ? [r.benchmark, `${r.sides[0]} vs ${r.sides[1]}`, r.metric, fmt(r.aMedian, r.unit), fmt(r.bMedian, r.unit), ratioText(r.ratio), r.verdict]
+        : [r.benchmark, `${r.sides[0]} vs ${r.sides[1]}`, "—", "—", "—", "—", `**${r.status}**: ${r.note ?? ""}`];
+    lines.push(`| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`);
+  }
+  return lines.join("\n");
+}
+
+export interface RunInfo {
+  startedAt: string;
+  finishedAt: string;
+  durationS: number;
+  command: string;
+  profile: string;
+  machine: Record<string, unknown>;
+  notes: string[];
+}
+
+/** Writes the raw results; returns the file path. JSON files there are gitignored. */
+export async function writeResults(root: string, info: RunInfo, rows: Row[], extra: Record<string, unknown>): Promise<string> {
+  const dir = join(root, "bench", "results");
+  await mkdir(dir, { recursive: true });
+  const stamp = info.startedAt.replace(/[:.]/g, "-");
+  const body = `${JSON.stringify({ ...info, rows, extra }, null, 2)}\n`;
+  const path = join(dir, `bench-${stamp}.json`);
+  await writeFile(path, body);
+  await writeFile(join(dir, "latest.json"), body);
+  return path;
+}
+
+export const TABLE_START = "<!-- bench:results:start -->";
+export const TABLE_END = "<!-- bench:results:end -->";
+
+/** The block `npm run bench -- --write` puts between the markers in BENCHMARKS.md. */
+export function resultsBlock(info: RunInfo, rows: Row[]): string {
+  const m = info.machine;
+  const machine = [
+    `- **Date:** ${info.startedAt} (run took ${Math.round(info.durationS)} s, profile \`${info.profile}\`)`,
+    `- **Command:** \`${info.command}\``,
+    `- **Machine:** ${m.cpuModel} × ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}; Node ${m.node}, workerd ${m.workerd}`,
+    `- **Load average** at start / end: ${m.loadStart} / ${m.loadEnd} (anything near or above the core count means the machine was shared)`,
+    ...info.notes.map((n) => `- ${n}`),
+  ].join("\n");
+  return `${TABLE_START}\n<!-- generated by \`npm run bench -- --write\`; edit outside the markers -->\n\n${machine}\n\n${markdownTable(rows)}\n\n${TABLE_END}`;
+}
+
+export async function rewriteBenchmarksMd(root: string, block: string): Promise<void> {
+  const path = join(root, "BENCHMARKS.md");
+  const text = await readFile(path, "utf8");
+  const start = text.indexOf(TABLE_START);
+  const end = text.indexOf(TABLE_END);
+  if (start < 0 || end < start) throw new Error(`BENCHMARKS.md has no ${TABLE_START} … ${TABLE_END} block to replace`);
+  await writeFile(path, text.slice(0, start) + block + text.slice(end + TABLE_END.length));
+}

@@ -1,0 +1,92 @@
+// Authenticated reads at fixed concurrency: GET /v1/auth/me and GET /v1/settings (cache hit).
+// Ours verifies an access token (no I/O) and reads what the route reads; the baseline loads the
+// express-session from Redis on every request (plus connect-redis' rolling-expiry touch).
+import { type BenchContext, BASE, OURS, type Suite, alternate } from "../lib/context.ts";
+import { type LoadResult, runLoad, warmUp } from "../lib/http-load.ts";
+import { STATS_SETTLE_MS } from "../lib/pg-counter.ts";
+import { makeRow, type Row, statusRow } from "../lib/report.ts";
+
+const GROUP = "HTTP";
+const SIDES: [string, string] = [OURS, BASE];
+
+interface Measured extends LoadResult {
+  pgPer1000: number;
+}
+
+export async function measured(ctx: BenchContext, url: string, headers: Record<string, string>): Promise<Measured> {
+  const before = await ctx.pg.read();
+  const load = await runLoad({ url, headers, connections: ctx.profile.http.connections, durationS: ctx.profile.http.durationS });
+  await new Promise((r) => setTimeout(r, STATS_SETTLE_MS));
+  const after = await ctx.pg.read();
+  return { ...load, pgPer1000: load.requests ? ((after - before) / load.requests) * 1000 : Number.NaN };
+}
+
+/** 200 from both sides, or the reason the benchmark cannot run. */
+export async function probe(url: string, headers: Record<string, string>): Promise<string | null> {
+  try {
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    if (res.status === 200) return null;
+    return `answered ${res.status}${res.status === 404 ? " (route not there yet)" : `: ${text.slice(0, 120)}`}`;
+  } catch (error) {
+    return `failed: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+export function loadRows(group: string, benchmark: string, sides: [string, string], a: Measured[], b: Measured[], note?: string): Row[] {
+  const pick = (list: Measured[], f: (m: Measured) => number) => list.map(f);
+  return [
+    makeRow({ group, benchmark, sides, metric: "requests/s", unit: "", better: "higher", a: pick(a, (m) => m.requestsPerSec), b: pick(b, (m) => m.requestsPerSec), note }),
+    makeRow({ group, benchmark, sides, metric: "latency p50", unit: "ms", better: "lower", a: pick(a, (m) => m.p50Ms), b: pick(b, (m) => m.p50Ms) }),
+    makeRow({ group, benchmark, sides, metric: "latency p99", unit: "ms", better: "lower", a: pick(a, (m) => m.p99Ms), b: pick(b, (m) => m.p99Ms) }),
+    makeRow({ group, benchmark, sides, metric: "errors + wrong status", unit: "", better: "none", a: pick(a, (m) => m.errors + m.badStatus), b: pick(b, (m) => m.errors + m.badStatus) }),
+    makeRow({ group, benchmark, sides, metric: "Postgres queries / 1,000 requests", unit: "", better: "none", a: pick(a, (m) => m.pgPer1000), b: pick(b, (m) => m.pgPer1000) }),
+  ];
+}
+
+export const httpSuite: Suite = {
+  name: "http",
+  async run(ctx) {
+    const rows: Row[] = [];
+    const oursHeaders = { authorization: `Bearer ${ctx.oursIdentity.user.token}` };
+    const baseHeaders = { cookie: ctx.baseline.user.cookie };
+    const endpoints = [
+      { benchmark: "GET /v1/auth/me", path: "/v1/auth/me" },
+      { benchmark: "GET /v1/settings (cache hit)", path: "/v1/settings" },
+    ];
+    for (const ep of endpoints) {
+      const oursUrl = `${ctx.ours.url}${ep.path}`;
+      const baseUrl = `${ctx.baseline.a.url}${ep.path}`;
+      const missing = await probe(oursUrl, oursHeaders);
+      if (missing) {
+        rows.push(statusRow(GROUP, ep.benchmark, SIDES, "not available", `ours ${missing}`));
+        continue;
+      }
+      const baseMissing = await probe(baseUrl, baseHeaders);
+      if (baseMissing) {
+        rows.push(statusRow(GROUP, ep.benchmark, SIDES, "error", `baseline ${baseMissing}`));
+        continue;
+      }
+      ctx.log(`  ${ep.benchmark}: warm-up`);
+      await warmUp(oursUrl, oursHeaders, ctx.profile.http.warmUpS, ctx.profile.http.connections);
+      await warmUp(baseUrl, baseHeaders, ctx.profile.http.warmUpS, ctx.profile.http.connections);
+      const { a, b } = await alternate(
+        ctx,
+        ctx.profile.rounds,
+        async (i) => {
+          const m = await measured(ctx, oursUrl, oursHeaders);
+          ctx.log(`  ${ep.benchmark} round ${i + 1} ours: ${Math.round(m.requestsPerSec)} req/s p99 ${m.p99Ms} ms`);
+          return m;
+        },
+        async (i) => {
+          const m = await measured(ctx, baseUrl, baseHeaders);
+          ctx.log(`  ${ep.benchmark} round ${i + 1} baseline: ${Math.round(m.requestsPerSec)} req/s p99 ${m.p99Ms} ms`);
+          return m;
+        },
+      );
+      ctx.extra[`http ${ep.benchmark}`] = { ours: a, baseline: b };
+      rows.push(...loadRows(GROUP, ep.benchmark, SIDES, a, b, `${ctx.profile.http.connections} connections, ${ctx.profile.http.durationS} s per round`));
+    }
+    return rows;
+  },
+};
