@@ -114,7 +114,8 @@ describe("register and sign in", () => {
 
 describe("bearer guard", () => {
   it("answers a missing or invalid token on a protected route with 401 and WWW-Authenticate", async () => {
-    for (const headers of [{}, { Authorization: "Bearer nope" }, { Authorization: "Basic dXNlcjpwdw==" }]) {
+    const cases: Record<string, string>[] = [{}, { Authorization: "Bearer nope" }, { Authorization: "Basic dXNlcjpwdw==" }];
+    for (const headers of cases) {
       const res = await call("/v1/auth/me", { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get("WWW-Authenticate")).toBe('Bearer error="invalid_token"');

@@ -3,6 +3,7 @@ import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { createRedis } from "../../src/adapters/redis.ts";
 import type { RoomPublisher } from "../../src/adapters/rooms.ts";
+import type { Bindings } from "../../src/core/app-env.ts";
 import { configFor } from "../../src/core/config.ts";
 import { createDeps, type Deps } from "../../src/core/deps.ts";
 import { createLogger } from "../../src/core/logger.ts";
@@ -173,7 +174,7 @@ describe("closing a revoked session's sockets", () => {
       },
     };
     const ctx = createExecutionContext();
-    const real = createDeps(config, env, ctx);
+    const real = createDeps(config, env as unknown as Bindings, ctx);
     const deps: Deps = { db: real.deps.db, redis: real.deps.redis, storage: real.deps.storage, rooms, background: ctx };
     await logout({ deps, config, log: createLogger("error"), client: "test" }, user.refreshToken);
     await waitOnExecutionContext(ctx);

@@ -21,13 +21,31 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/;
 // processing we do not do, are refused outright.
 const FORBIDDEN_HEADERS = ["crit", "jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"];
 
-function decodeSegment(segment: string): unknown {
+const toBase64Url = (bytes: Uint8Array): string =>
+  btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+/**
+ * Decodes base64url and insists on the canonical form: a last character with non-zero unused bits
+ * decodes to the same bytes as its canonical twin, so without this check one signed token would
+ * have several spellings that all verify.
+ */
+function decodeBase64Url(segment: string): Uint8Array {
+  let bytes: Uint8Array;
   try {
-    const bin = atob(segment.replace(/-/g, "+").replace(/_/g, "/"));
-    const bytes = Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+    bytes = Uint8Array.from(atob(segment.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
+  } catch {
+    throw new InvalidTokenError("a segment is not base64url");
+  }
+  if (toBase64Url(bytes) !== segment) throw new InvalidTokenError("a segment is not canonical base64url");
+  return bytes;
+}
+
+function decodeSegment(segment: string): unknown {
+  const bytes = decodeBase64Url(segment);
+  try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch {
-    throw new InvalidTokenError("a segment is not base64url JSON");
+    throw new InvalidTokenError("a segment is not JSON");
   }
 }
 
@@ -48,6 +66,7 @@ export async function verifyAccessToken(token: string, config: Config, now = Dat
   if (header.typ !== undefined && header.typ !== "JWT") throw new InvalidTokenError("unexpected typ");
   if (typeof header.kid !== "string") throw new InvalidTokenError("missing kid");
   if (!isRecord(decodeSegment(parts[1] as string))) throw new InvalidTokenError("payload is not an object");
+  decodeBase64Url(parts[2] as string);
 
   const keys = await keySetFor(config);
   const key = keys.byKid.get(header.kid);
