@@ -1,4 +1,5 @@
 import { objectStore } from "../../adapters/storage.ts";
+import type { Config } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
 import type { Logger } from "../../core/logger.ts";
 import { isAdmin, type Principal } from "../../core/principal.ts";
@@ -8,7 +9,7 @@ import { drizzleAssetRepository } from "./repository.ts";
 import type { Actor, AssetServiceDeps } from "./service.ts";
 
 /** Wires the asset services to this request's clients. Everything is lazy: nothing connects until used. */
-export function assetServiceDeps(deps: Deps, log: Logger): AssetServiceDeps {
+export function assetServiceDeps(deps: Deps, log: Logger, config: Config): AssetServiceDeps {
   let store: AssetServiceDeps["store"] | undefined;
   let repo: AssetServiceDeps["repo"] | undefined;
   let events: AssetServiceDeps["events"] | undefined;
@@ -25,7 +26,7 @@ export function assetServiceDeps(deps: Deps, log: Logger): AssetServiceDeps {
       events ??= roomAssetEvents(deps.rooms, deps.background, log);
       return events;
     },
-    limits: settingsLimits(deps),
+    limits: settingsLimits(deps, { config, log }),
     log,
     now: () => new Date(),
   };

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Deps } from "../../core/deps.ts";
-import { readSettingValue } from "../settings/typed-setting.ts";
+import { readSettingValue, type TypedSettingScope } from "../settings/typed-setting.ts";
 
 /** Upload limits, adjustable at run time through settings; these are the fallbacks. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
@@ -41,11 +41,12 @@ export const ALLOWED_TYPES_KEY = "assets.allowed-types";
 const maxBytesSchema = z.number().int().positive().max(MAX_CONFIGURABLE_BYTES);
 const allowedTypesSchema = z.array(z.string().min(3).max(255)).max(200);
 
-export function settingsLimits(deps: Deps): LoadLimits {
+/** With `scope` the reads go through the settings cache (Redis) rather than Postgres each time. */
+export function settingsLimits(deps: Deps, scope?: TypedSettingScope): LoadLimits {
   return async () => {
     const [maxBytes, types] = await Promise.all([
-      readSettingValue(deps, MAX_UPLOAD_BYTES_KEY, maxBytesSchema, DEFAULT_MAX_UPLOAD_BYTES),
-      readSettingValue(deps, ALLOWED_TYPES_KEY, allowedTypesSchema, DEFAULT_ALLOWED_TYPES),
+      readSettingValue(deps, MAX_UPLOAD_BYTES_KEY, maxBytesSchema, DEFAULT_MAX_UPLOAD_BYTES, scope),
+      readSettingValue(deps, ALLOWED_TYPES_KEY, allowedTypesSchema, DEFAULT_ALLOWED_TYPES, scope),
     ]);
     return { maxBytes, allowedTypes: new Set(types.map((t) => t.toLowerCase())) };
   };
