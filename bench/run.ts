@@ -154,6 +154,14 @@ async function tearDown(): Promise<void> {
 }
 
 let interrupted = false;
+// The last line of defence for "under 10 minutes": whatever hangs, the run ends and cleans up.
+const watchdog = setTimeout(() => {
+  log("watchdog: over the time budget, stopping");
+  interrupted = true;
+  void tearDown().finally(() => process.exit(1));
+}, (opts.profile.budgetS + 60) * 1000);
+watchdog.unref();
+
 process.once("SIGINT", () => {
   interrupted = true;
   log("interrupted: cleaning up");

@@ -1,26 +1,33 @@
-// Counts Postgres transactions in the benchmark database (pg_stat_database), to report "queries per
-// 1,000 reads". Every statement the services send outside an explicit transaction is one transaction.
-// Postgres publishes a backend's counts when it goes idle (at most once a second) or exits, so a
-// reading waits a moment after the load stops; the counter's own query is subtracted.
+// Counts Postgres work in the benchmark database, to report it per 1,000 requests:
+// - table reads: seq_scan + idx_scan summed over the user tables (one simple query reads one table
+//   once; a transaction count would not do, because every new connection commits catalog
+//   transactions of its own while it starts);
+// - connections opened: pg_stat_database.sessions (Postgres 14+).
+// Postgres publishes a backend's counts when it exits, or when idle at most once a second (up to
+// 10 s later for a busy long-lived connection), so a reading waits a moment after the load stops.
 import pg from "pg";
 
+export interface PgReading {
+  tableReads: number;
+  sessions: number;
+}
+
 export interface PgCounter {
-  read(): Promise<number>;
+  read(): Promise<PgReading>;
   close(): Promise<void>;
 }
 
 export async function createPgCounter(databaseUrl: string): Promise<PgCounter> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000, query_timeout: 5000 });
   await client.connect();
-  let reads = 0;
   return {
     read: async () => {
-      const { rows } = await client.query<{ n: string }>(
-        "select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = current_database()",
+      const { rows } = await client.query<{ reads: string; sessions: string }>(
+        `select
+           (select coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0) from pg_stat_user_tables)::text as reads,
+           (select sessions from pg_stat_database where datname = current_database())::text as sessions`,
       );
-      reads++;
-      // Each earlier read of ours was itself one transaction.
-      return Number(rows[0]?.n ?? Number.NaN) - (reads - 1);
+      return { tableReads: Number(rows[0]?.reads ?? Number.NaN), sessions: Number(rows[0]?.sessions ?? Number.NaN) };
     },
     close: () => client.end(),
   };
@@ -28,3 +35,4 @@ export async function createPgCounter(databaseUrl: string): Promise<PgCounter> {
 
 /** Waits for the stats of finished backends to be published. */
 export const STATS_SETTLE_MS = 1200;
+export const settle = (): Promise<void> => new Promise((r) => setTimeout(r, STATS_SETTLE_MS));

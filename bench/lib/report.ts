@@ -44,6 +44,7 @@ export interface RowInput {
 function verdictOf(better: Better, ratio: RatioSummary | null, sides: [string, string]): string {
   if (!ratio || better === "none") return "";
   const { median: m, min, max } = ratio;
+  if (Math.abs(m - 1) < 0.03) return "about equal";
   if (min <= 1 && max >= 1 && ratio.rounds > 1) return "tie (spread crosses 1)";
   const aWins = better === "higher" ? m > 1 : m < 1;
   const factor = better === "higher" ? m : 1 / m;
@@ -54,14 +55,16 @@ function verdictOf(better: Better, ratio: RatioSummary | null, sides: [string, s
 const med = (v: number[]): number | null => (v.length ? median(v) : null);
 
 export function makeRow(input: RowInput): Row {
-  const ratio = input.a.length && input.b.length ? ratioSummary(input.a, input.b) : null;
+  // A ratio of counts (errors, queries) says nothing; those rows show both values only.
+  const ratio = input.better !== "none" && input.a.length && input.b.length ? ratioSummary(input.a, input.b) : null;
   return {
     ...input,
     status: "ok",
     aMedian: med(input.a),
     bMedian: med(input.b),
     ratio,
-    verdict: verdictOf(input.better, ratio, input.sides),
+    // A side with no numbers (e.g. ours refusing an upload size) shows why in the verdict column.
+    verdict: !input.a.length && input.b.length && input.note ? input.note : verdictOf(input.better, ratio, input.sides),
   };
 }
 

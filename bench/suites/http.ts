@@ -3,22 +3,32 @@
 // express-session from Redis on every request (plus connect-redis' rolling-expiry touch).
 import { type BenchContext, BASE, OURS, type Suite, alternate } from "../lib/context.ts";
 import { type LoadResult, runLoad, warmUp } from "../lib/http-load.ts";
-import { STATS_SETTLE_MS } from "../lib/pg-counter.ts";
+import { settle } from "../lib/pg-counter.ts";
 import { makeRow, type Row, statusRow } from "../lib/report.ts";
 
 const GROUP = "HTTP";
 const SIDES: [string, string] = [OURS, BASE];
 
-interface Measured extends LoadResult {
-  pgPer1000: number;
+export interface Measured extends LoadResult {
+  /** Postgres table reads per 1,000 requests. */
+  pgReadsPer1000: number;
+  /** Postgres connections opened per 1,000 requests. */
+  pgConnectionsPer1000: number;
 }
 
 export async function measured(ctx: BenchContext, url: string, headers: Record<string, string>): Promise<Measured> {
+  // Whatever ran before (a warm-up, the other side) must have published its counts first.
+  await settle();
   const before = await ctx.pg.read();
   const load = await runLoad({ url, headers, connections: ctx.profile.http.connections, durationS: ctx.profile.http.durationS });
-  await new Promise((r) => setTimeout(r, STATS_SETTLE_MS));
+  await settle();
   const after = await ctx.pg.read();
-  return { ...load, pgPer1000: load.requests ? ((after - before) / load.requests) * 1000 : Number.NaN };
+  const per1000 = (n: number) => (load.requests ? (n / load.requests) * 1000 : Number.NaN);
+  return {
+    ...load,
+    pgReadsPer1000: per1000(after.tableReads - before.tableReads),
+    pgConnectionsPer1000: per1000(after.sessions - before.sessions),
+  };
 }
 
 /** 200 from both sides, or the reason the benchmark cannot run. */
@@ -40,7 +50,8 @@ export function loadRows(group: string, benchmark: string, sides: [string, strin
     makeRow({ group, benchmark, sides, metric: "latency p50", unit: "ms", better: "lower", a: pick(a, (m) => m.p50Ms), b: pick(b, (m) => m.p50Ms) }),
     makeRow({ group, benchmark, sides, metric: "latency p99", unit: "ms", better: "lower", a: pick(a, (m) => m.p99Ms), b: pick(b, (m) => m.p99Ms) }),
     makeRow({ group, benchmark, sides, metric: "errors + wrong status", unit: "", better: "none", a: pick(a, (m) => m.errors + m.badStatus), b: pick(b, (m) => m.errors + m.badStatus) }),
-    makeRow({ group, benchmark, sides, metric: "Postgres queries / 1,000 requests", unit: "", better: "none", a: pick(a, (m) => m.pgPer1000), b: pick(b, (m) => m.pgPer1000) }),
+    makeRow({ group, benchmark, sides, metric: "Postgres table reads / 1,000 requests", unit: "", better: "none", a: pick(a, (m) => m.pgReadsPer1000), b: pick(b, (m) => m.pgReadsPer1000) }),
+    makeRow({ group, benchmark, sides, metric: "Postgres connections opened / 1,000 requests", unit: "", better: "none", a: pick(a, (m) => m.pgConnectionsPer1000), b: pick(b, (m) => m.pgConnectionsPer1000) }),
   ];
 }
 
