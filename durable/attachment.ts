@@ -12,6 +12,8 @@ export interface SocketAttachment {
   sessionId: string;
   canPublish: boolean;
   connectedAt: number;
+  /** Set once the room dropped the socket (closed it, or saw it close), so a later event for it is a no-op. */
+  dropped?: true;
 }
 
 export function writeAttachment(ws: WebSocket, attachment: SocketAttachment): void {

@@ -272,12 +272,24 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     }
   }
 
-  /** Forgets a socket: presence (with a `leave` when it was the user's last), rate bucket, registry. */
+  /**
+   * Forgets a socket: presence (with a `leave` when it was the user's last), rate bucket, registry.
+   * Runs once per socket: the mark lives in the attachment, so it holds across hibernation too.
+   */
   #drop(ws: WebSocket): void {
     const attachment = readAttachment(ws);
-    if (!attachment) return;
+    if (!attachment || attachment.dropped) return;
+    try {
+      writeAttachment(ws, { ...attachment, dropped: true });
+    } catch {
+      // The runtime already released the socket; it cannot be seen again either way.
+    }
     this.#buckets.delete(attachment.connectionId);
-    const left = this.#presenceNow().remove(attachment.connectionId);
+    // Counted first in case presence was just rebuilt without it (a rebuild skips sockets that
+    // are no longer open): a user's last socket closing right after a wake-up still announces a leave.
+    const presence = this.#presenceNow();
+    presence.add(attachment.connectionId, attachment.userId);
+    const left = presence.remove(attachment.connectionId);
     if (left !== undefined) {
       this.#broadcast(encodeServerFrame({ type: "presence", action: "leave", user: { id: left } }), ws);
     }
@@ -413,7 +425,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
       for (const ws of this.ctx.getWebSockets()) {
         if (ws.readyState !== WebSocket.READY_STATE_OPEN) continue;
         const attachment = readAttachment(ws);
-        if (attachment) presence.add(attachment.connectionId, attachment.userId);
+        if (attachment && !attachment.dropped) presence.add(attachment.connectionId, attachment.userId);
       }
       this.#presence = presence;
     }

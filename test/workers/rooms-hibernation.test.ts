@@ -54,6 +54,22 @@ describe("hibernation", () => {
     a.close();
   });
 
+  it("announces a leave when the first event after a wake-up is a user's last socket closing", async () => {
+    const room = uniqueRoom();
+    const alice = await signIn();
+    const bob = await signIn();
+    const a = await join(room, alice);
+    const b = await join(room, bob);
+    await evictDurableObject(env.ROOMS.getByName(room));
+    b.close();
+    expect(await a.next("presence", (p) => p.action === "leave")).toMatchObject({ user: { id: bob.userId } });
+    await settle(200);
+    expect(a.frames.filter((f) => f.type === "presence" && f.action === "leave")).toHaveLength(1);
+    const res = await call(`/v1/rooms/${room}/presence`, { headers: bearer(alice) });
+    expect(await res.json()).toEqual({ users: [{ id: alice.userId, connections: 1 }] });
+    a.close();
+  });
+
   it("answers a ping of an evicted room through the runtime's auto-response", async () => {
     const user = await signIn();
     const room = uniqueRoom();
