@@ -22,7 +22,7 @@ export async function withDatabase<T>(work: () => Promise<T>): Promise<T> {
     const inner = error instanceof DrizzleQueryError ? error.cause : error;
     const code = sqlStateOf(inner);
     const summary = {
-      name: inner instanceof Error ? inner.name : typeof inner,
+      name: inner instanceof Error ? inner.name : ((inner as object | null)?.constructor?.name ?? typeof inner),
       ...(code && { sqlState: code }),
     };
     if (code) throw new ProblemError({ status: 500, detail: "Something went wrong on our side.", cause: summary });
