@@ -25,6 +25,13 @@ describe("password hashing", () => {
     expect(a).not.toBe(b);
   });
 
+  it("agrees with RFC 7914's scrypt test vector, so hashes made in Node (the seed script) verify here", async () => {
+    // scrypt("pleaseletmein", "SodiumChloride", N=2^14, r=8, p=1): the first 32 of the RFC's 64 bytes.
+    const vector = "$scrypt$ln=14,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046/2o+7qQT44+qbVD9lRdofI";
+    expect(await verifyPassword("pleaseletmein", vector)).toEqual({ ok: true, needsRehash: true });
+    expect((await verifyPassword("pleaseletmeout", vector)).ok).toBe(false);
+  });
+
   it("verifies the right password and refuses a wrong one", async () => {
     const stored = await hashPassword("correct horse battery");
     expect(await verifyPassword("correct horse battery", stored)).toEqual({ ok: true, needsRehash: false });
