@@ -17,16 +17,24 @@ import {
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 
-/** Accounts. `email` is stored normalised (trimmed, lower-case), so the unique index is case-insensitive. */
-export const users = pgTable("users", {
-  id: uuid("id").primaryKey().defaultRandom(),
-  email: text("email").notNull().unique(),
-  passwordHash: text("password_hash").notNull(),
-  name: text("name"),
-  roles: text("roles").array().notNull().default(sql`'{user}'::text[]`),
-  createdAt: createdAt(),
-  updatedAt: updatedAt(),
-});
+/**
+ * Accounts. `email` is stored normalised (trimmed, lower-case), so the unique index is
+ * case-insensitive; the check constraint holds every writer (the API, the seed script, a manual
+ * fix-up) to that, since one mixed-case row would silently defeat the uniqueness.
+ */
+export const users = pgTable(
+  "users",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    email: text("email").notNull().unique(),
+    passwordHash: text("password_hash").notNull(),
+    name: text("name"),
+    roles: text("roles").array().notNull().default(sql`'{user}'::text[]`),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [check("users_email_normalised_check", sql`${t.email} = lower(btrim(${t.email}))`)],
+);
 
 /**
  * Rotating refresh tokens. Only a SHA-256 of the token is stored. A family is one sign-in

@@ -1,0 +1,1 @@
+ALTER TABLE "users" ADD CONSTRAINT "users_email_normalised_check" CHECK ("users"."email" = lower(btrim("users"."email")));
