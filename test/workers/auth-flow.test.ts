@@ -1,9 +1,12 @@
 import { env } from "cloudflare:test";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { configFor } from "../../src/core/config.ts";
 import { users } from "../../src/db/schema.ts";
+import type { Database } from "../../src/adapters/postgres.ts";
+import { ProblemError } from "../../src/core/problem.ts";
 import { authRoutes } from "../../src/features/auth/routes.ts";
+import { setUserRoles } from "../../src/features/auth/users.ts";
 import { call, callJson, createAuthUser, randomClientIp, uniqueEmail, withDatabase } from "./support/auth.ts";
 
 interface TokenPair {
@@ -173,6 +176,36 @@ describe("roles", () => {
     const attempt = await callJson(`/v1/users/${admin.id}/roles`, { roles: ["user"] }, { method: "PUT", headers: demoted.auth });
     expect(attempt.status).toBe(401);
     expect((await callJson("/v1/auth/refresh", { refreshToken: demoted.refreshToken })).status).toBe(401);
+  });
+});
+
+describe("account invariants in Postgres", () => {
+  it("refuses to store an email that is not normalised, whoever writes it", async () => {
+    const attempt = withDatabase((db) =>
+      db.insert(users).values({ email: `Upper-${crypto.randomUUID()}@example.test`, passwordHash: "x", roles: ["user"] }),
+    );
+    await expect(attempt).rejects.toThrow();
+  });
+
+  it("refuses to take the admin role from the last admin", async () => {
+    const admin = await createAuthUser({ roles: ["admin"], loginable: false });
+    class Rollback extends Error {}
+    // Inside a transaction that is rolled back: demote every other admin, then try the last one.
+    const outcome = await withDatabase((db) =>
+      db
+        .transaction(async (tx) => {
+          await tx.execute(sql`update users set roles = array_remove(roles, 'admin') where id <> ${admin.id}`);
+          const result = await setUserRoles(tx as unknown as Database, admin.id, ["user"]).then(
+            () => "changed",
+            (error: unknown) => (error instanceof ProblemError ? `${error.status} ${error.type}` : String(error)),
+          );
+          throw new Rollback(result);
+        })
+        .catch((error: unknown) => (error instanceof Rollback ? error.message : `unexpected ${String(error)}`)),
+    );
+    expect(outcome).toBe("409 last-admin");
+    const [row] = await withDatabase((db) => db.select().from(users).where(eq(users.id, admin.id)));
+    expect(row?.roles).toEqual(["admin"]);
   });
 });
 
