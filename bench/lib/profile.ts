@@ -44,7 +44,7 @@ export const QUICK: Profile = {
   http: { connections: 20, durationS: 2, warmUpS: 0.5 },
   tokens: { durationMs: 150 },
   settings: { sequentialReads: 30 },
-  realtime: { sizes: [{ clients: 50, ratePerS: 10 }], sendS: 2, drainS: 2, connectTimeoutS: 30 },
+  realtime: { sizes: [{ clients: 50, ratePerS: 10 }], sendS: 2, drainS: 2, connectTimeoutS: 60 },
   uploads: { sizesMiB: [1, 50], rounds: 1, timeoutS: 60 },
   footprint: { rounds: 1 },
 };

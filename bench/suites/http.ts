@@ -4,6 +4,7 @@
 import { type BenchContext, BASE, OURS, type Suite, alternate } from "../lib/context.ts";
 import { type LoadResult, runLoad, warmUp } from "../lib/http-load.ts";
 import { settle } from "../lib/pg-counter.ts";
+import { cpuMs } from "../lib/proc-cpu.ts";
 import { makeRow, type Row, statusRow } from "../lib/report.ts";
 
 const GROUP = "HTTP";
@@ -14,18 +15,27 @@ export interface Measured extends LoadResult {
   pgReadsPer1000: number;
   /** Postgres connections opened per 1,000 requests. */
   pgConnectionsPer1000: number;
+  /** CPU of the server process per request, µs. */
+  serverCpuUs: number;
+  /** CPU of the local stand-ins (bridges, S3 server) per request, µs. */
+  standInCpuUs: number;
 }
 
-export async function measured(ctx: BenchContext, url: string, headers: Record<string, string>): Promise<Measured> {
+export async function measured(ctx: BenchContext, url: string, headers: Record<string, string>, serverPid: number): Promise<Measured> {
   // Whatever ran before (a warm-up, the other side) must have published its counts first.
   await settle();
   const before = await ctx.pg.read();
+  const cpuBefore = await Promise.all([cpuMs(serverPid), cpuMs(ctx.services.proc.pid)]);
   const load = await runLoad({ url, headers, connections: ctx.profile.http.connections, durationS: ctx.profile.http.durationS });
+  const cpuAfter = await Promise.all([cpuMs(serverPid), cpuMs(ctx.services.proc.pid)]);
   await settle();
   const after = await ctx.pg.read();
   const per1000 = (n: number) => (load.requests ? (n / load.requests) * 1000 : Number.NaN);
+  const perRequestUs = (ms: number) => (load.requests ? (ms * 1000) / load.requests : Number.NaN);
   return {
     ...load,
+    serverCpuUs: perRequestUs((cpuAfter[0] as number) - (cpuBefore[0] as number)),
+    standInCpuUs: perRequestUs((cpuAfter[1] as number) - (cpuBefore[1] as number)),
     pgReadsPer1000: per1000(after.tableReads - before.tableReads),
     pgConnectionsPer1000: per1000(after.sessions - before.sessions),
   };
@@ -49,6 +59,8 @@ export function loadRows(group: string, benchmark: string, sides: [string, strin
     makeRow({ group, benchmark, sides, metric: "requests/s", unit: "", better: "higher", a: pick(a, (m) => m.requestsPerSec), b: pick(b, (m) => m.requestsPerSec), note }),
     makeRow({ group, benchmark, sides, metric: "latency p50", unit: "ms", better: "lower", a: pick(a, (m) => m.p50Ms), b: pick(b, (m) => m.p50Ms) }),
     makeRow({ group, benchmark, sides, metric: "latency p99", unit: "ms", better: "lower", a: pick(a, (m) => m.p99Ms), b: pick(b, (m) => m.p99Ms) }),
+    makeRow({ group, benchmark, sides, metric: "server process CPU per request", unit: "µs", better: "lower", a: pick(a, (m) => m.serverCpuUs), b: pick(b, (m) => m.serverCpuUs) }),
+    makeRow({ group, benchmark, sides, metric: "local stand-ins' CPU per request (bridges, S3)", unit: "µs", better: "none", a: pick(a, (m) => m.standInCpuUs), b: pick(b, (m) => m.standInCpuUs) }),
     makeRow({ group, benchmark, sides, metric: "errors + wrong status", unit: "", better: "none", a: pick(a, (m) => m.errors + m.badStatus), b: pick(b, (m) => m.errors + m.badStatus) }),
     makeRow({ group, benchmark, sides, metric: "Postgres table reads / 1,000 requests", unit: "", better: "none", a: pick(a, (m) => m.pgReadsPer1000), b: pick(b, (m) => m.pgReadsPer1000) }),
     makeRow({ group, benchmark, sides, metric: "Postgres connections opened / 1,000 requests", unit: "", better: "none", a: pick(a, (m) => m.pgConnectionsPer1000), b: pick(b, (m) => m.pgConnectionsPer1000) }),
@@ -85,12 +97,12 @@ export const httpSuite: Suite = {
         ctx,
         ctx.profile.rounds,
         async (i) => {
-          const m = await measured(ctx, oursUrl, oursHeaders);
+          const m = await measured(ctx, oursUrl, oursHeaders, ctx.ours.proc.pid);
           ctx.log(`  ${ep.benchmark} round ${i + 1} ours: ${Math.round(m.requestsPerSec)} req/s p99 ${m.p99Ms} ms`);
           return m;
         },
         async (i) => {
-          const m = await measured(ctx, baseUrl, baseHeaders);
+          const m = await measured(ctx, baseUrl, baseHeaders, ctx.baseline.a.proc.pid);
           ctx.log(`  ${ep.benchmark} round ${i + 1} baseline: ${Math.round(m.requestsPerSec)} req/s p99 ${m.p99Ms} ms`);
           return m;
         },

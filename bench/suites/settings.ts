@@ -46,8 +46,8 @@ export const settingsSuite: Suite = {
         const { a, b } = await alternate(
           ctx,
           ctx.profile.rounds,
-          () => measured(ctx, hitUrl, headers),
-          () => measured(ctx, missUrl, headers),
+          () => measured(ctx, hitUrl, headers, ctx.ours.proc.pid),
+          () => measured(ctx, missUrl, headers, noCache.proc.pid),
         );
         ctx.extra["settings hit vs no cache"] = { hit: a, noCache: b };
         rows.push(...loadRows(GROUP, "GET /v1/settings at steady state", ["cache hit", "no cache (Postgres)"], a, b, `${ctx.profile.http.connections} connections`));
