@@ -1,6 +1,8 @@
 import { exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import { join, signIn, uniqueRoom, upgradeRequest } from "./support/rooms.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { join, signIn, uniqueRoom, upgradeRequest, WARM_UP_TIMEOUT_MS, warmUp } from "./support/rooms.ts";
+
+beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
 
 const upgrade = (request: Request) => exports.default.fetch(request);
 
@@ -100,5 +102,13 @@ describe("joining a room over WebSocket", () => {
     const error = await socket.next("error");
     expect(error).toMatchObject({ code: "read_only", id: "p1" });
     socket.close();
+  });
+
+  it("documents the four rooms routes in the OpenAPI document", async () => {
+    const res = await exports.default.fetch(new Request("http://edge.test/openapi.json"));
+    const doc = (await res.json()) as { paths: Record<string, Record<string, unknown>> };
+    expect(Object.keys(doc.paths["/v1/rooms/{room}/ws"] ?? {})).toEqual(["get"]);
+    expect(Object.keys(doc.paths["/v1/rooms/{room}/messages"] ?? {}).sort()).toEqual(["get", "post"]);
+    expect(Object.keys(doc.paths["/v1/rooms/{room}/presence"] ?? {})).toEqual(["get"]);
   });
 });

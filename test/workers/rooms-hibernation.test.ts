@@ -1,8 +1,10 @@
 import { env } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RoomObject } from "../../durable/room-object.ts";
-import { bearer, call, join, settle, signIn, uniqueRoom } from "./support/rooms.ts";
+import { bearer, call, join, settle, signIn, uniqueRoom, WARM_UP_TIMEOUT_MS, warmUp } from "./support/rooms.ts";
+
+beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
 
 // A marker set on the running instance: gone after eviction, so its absence proves a new instance.
 const MARK = Symbol.for("rooms-test-instance-mark");

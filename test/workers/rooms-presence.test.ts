@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
-import { bearer, call, join, settle, signIn, uniqueRoom } from "./support/rooms.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { bearer, call, join, settle, signIn, uniqueRoom, WARM_UP_TIMEOUT_MS, warmUp } from "./support/rooms.ts";
+
+beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
 
 const presenceOf = async (room: string, token: { token: string }) => {
   const res = await call(`/v1/rooms/${room}/presence`, { headers: { Authorization: `Bearer ${token.token}` } });

@@ -1,8 +1,10 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RoomObject } from "../../durable/room-object.ts";
-import { call, join, signIn, type TestUser, uniqueRoom } from "./support/rooms.ts";
+import { call, join, signIn, type TestUser, uniqueRoom, WARM_UP_TIMEOUT_MS, warmUp } from "./support/rooms.ts";
+
+beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
 
 const post = (room: string, user: TestUser, data: unknown) =>
   call(`/v1/rooms/${room}/messages`, {

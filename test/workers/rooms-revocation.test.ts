@@ -1,9 +1,11 @@
 import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RoomObject } from "../../durable/room-object.ts";
 import { createRoomPublisher } from "../../src/adapters/rooms.ts";
-import { join, settle, signIn, uniqueRoom, upgradeRequest } from "./support/rooms.ts";
+import { join, settle, signIn, uniqueRoom, upgradeRequest, WARM_UP_TIMEOUT_MS, warmUp } from "./support/rooms.ts";
+
+beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
 
 const registeredRooms = (userId: string, sessionId: string) =>
   runInDurableObject<RoomObject, string[]>(env.ROOMS.getByName(`user:${userId}`), (_instance, state) =>

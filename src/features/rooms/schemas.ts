@@ -55,8 +55,11 @@ export const HistoryResponse = z
 
 export const PublishBody = z
   .object({
+    // Any JSON value: the body was JSON-parsed, so only presence needs checking. (z.json() would
+    // check the same but is recursive, which the OpenAPI generator cannot walk.)
     data: z
-      .json()
+      .unknown()
+      .refine((v) => v !== undefined, "is required")
       .openapi({ description: "Any JSON value; at most the room frame limit (default 64 KiB) serialized." }),
   })
   .openapi("RoomPublish");

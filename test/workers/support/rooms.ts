@@ -25,6 +25,15 @@ export async function signIn(options: { userId?: string; sessionId?: string; rol
 /** A room name no other test uses: storage is shared across tests in a run. */
 export const uniqueRoom = (prefix = "room"): string => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 
+/**
+ * The first request of a test file loads the whole Worker (seconds on a busy box); run it in a
+ * beforeAll with a generous timeout so that cost is not charged to the first test's budget.
+ */
+export const WARM_UP_TIMEOUT_MS = 90_000;
+export async function warmUp(): Promise<void> {
+  await (await exports.default.fetch(new Request("http://edge.test/healthz"))).body?.cancel();
+}
+
 export const call = (path: string, init?: RequestInit): Promise<Response> =>
   exports.default.fetch(new Request(`http://edge.test${path}`, init));
 
