@@ -90,6 +90,13 @@ describe("register and sign in", () => {
     expect((await call("/v1/auth/me", { headers: bearer(body.accessToken) })).status).toBe(200);
   });
 
+  it("signs in a seeded account whose email has a dotless domain (the dev admin@localhost)", async () => {
+    const user = await createAuthUser({ email: `admin-${crypto.randomUUID()}@localhost`, roles: ["admin", "user"] });
+    const res = await callJson("/v1/auth/login", { email: user.email, password: user.password });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as TokenPair).user.roles).toEqual(["admin", "user"]);
+  });
+
   it("gives the same 401 for an unknown email and a wrong password", async () => {
     const user = await createAuthUser();
     const unknown = await callJson("/v1/auth/login", { email: uniqueEmail("nobody"), password: user.password });

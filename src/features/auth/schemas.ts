@@ -28,7 +28,17 @@ export const RegisterBody = z
   })
   .openapi("RegisterRequest");
 
-export const LoginBody = z.object({ email: Email, password: AnyPassword }).openapi("LoginRequest");
+/**
+ * At login the email is only looked up, so any `local@domain` shape is accepted: accounts made by
+ * the seed script may use a dotless domain such as `admin@localhost`, which registration refuses.
+ */
+const LoginEmail = z
+  .string()
+  .max(EMAIL_MAX_LENGTH)
+  .regex(/^\s*[^\s@]+@[^\s@]+\s*$/, "Invalid email address")
+  .openapi({ example: "ada@example.com" });
+
+export const LoginBody = z.object({ email: LoginEmail, password: AnyPassword }).openapi("LoginRequest");
 
 export const RefreshBody = z.object({ refreshToken: RefreshToken }).openapi("RefreshRequest");
 
