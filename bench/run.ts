@@ -19,7 +19,7 @@ import { type BenchContext, deletePrefix, type Suite } from "./lib/context.ts";
 import { loadNow, machineInfo } from "./lib/machine.ts";
 import { createPgCounter } from "./lib/pg-counter.ts";
 import { parseArgs } from "./lib/profile.ts";
-import { markdownTable, resultsBlock, rewriteBenchmarksMd, type Row, type RunInfo, statusRow, writeResults } from "./lib/report.ts";
+import { markdownTable, oursLoses, resultsBlock, rewriteBenchmarksMd, type Row, type RunInfo, statusRow, writeResults } from "./lib/report.ts";
 import { seedSettings } from "./lib/seed.ts";
 import { makeJwtKeys } from "./lib/keys.ts";
 import { buildWorker, readWranglerVars } from "./ours/build.ts";
@@ -203,6 +203,8 @@ const command = `npm run bench${process.argv.slice(2).length ? ` -- ${process.ar
 const info: RunInfo = { startedAt, finishedAt: new Date().toISOString(), durationS, command, profile: opts.profile.name, machine, notes };
 const file = await writeResults(ROOT, info, rows, extra);
 process.stdout.write(`\n${markdownTable(rows)}\n\n`);
+const losses = oursLoses(rows);
+if (losses.length) process.stdout.write(`Where ours loses:\n${losses.map((l) => `  - ${l}`).join("\n")}\n\n`);
 process.stdout.write(`machine: ${machine.cpuModel} × ${machine.cores}, load ${machine.loadStart} → ${machine.loadEnd}; ${Math.round(durationS)} s; raw results: ${file}\n`);
 if (opts.write) {
   await rewriteBenchmarksMd(ROOT, resultsBlock(info, rows));
