@@ -9,8 +9,9 @@ export interface SettingsEvents {
 /** The realtime room every client may join to learn of changes (read-only for clients). */
 export const SETTINGS_ROOM = "system";
 
-export const roomEvents = (rooms: RoomPublisher): SettingsEvents => ({
+/** `rooms` is asked for only when a change is published, so reads never build a realtime client. */
+export const roomEvents = (rooms: () => RoomPublisher): SettingsEvents => ({
   async publish(event) {
-    await rooms.publish(SETTINGS_ROOM, event);
+    await rooms().publish(SETTINGS_ROOM, event);
   },
 });

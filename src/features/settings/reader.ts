@@ -18,6 +18,7 @@ export interface ReadTiming {
   freshMs: number;
   /** How long a reader that lost the refill lock waits for the winner before reading Postgres itself. */
   waitForFillMs: number;
+  /** First delay between polls while waiting; doubles up to MAX_POLL_MS. */
   pollMs: number;
   /** After a refill finds Postgres down, readers serve the stale snapshot without trying it for this long. */
   databaseDownMs: number;
@@ -25,8 +26,8 @@ export interface ReadTiming {
 
 export const DEFAULT_READ_TIMING: ReadTiming = {
   freshMs: 10_000,
-  waitForFillMs: 1_000,
-  pollMs: 20,
+  waitForFillMs: 3_000,
+  pollMs: 10,
   databaseDownMs: 2_000,
 };
 
@@ -38,6 +39,8 @@ export interface ReaderDeps {
   now(): number;
   timing: ReadTiming;
 }
+
+const MAX_POLL_MS = 100;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -77,27 +80,44 @@ export async function readThrough<T>(
     if (stale) return stale;
   }
 
-  let locked = false;
-  try {
-    locked = await cache.tryLock();
-  } catch (error) {
-    log.warn("settings cache lock failed", { error });
+  const tryLock = () =>
+    cache.tryLock().catch((error: unknown) => {
+      log.warn("settings cache lock failed", { error });
+      return false;
+    });
+  let locked = await tryLock();
+  // Another reader is refilling: wait for its snapshot rather than add a query of our own. Polls back
+  // off so a crowd of waiters stays cheap for Redis; if the holder gives up (its lock released or
+  // expired) the next waiter takes the lock over.
+  let waited = 0;
+  let delay = timing.pollMs;
+  while (!locked && waited < timing.waitForFillMs) {
+    await sleep(delay);
+    waited += delay;
+    delay = Math.min(delay * 2, MAX_POLL_MS);
+    try {
+      latest = await probe(cache);
+    } catch {
+      break;
+    }
+    if (isFresh(latest)) return { data: latest.data, source: "cache" };
+    if (latest.databaseDown) {
+      const stale = serveStale();
+      if (stale) return stale;
+    }
+    locked = await tryLock();
   }
-  if (!locked) {
-    // Another reader is refilling: wait for its snapshot rather than adding a query of our own.
-    const polls = Math.ceil(timing.waitForFillMs / timing.pollMs);
-    for (let i = 0; i < polls; i++) {
-      await sleep(timing.pollMs);
-      try {
-        latest = await probe(cache);
-      } catch {
-        break;
-      }
-      if (isFresh(latest)) return { data: latest.data, source: "cache" };
-      if (latest.databaseDown) {
-        const stale = serveStale();
-        if (stale) return stale;
-      }
+
+  if (locked) {
+    // Double-checked: the previous holder may have stored its snapshot between our probe and our lock.
+    try {
+      latest = await probe(cache);
+    } catch {
+      // Redis went away under us: Postgres below, as for any cache fault.
+    }
+    if (isFresh(latest)) {
+      await cache.releaseLock().catch(() => {});
+      return { data: latest.data, source: "cache" };
     }
   }
 

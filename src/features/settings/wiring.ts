@@ -5,7 +5,7 @@ import { isAdmin, type Principal } from "../../core/principal.ts";
 import { createSettingsCache } from "./cache.ts";
 import { roomEvents } from "./events.ts";
 import type { Viewer } from "./model.ts";
-import { createSettingsRepository } from "./repository.ts";
+import { createSettingsRepository, type SettingsRepository } from "./repository.ts";
 import { createSettingsService, type SettingsService } from "./service.ts";
 
 /** A snapshot outlives its freshness by this much, for Postgres-down reads (stale-cache). */
@@ -23,7 +23,7 @@ export interface SettingsScope {
 export function settingsServiceFor({ deps, config, log }: SettingsScope): SettingsService {
   const redis = deps.redis;
   return createSettingsService({
-    repo: createSettingsRepository(deps.db),
+    repo: lazyRepository(() => createSettingsRepository(deps.db)),
     cache: redis
       ? createSettingsCache(redis, {
           prefix: config.REDIS_KEY_PREFIX,
@@ -33,7 +33,7 @@ export function settingsServiceFor({ deps, config, log }: SettingsScope): Settin
           maxSnapshotBytes: MAX_SNAPSHOT_BYTES,
         })
       : null,
-    events: roomEvents(deps.rooms),
+    events: roomEvents(() => deps.rooms),
     background: deps.background,
     log,
     // A transaction is a few statements, each bounded by the pool's own timeout.
@@ -43,3 +43,17 @@ export function settingsServiceFor({ deps, config, log }: SettingsScope): Settin
 
 export const viewerOf = (principal: Principal | undefined): Viewer =>
   principal === undefined ? "anonymous" : isAdmin(principal) ? "admin" : "user";
+
+/** Builds the repository (and so the request's Postgres pool) only if a query is actually needed. */
+function lazyRepository(build: () => SettingsRepository): SettingsRepository {
+  let repo: SettingsRepository | undefined;
+  const get = () => (repo ??= build());
+  return {
+    listAll: () => get().listAll(),
+    get: (key) => get().get(key),
+    create: (input) => get().create(input),
+    update: (input) => get().update(input),
+    remove: (input) => get().remove(input),
+    history: (key, options) => get().history(key, options),
+  };
+}
