@@ -10,7 +10,6 @@
  */
 import ReconnectingWebSocket from "partysocket/ws";
 import {
-  CLOSE_CODES,
   ERROR_CODES,
   encodeClientFrame,
   type ErrorFrame,
@@ -195,7 +194,11 @@ export class RoomClient {
     if (typeof raw !== "string") return;
     const parsed = parseServerFrame(raw);
     if (!parsed.ok) {
-      this.#emit("error", { type: "error", code: "client_invalid_frame", message: `Unreadable frame from the room (${parsed.reason}).` });
+      this.#emit("error", {
+        type: "error",
+        code: "client_invalid_frame",
+        message: `Unreadable frame from the room (${parsed.reason}).`,
+      });
       return;
     }
     const frame = parsed.frame;
@@ -286,5 +289,3 @@ export class RoomClient {
 
 /** Connects to a room; see RoomClient. */
 export const connectRoom = (options: RoomClientOptions): RoomClient => new RoomClient(options);
-
-

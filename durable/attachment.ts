@@ -25,7 +25,13 @@ export function readAttachment(ws: WebSocket): SocketAttachment | undefined {
   const value: unknown = ws.deserializeAttachment();
   if (typeof value !== "object" || value === null) return undefined;
   const a = value as Partial<SocketAttachment>;
-  if (a.v !== 1 || typeof a.connectionId !== "string" || typeof a.room !== "string" || typeof a.userId !== "string" || typeof a.sessionId !== "string") {
+  if (
+    a.v !== 1 ||
+    typeof a.connectionId !== "string" ||
+    typeof a.room !== "string" ||
+    typeof a.userId !== "string" ||
+    typeof a.sessionId !== "string"
+  ) {
     return undefined;
   }
   return a as SocketAttachment;

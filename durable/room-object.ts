@@ -168,7 +168,8 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     send(server, { type: "welcome", room: connect.room, connectionId, user: { id: connect.userId }, seq: latest });
     send(server, { type: "presence", action: "sync", users: presence.users() });
     if (connect.since !== undefined) this.#replay(server, connect.since, latest);
-    if (joined) this.#broadcast(encodeServerFrame({ type: "presence", action: "join", user: { id: connect.userId } }), server);
+    if (joined)
+      this.#broadcast(encodeServerFrame({ type: "presence", action: "join", user: { id: connect.userId } }), server);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -235,7 +236,12 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     }
     const idField = frame.id === undefined ? {} : { id: frame.id };
     if (!attachment.canPublish) {
-      send(ws, { type: "error", code: ERROR_CODES.readOnly, message: "This room is read-only for clients.", ...idField });
+      send(ws, {
+        type: "error",
+        code: ERROR_CODES.readOnly,
+        message: "This room is read-only for clients.",
+        ...idField,
+      });
       return;
     }
     const taken = this.#take(attachment.connectionId);
@@ -381,7 +387,8 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
   #append(from: string, dataText: string): number {
     const stored = this.#messages.append(
       Date.now(),
-      (seq, ts) => `{"type":"message","seq":${seq},"from":${JSON.stringify({ id: from })},"data":${dataText},"ts":${ts}}`,
+      (seq, ts) =>
+        `{"type":"message","seq":${seq},"from":${JSON.stringify({ id: from })},"data":${dataText},"ts":${ts}}`,
     );
     this.#broadcast(stored.frame);
     return stored.seq;

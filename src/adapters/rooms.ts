@@ -54,7 +54,11 @@ export function createRoomGateway(namespace: DurableObjectNamespace): RoomGatewa
   const stub = (room: string) => rooms.getByName(room);
   const publishAs = (room: string, request: PublishRequest): Promise<PublishOutcome> =>
     // RPC typing distributes over the outcome union; the object returns exactly a PublishOutcome.
-    withTimeout(`room ${room}`, ROOM_CALL_TIMEOUT_MS, stub(room).publish(request) as Promise<unknown>) as Promise<PublishOutcome>;
+    withTimeout(
+      `room ${room}`,
+      ROOM_CALL_TIMEOUT_MS,
+      stub(room).publish(request) as Promise<unknown>,
+    ) as Promise<PublishOutcome>;
 
   return {
     async publish(room, data) {

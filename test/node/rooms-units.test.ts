@@ -70,7 +70,10 @@ describe("protocol", () => {
       ok: true,
       frame: { type: "publish", data: { a: 1 }, id: "x" },
     });
-    expect(parseClientFrame('{"type":"publish"}')).toMatchObject({ ok: false, reason: expect.stringContaining("data") });
+    expect(parseClientFrame('{"type":"publish"}')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("data"),
+    });
     expect(parseClientFrame("nope")).toEqual({ ok: false, reason: "not JSON" });
   });
 });

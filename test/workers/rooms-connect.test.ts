@@ -46,9 +46,14 @@ describe("joining a room over WebSocket", () => {
     const user = await signIn();
     const [header, payload] = user.token.split(".");
     const forged = `${header}.${payload}.${"A".repeat(43)}`;
-    await expectProblem(await upgrade(upgradeRequest(uniqueRoom(), { headers: { Authorization: `Bearer ${forged}` } })), 401);
+    await expectProblem(
+      await upgrade(upgradeRequest(uniqueRoom(), { headers: { Authorization: `Bearer ${forged}` } })),
+      401,
+    );
     await expectProblem(await upgrade(upgradeRequest(uniqueRoom(), { headers: { Authorization: "Basic abc" } })), 401);
-    const queryForged = new Request(`http://edge.test/v1/rooms/${uniqueRoom()}/ws?token=${forged}`, { headers: { Upgrade: "websocket" } });
+    const queryForged = new Request(`http://edge.test/v1/rooms/${uniqueRoom()}/ws?token=${forged}`, {
+      headers: { Upgrade: "websocket" },
+    });
     await expectProblem(await upgrade(queryForged), 401);
   });
 
@@ -83,14 +88,20 @@ describe("joining a room over WebSocket", () => {
   it("answers 426 when the request is not a WebSocket upgrade", async () => {
     const user = await signIn();
     const res = await exports.default.fetch(
-      new Request(`http://edge.test/v1/rooms/${uniqueRoom()}/ws`, { headers: { Authorization: `Bearer ${user.token}` } }),
+      new Request(`http://edge.test/v1/rooms/${uniqueRoom()}/ws`, {
+        headers: { Authorization: `Bearer ${user.token}` },
+      }),
     );
     await expectProblem(res, 426);
   });
 
   it("answers 422 for a since that is not a sequence number", async () => {
     const user = await signIn();
-    const res = await upgrade(new Request(`http://edge.test/v1/rooms/${uniqueRoom()}/ws?since=-1`, { headers: { Upgrade: "websocket", Authorization: `Bearer ${user.token}` } }));
+    const res = await upgrade(
+      new Request(`http://edge.test/v1/rooms/${uniqueRoom()}/ws?since=-1`, {
+        headers: { Upgrade: "websocket", Authorization: `Bearer ${user.token}` },
+      }),
+    );
     const problem = await expectProblem(res, 422);
     expect(problem.errors).toEqual([expect.objectContaining({ path: "query.since" })]);
   });

@@ -110,9 +110,16 @@ describe("GET /messages history", () => {
     const user = await signIn();
     await publishInside(room, 5);
     const get = async (query: string) => {
-      const res = await call(`/v1/rooms/${room}/messages${query}`, { headers: { Authorization: `Bearer ${user.token}` } });
+      const res = await call(`/v1/rooms/${room}/messages${query}`, {
+        headers: { Authorization: `Bearer ${user.token}` },
+      });
       expect(res.status).toBe(200);
-      return (await res.json()) as { items: { seq: number; data: unknown; from: { id: string } }[]; nextCursor: string | null; seq: number; oldestSeq: number };
+      return (await res.json()) as {
+        items: { seq: number; data: unknown; from: { id: string } }[];
+        nextCursor: string | null;
+        seq: number;
+        oldestSeq: number;
+      };
     };
     const page1 = await get("?since=1&limit=2");
     expect(page1.items.map((m) => m.seq)).toEqual([2, 3]);
@@ -121,6 +128,9 @@ describe("GET /messages history", () => {
     const page2 = await get(`?cursor=${page1.nextCursor}&limit=2`);
     expect(page2.items.map((m) => m.seq)).toEqual([4, 5]);
     expect(page2.nextCursor).toBeNull();
-    expect((await call(`/v1/rooms/${room}/messages?cursor=nope`, { headers: { Authorization: `Bearer ${user.token}` } })).status).toBe(422);
+    expect(
+      (await call(`/v1/rooms/${room}/messages?cursor=nope`, { headers: { Authorization: `Bearer ${user.token}` } }))
+        .status,
+    ).toBe(422);
   });
 });

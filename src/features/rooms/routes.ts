@@ -65,7 +65,10 @@ const history = createRoute({
   middleware: [requireUser()] as const,
   request: { params: RoomParams, query: HistoryQuery },
   responses: {
-    200: { description: "Retained messages, oldest first", content: { "application/json": { schema: HistoryResponse } } },
+    200: {
+      description: "Retained messages, oldest first",
+      content: { "application/json": { schema: HistoryResponse } },
+    },
     ...problems(401, 403, 404, 422, 503),
   },
 });
@@ -79,7 +82,10 @@ const presence = createRoute({
   middleware: [requireUser()] as const,
   request: { params: RoomParams },
   responses: {
-    200: { description: "Connected users with their connection counts", content: { "application/json": { schema: PresenceResponse } } },
+    200: {
+      description: "Connected users with their connection counts",
+      content: { "application/json": { schema: PresenceResponse } },
+    },
     ...problems(401, 403, 404, 503),
   },
 });
@@ -88,22 +94,27 @@ const noStore = { "Cache-Control": "no-store" };
 
 export const roomsRoutes = createRouter()
   .openapi(connect, async (c) => {
-      // Authentication first, so an anonymous caller learns nothing else (not even Upgrade handling).
-      const token = upgradeToken(c.req.header("Authorization"), c.req.valid("query").token);
-      const principal = await authenticateUpgrade(token, c.var.config, c.var.log);
-      if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
-        throw new ProblemError({ status: 426, title: "Upgrade Required", detail: "This route is a WebSocket upgrade.", headers: { Upgrade: "websocket" } });
-      }
-      const { deps, config } = c.var;
-      return openRoomSocket(
-        {
-          room: c.req.valid("param").room,
-          principal,
-          since: c.req.valid("query").since,
-          isSessionRevoked: (sessionId) => isSessionRevoked(deps, config, sessionId),
-        },
-        { gateway: createRoomGateway(c.env.ROOMS), log: c.var.log },
-      );
+    // Authentication first, so an anonymous caller learns nothing else (not even Upgrade handling).
+    const token = upgradeToken(c.req.header("Authorization"), c.req.valid("query").token);
+    const principal = await authenticateUpgrade(token, c.var.config, c.var.log);
+    if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+      throw new ProblemError({
+        status: 426,
+        title: "Upgrade Required",
+        detail: "This route is a WebSocket upgrade.",
+        headers: { Upgrade: "websocket" },
+      });
+    }
+    const { deps, config } = c.var;
+    return openRoomSocket(
+      {
+        room: c.req.valid("param").room,
+        principal,
+        since: c.req.valid("query").since,
+        isSessionRevoked: (sessionId) => isSessionRevoked(deps, config, sessionId),
+      },
+      { gateway: createRoomGateway(c.env.ROOMS), log: c.var.log },
+    );
   })
   .openapi(publish, async (c) => {
     const principal = c.var.principal;

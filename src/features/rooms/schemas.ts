@@ -20,14 +20,23 @@ const seqParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export const ConnectQuery = z.object({
   token: z.string().max(8192).optional().openapi({
-    description: "Access token, for clients that cannot send `Authorization` on an upgrade (browsers). Accepted on this route only.",
+    description:
+      "Access token, for clients that cannot send `Authorization` on an upgrade (browsers). Accepted on this route only.",
   }),
-  since: seqParam.optional().openapi({ description: "Replay retained messages after this sequence number before live ones." }),
+  since: seqParam
+    .optional()
+    .openapi({ description: "Replay retained messages after this sequence number before live ones." }),
 });
 
 export const HistoryQuery = z.object({
-  since: seqParam.optional().openapi({ description: "Return messages after this sequence number (default 0: all retained)." }),
-  cursor: z.string().max(64).optional().openapi({ description: "`nextCursor` of the previous page; overrides `since`." }),
+  since: seqParam
+    .optional()
+    .openapi({ description: "Return messages after this sequence number (default 0: all retained)." }),
+  cursor: z
+    .string()
+    .max(64)
+    .optional()
+    .openapi({ description: "`nextCursor` of the previous page; overrides `since`." }),
   limit: z.coerce.number().int().min(1).max(MAX_HISTORY_PAGE).default(DEFAULT_HISTORY_PAGE),
 });
 
@@ -48,7 +57,8 @@ export const HistoryResponse = z
     nextCursor: z.string().nullable(),
     seq: z.number().int().openapi({ description: "The latest sequence number in the room" }),
     oldestSeq: z.number().int().openapi({
-      description: "The first retained sequence number. Asking for messages after a seq below oldestSeq - 1 means some are gone (resync).",
+      description:
+        "The first retained sequence number. Asking for messages after a seq below oldestSeq - 1 means some are gone (resync).",
     }),
   })
   .openapi("RoomHistory");

@@ -6,7 +6,14 @@ import type { RoomGateway } from "../../adapters/rooms.ts";
 import type { Config } from "../../core/config.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Principal } from "../../core/principal.ts";
-import { dependencyUnavailable, forbidden, notFound, ProblemError, unauthorized, validationFailed } from "../../core/problem.ts";
+import {
+  dependencyUnavailable,
+  forbidden,
+  notFound,
+  ProblemError,
+  unauthorized,
+  validationFailed,
+} from "../../core/problem.ts";
 import { InvalidTokenError, verifyAccessToken } from "../auth/access-token.ts";
 import { isValidRoomName, type RoomAction, roomAllows } from "./room-rules.ts";
 
@@ -59,13 +66,15 @@ export async function openRoomSocket(input: OpenSocketInput, ctx: RoomsContext):
   const { room, principal } = input;
   authorizeRoom(room, principal, "read");
   if (await input.isSessionRevoked(principal.sessionId)) throw unauthorized("This session was signed out.");
-  const response = await callRoom(() => ctx.gateway.connect({
-    room,
-    userId: principal.userId,
-    sessionId: principal.sessionId,
-    canPublish: roomAllows(room, principal, "publish-socket"),
-    ...(input.since !== undefined && { since: input.since }),
-  }));
+  const response = await callRoom(() =>
+    ctx.gateway.connect({
+      room,
+      userId: principal.userId,
+      sessionId: principal.sessionId,
+      canPublish: roomAllows(room, principal, "publish-socket"),
+      ...(input.since !== undefined && { since: input.since }),
+    }),
+  );
   if (response.status === 101 && response.webSocket) return response;
   throw refusalProblem(response.headers.get(REFUSAL_HEADER) as ConnectRefusal | null, ctx.log);
 }
@@ -109,16 +118,21 @@ export async function publishToRoom(input: PublishInput, ctx: RoomsContext): Pro
   const { room, principal } = input;
   authorizeRoom(room, principal, "read");
   if (!roomAllows(room, principal, "publish-http")) throw forbidden("Only the server and admins publish to this room.");
-  const outcome = await callRoom(() => ctx.gateway.publishAs(room, {
-    from: principal.userId,
-    data: input.data,
-    // Admins publish for the server (settings, operations); everyone else is rate limited per room.
-    ...(!principal.roles.includes("admin") && { rateLimitKey: principal.userId }),
-  }));
+  const outcome = await callRoom(() =>
+    ctx.gateway.publishAs(room, {
+      from: principal.userId,
+      data: input.data,
+      // Admins publish for the server (settings, operations); everyone else is rate limited per room.
+      ...(!principal.roles.includes("admin") && { rateLimitKey: principal.userId }),
+    }),
+  );
   if (outcome.ok) return { seq: outcome.seq };
   switch (outcome.reason) {
     case "too_large":
-      throw new ProblemError({ status: 413, detail: `Published data is limited to ${outcome.maxBytes} bytes serialized.` });
+      throw new ProblemError({
+        status: 413,
+        detail: `Published data is limited to ${outcome.maxBytes} bytes serialized.`,
+      });
     case "rate_limited":
       throw new ProblemError({
         status: 429,
@@ -148,7 +162,8 @@ export interface HistoryResult {
 // Cursors are opaque to clients; today they carry the last seq of the page.
 const encodeCursor = (seq: number): string => `c${seq.toString(36)}`;
 function decodeCursor(cursor: string): number {
-  if (!/^c[0-9a-z]{1,11}$/.test(cursor)) throw validationFailed([{ path: "query.cursor", message: "is not a cursor this service issued" }]);
+  if (!/^c[0-9a-z]{1,11}$/.test(cursor))
+    throw validationFailed([{ path: "query.cursor", message: "is not a cursor this service issued" }]);
   return Number.parseInt(cursor.slice(1), 36);
 }
 
@@ -158,10 +173,19 @@ export async function readHistory(input: HistoryInput, ctx: RoomsContext): Promi
   const page = await callRoom(() => ctx.gateway.history(input.room, since, input.limit));
   const last = page.items.at(-1);
   const more = last !== undefined && page.items.length === input.limit && last.seq < page.seq;
-  return { items: page.items, nextCursor: more ? encodeCursor(last.seq) : null, seq: page.seq, oldestSeq: page.oldestSeq };
+  return {
+    items: page.items,
+    nextCursor: more ? encodeCursor(last.seq) : null,
+    seq: page.seq,
+    oldestSeq: page.oldestSeq,
+  };
 }
 
-export async function readPresence(room: string, principal: Principal, ctx: RoomsContext): Promise<{ users: PresenceUser[] }> {
+export async function readPresence(
+  room: string,
+  principal: Principal,
+  ctx: RoomsContext,
+): Promise<{ users: PresenceUser[] }> {
   authorizeRoom(room, principal, "read");
   return callRoom(() => ctx.gateway.presence(room));
 }

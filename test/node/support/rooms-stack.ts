@@ -91,15 +91,26 @@ export async function startRoomsStack(extraVars: Record<string, string> = {}): P
       [
         join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
         "dev",
-        "--port", String(port),
-        "--ip", "127.0.0.1",
-        "--inspector-port", String(inspectorPort),
-        "--persist-to", join(workDir, "state"),
-        "--env-file", envFile,
-        "--log-level", "warn",
+        "--port",
+        String(port),
+        "--ip",
+        "127.0.0.1",
+        "--inspector-port",
+        String(inspectorPort),
+        "--persist-to",
+        join(workDir, "state"),
+        "--env-file",
+        envFile,
+        "--log-level",
+        "warn",
         "--show-interactive-dev-session=false",
       ],
-      { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+      {
+        cwd: ROOT,
+        stdio: ["ignore", "inherit", "inherit"],
+        detached: true,
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+      },
     );
     cleanups.push(() => stopGroup(wrangler));
     const baseUrl = `http://127.0.0.1:${port}`;

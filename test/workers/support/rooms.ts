@@ -14,7 +14,9 @@ export interface TestUser {
   token: string;
 }
 
-export async function signIn(options: { userId?: string; sessionId?: string; roles?: string[] } = {}): Promise<TestUser> {
+export async function signIn(
+  options: { userId?: string; sessionId?: string; roles?: string[] } = {},
+): Promise<TestUser> {
   const userId = options.userId ?? crypto.randomUUID();
   const sessionId = options.sessionId ?? crypto.randomUUID();
   const roles = options.roles ?? ["user"];
@@ -39,7 +41,10 @@ export const call = (path: string, init?: RequestInit): Promise<Response> =>
 
 export const bearer = (user: TestUser): Record<string, string> => ({ Authorization: `Bearer ${user.token}` });
 
-export function upgradeRequest(room: string, options: { user?: TestUser; since?: number; viaQuery?: boolean; headers?: Record<string, string> } = {}): Request {
+export function upgradeRequest(
+  room: string,
+  options: { user?: TestUser; since?: number; viaQuery?: boolean; headers?: Record<string, string> } = {},
+): Request {
   const url = new URL(`http://edge.test/v1/rooms/${room}/ws`);
   if (options.since !== undefined) url.searchParams.set("since", String(options.since));
   const headers: Record<string, string> = { Upgrade: "websocket", ...options.headers };
@@ -51,7 +56,11 @@ export function upgradeRequest(room: string, options: { user?: TestUser; since?:
 }
 
 /** Opens a socket to `room` and waits for its welcome. Fails the test on any refusal. */
-export async function join(room: string, user: TestUser, options: { since?: number; viaQuery?: boolean } = {}): Promise<TestSocket> {
+export async function join(
+  room: string,
+  user: TestUser,
+  options: { since?: number; viaQuery?: boolean } = {},
+): Promise<TestSocket> {
   const res = await exports.default.fetch(upgradeRequest(room, { user, ...options }));
   if (res.status !== 101 || !res.webSocket) {
     throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
@@ -102,7 +111,9 @@ export class TestSocket {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out waiting for ${what}; frames so far: ${JSON.stringify(this.frames).slice(0, 2000)}`));
+        reject(
+          new Error(`timed out waiting for ${what}; frames so far: ${JSON.stringify(this.frames).slice(0, 2000)}`),
+        );
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
@@ -114,21 +125,35 @@ export class TestSocket {
   }
 
   /** The next unconsumed frame of `type` (optionally matching `where`), consuming it. */
-  next<T extends ServerFrame["type"]>(type: T, where: (f: FrameOf<T>) => boolean = () => true, timeoutMs = 5_000): Promise<FrameOf<T>> {
-    return this.#until(() => {
-      const index = this.frames.findIndex((f, i) => !this.#consumed.has(i) && f.type === type && where(f as FrameOf<T>));
-      if (index < 0) return undefined;
-      this.#consumed.add(index);
-      return this.frames[index] as FrameOf<T>;
-    }, `a ${type} frame`, timeoutMs);
+  next<T extends ServerFrame["type"]>(
+    type: T,
+    where: (f: FrameOf<T>) => boolean = () => true,
+    timeoutMs = 5_000,
+  ): Promise<FrameOf<T>> {
+    return this.#until(
+      () => {
+        const index = this.frames.findIndex(
+          (f, i) => !this.#consumed.has(i) && f.type === type && where(f as FrameOf<T>),
+        );
+        if (index < 0) return undefined;
+        this.#consumed.add(index);
+        return this.frames[index] as FrameOf<T>;
+      },
+      `a ${type} frame`,
+      timeoutMs,
+    );
   }
 
   /** Waits until `count` message frames have arrived in total; returns all of them. */
   messages(count: number, timeoutMs = 5_000): Promise<FrameOf<"message">[]> {
-    return this.#until(() => {
-      const messages = this.frames.filter((f): f is FrameOf<"message"> => f.type === "message");
-      return messages.length >= count ? messages : undefined;
-    }, `${count} messages`, timeoutMs);
+    return this.#until(
+      () => {
+        const messages = this.frames.filter((f): f is FrameOf<"message"> => f.type === "message");
+        return messages.length >= count ? messages : undefined;
+      },
+      `${count} messages`,
+      timeoutMs,
+    );
   }
 
   waitClosed(timeoutMs = 5_000): Promise<{ code: number; reason: string }> {
