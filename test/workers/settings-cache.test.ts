@@ -3,14 +3,21 @@ import { z } from "zod";
 import type { Deps } from "../../src/core/deps.ts";
 import { createLogger } from "../../src/core/logger.ts";
 import { ProblemError } from "../../src/core/problem.ts";
-import { createSettingsCache, type SettingsCache } from "../../src/features/settings/cache.ts";
+import { createSettingsCache } from "../../src/features/settings/cache.ts";
 import type { SettingsEvents } from "../../src/features/settings/events.ts";
 import type { SettingChanged } from "../../src/features/settings/model.ts";
 import { DEFAULT_READ_TIMING } from "../../src/features/settings/reader.ts";
 import { createSettingsRepository, type SettingsRepository } from "../../src/features/settings/repository.ts";
 import { createSettingsService } from "../../src/features/settings/service.ts";
 import { readSettingValue } from "../../src/features/settings/typed-setting.ts";
-import { type CountingDatabase, countingDatabase, DEAD_HTTP, isolatedPrefix, testRedis, uniqueKey } from "./support/settings.ts";
+import {
+  type CountingDatabase,
+  countingDatabase,
+  DEAD_HTTP,
+  isolatedPrefix,
+  testRedis,
+  uniqueKey,
+} from "./support/settings.ts";
 
 /**
  * The settings service against the real Postgres and Redis, with the parts a test must control
@@ -83,7 +90,9 @@ describe("settings reads at steady state", () => {
     const ms = performance.now() - started;
     expect(pg.queries() - before).toBe(0);
     expect([...sources]).toEqual(["cache"]);
-    console.log(`settings steady state: 1000 reads, 0 Postgres queries, ${(ms / 1000).toFixed(2)} ms per read (50 concurrent)`);
+    console.log(
+      `settings steady state: 1000 reads, 0 Postgres queries, ${(ms / 1000).toFixed(2)} ms per read (50 concurrent)`,
+    );
   });
 
   it("lets one of 25 concurrent misses read Postgres, once, while the rest wait for its snapshot", async () => {
@@ -96,6 +105,29 @@ describe("settings reads at steady state", () => {
     expect(pg.queries() - before).toBe(1);
     expect(results.filter((r) => r.source === "database")).toHaveLength(1);
     expect(results.every((r) => r.data.value === "x")).toBe(true);
+  });
+
+  it("costs exactly one Postgres query per miss, and none per hit", async () => {
+    const { service, cache } = harness();
+    const key = uniqueKey("miss");
+    await service.put({ key, value: "m", visibility: "public", preconditions: create, actor });
+    const rounds = 30;
+    let missMs = 0;
+    let hitMs = 0;
+    const before = pg.queries();
+    for (let i = 0; i < rounds; i++) {
+      await cache.invalidate();
+      let t = performance.now();
+      expect((await service.get("anonymous", key)).source).toBe("database");
+      missMs += performance.now() - t;
+      t = performance.now();
+      expect((await service.get("anonymous", key)).source).toBe("cache");
+      hitMs += performance.now() - t;
+    }
+    expect(pg.queries() - before).toBe(rounds);
+    console.log(
+      `settings read latency (sequential, mean of ${rounds}): hit ${(hitMs / rounds).toFixed(2)} ms, miss ${(missMs / rounds).toFixed(2)} ms`,
+    );
   });
 
   it("shows a committed write to the very next read, from the cache", async () => {
@@ -152,7 +184,10 @@ describe("settings staleness bound and faults", () => {
       },
     };
     const broken = harness({ prefix: healthy.prefix, repo: down });
-    expect(await broken.service.get("anonymous", key)).toMatchObject({ source: "stale-cache", data: { value: "kept" } });
+    expect(await broken.service.get("anonymous", key)).toMatchObject({
+      source: "stale-cache",
+      data: { value: "kept" },
+    });
     expect((await broken.service.list("anonymous")).source).toBe("stale-cache");
     expect(attempts).toBe(1);
 
@@ -273,6 +308,3 @@ function failingDatabase(): Deps["db"] {
   };
   return new Proxy({} as Deps["db"], { get: () => fail });
 }
-
-// Keeps the cache type referenced for readers of this file: every harness exposes one.
-export type { SettingsCache };

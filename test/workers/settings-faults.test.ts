@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { createSettingsCache } from "../../src/features/settings/cache.ts";
-import { callerWith, callWithEnv, DEAD_HTTP, DEAD_WS, isolatedPrefix, jsonInit, testRedis, uniqueKey } from "./support/settings.ts";
+import {
+  callerWith,
+  callWithEnv,
+  DEAD_HTTP,
+  DEAD_WS,
+  isolatedPrefix,
+  jsonInit,
+  testRedis,
+  uniqueKey,
+} from "./support/settings.ts";
 
 /**
  * The HTTP behaviour of settings while Redis, Postgres or both are unreachable, through the whole
@@ -17,7 +26,11 @@ const bothDown = { ...redisDown, ...postgresDown };
 
 const read = (key: string, env: Record<string, unknown>) => callWithEnv(`/v1/settings/${key}`, env);
 const write = (key: string, value: unknown, headers: Record<string, string>, env: Record<string, unknown>) =>
-  callWithEnv(`/v1/settings/${key}`, env, jsonInit("PUT", { value, visibility: "public" }, { ...admin.headers, ...headers }));
+  callWithEnv(
+    `/v1/settings/${key}`,
+    env,
+    jsonInit("PUT", { value, visibility: "public" }, { ...admin.headers, ...headers }),
+  );
 const historyOf = async (key: string) => {
   const res = await callWithEnv(`/v1/settings/${key}/history`, up, { headers: admin.headers });
   return ((await res.json()) as { items: { version: number }[] }).items.map((i) => i.version);
@@ -51,7 +64,10 @@ describe("settings with Postgres unreachable", () => {
     expect(refused.headers.get("Retry-After")).toMatch(/^\d+$/);
     expect(refused.headers.get("Content-Type")).toContain("application/problem+json");
     expect(Date.now() - started).toBeLessThan(5_000);
-    const del = await callWithEnv(`/v1/settings/${key}`, postgresDown, { method: "DELETE", headers: { ...admin.headers, "If-Match": '"1"' } });
+    const del = await callWithEnv(`/v1/settings/${key}`, postgresDown, {
+      method: "DELETE",
+      headers: { ...admin.headers, "If-Match": '"1"' },
+    });
     expect(del.status).toBe(503);
     expect(await historyOf(key)).toEqual([1]);
     expect(await body(await read(key, up))).toMatchObject({ version: 1, value: "kept" });
@@ -65,7 +81,12 @@ describe("settings with Postgres unreachable", () => {
     expect(fresh.headers.get("X-Settings-Source")).toBe("cache");
 
     // A commit elsewhere replaced the cache generation, and its refill has not happened yet.
-    await createSettingsCache(testRedis(), { prefix, lockMs: 1_000, snapshotTtlMs: 60_000, maxSnapshotBytes: 1 << 22 }).invalidate();
+    await createSettingsCache(testRedis(), {
+      prefix,
+      lockMs: 1_000,
+      snapshotTtlMs: 60_000,
+      maxSnapshotBytes: 1 << 22,
+    }).invalidate();
     const stale = await read(key, postgresDown);
     expect(stale.status).toBe(200);
     expect(stale.headers.get("X-Settings-Source")).toBe("stale-cache");

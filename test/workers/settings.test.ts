@@ -82,7 +82,9 @@ describe("settings writes", () => {
     const winner = a.status === 200 ? "from-a" : "from-b";
     const current = (await (await call(`/v1/settings/${key}`, { headers: admin.headers })).json()) as SettingBody;
     expect(current).toMatchObject({ version: 2, value: winner });
-    const history = (await (await call(`/v1/settings/${key}/history`, { headers: admin.headers })).json()) as HistoryBody;
+    const history = (await (
+      await call(`/v1/settings/${key}/history`, { headers: admin.headers })
+    ).json()) as HistoryBody;
     expect(history.items.map((i) => [i.version, i.value])).toEqual([
       [2, winner],
       [1, 0],
@@ -95,7 +97,10 @@ describe("settings writes", () => {
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("WWW-Authenticate")).toContain("Bearer");
     expect((await put(key, { value: 1 }, { "If-None-Match": "*" }, user)).status).toBe(403);
-    const del = await call(`/v1/settings/${key}`, { method: "DELETE", headers: { ...user.headers, "If-Match": '"1"' } });
+    const del = await call(`/v1/settings/${key}`, {
+      method: "DELETE",
+      headers: { ...user.headers, "If-Match": '"1"' },
+    });
     expect(del.status).toBe(403);
   });
 
@@ -106,7 +111,9 @@ describe("settings writes", () => {
     expect(((await big.json()) as Problem).errors?.[0]?.path).toBe("value");
     const exact = await put(uniqueKey("exact"), { value: "x".repeat(64 * 1024 - 2) }, { "If-None-Match": "*" });
     expect(exact.status).toBe(201);
-    expect((await put(uniqueKey("typo"), { value: 1, visiblity: "public" }, { "If-None-Match": "*" })).status).toBe(422);
+    expect((await put(uniqueKey("typo"), { value: 1, visiblity: "public" }, { "If-None-Match": "*" })).status).toBe(
+      422,
+    );
     expect((await put(uniqueKey("novalue"), { visibility: "public" }, { "If-None-Match": "*" })).status).toBe(422);
     expect((await put(uniqueKey("hdr"), { value: 1 }, { "If-Match": "3" })).status).toBe(422);
     const huge = await put(uniqueKey("huge"), { value: "x".repeat(300 * 1024) }, { "If-None-Match": "*" });
@@ -132,7 +139,11 @@ describe("per-key JSON Schema", () => {
 
   it("refuses a value that breaks the schema with 422 naming every failing path", async () => {
     const key = uniqueKey("schema");
-    const res = await put(key, { value: { maxBytes: 0, types: ["a", 3], extra: 1 }, schema: limits }, { "If-None-Match": "*" });
+    const res = await put(
+      key,
+      { value: { maxBytes: 0, types: ["a", 3], extra: 1 }, schema: limits },
+      { "If-None-Match": "*" },
+    );
     expect(res.status).toBe(422);
     const problem = (await res.json()) as Problem;
     expect(problem.errors?.map((e) => e.path).sort()).toEqual(["value.extra", "value.maxBytes", "value.types.1"]);
@@ -155,7 +166,11 @@ describe("per-key JSON Schema", () => {
   });
 
   it("refuses a schema the validator cannot run", async () => {
-    const res = await put(uniqueKey("bad-schema"), { value: "a", schema: { $ref: "https://elsewhere.test/s" } }, { "If-None-Match": "*" });
+    const res = await put(
+      uniqueKey("bad-schema"),
+      { value: "a", schema: { $ref: "https://elsewhere.test/s" } },
+      { "If-None-Match": "*" },
+    );
     expect(res.status).toBe(422);
     expect(((await res.json()) as Problem).errors?.[0]?.path).toBe("schema");
   });
@@ -236,7 +251,9 @@ describe("deletes and history", () => {
 
     const again = await put(key, { value: "c" }, { "If-None-Match": "*" });
     expect(again.headers.get("ETag")).toBe('"4"');
-    const history = (await (await call(`/v1/settings/${key}/history`, { headers: admin.headers })).json()) as HistoryBody;
+    const history = (await (
+      await call(`/v1/settings/${key}/history`, { headers: admin.headers })
+    ).json()) as HistoryBody;
     expect(history.items.map((i) => [i.version, i.value, i.deleted])).toEqual([
       [4, "c", false],
       [3, null, true],

@@ -138,10 +138,7 @@ export async function readThrough<T>(
     all = await deps.loadAll();
   } catch (error) {
     const stale = serveStale();
-    await Promise.allSettled([
-      cache.markDatabaseDown(timing.databaseDownMs),
-      ...(locked ? [cache.releaseLock()] : []),
-    ]);
+    await Promise.allSettled([cache.markDatabaseDown(timing.databaseDownMs), ...(locked ? [cache.releaseLock()] : [])]);
     if (stale) {
       log.warn("Postgres unavailable; serving the cached settings snapshot as stale", { error });
       return stale;

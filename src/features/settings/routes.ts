@@ -33,7 +33,11 @@ const listSettings = createRoute({
   summary: "Every setting the caller may see (anonymous: public only; users: +authenticated; admins: all)",
   middleware: [optionalUser()],
   responses: {
-    200: { description: "The visible settings, sorted by key", headers: SourceHeader, content: json(SettingListSchema) },
+    200: {
+      description: "The visible settings, sorted by key",
+      headers: SourceHeader,
+      content: json(SettingListSchema),
+    },
     ...problems(401, 503),
   },
 });
@@ -68,8 +72,16 @@ const putSetting = createRoute({
     body: { required: true, content: json(SettingWriteSchema) },
   },
   responses: {
-    200: { description: "Updated", headers: SettingHeaders.omit({ "X-Settings-Source": true }), content: json(SettingSchema) },
-    201: { description: "Created", headers: SettingHeaders.omit({ "X-Settings-Source": true }), content: json(SettingSchema) },
+    200: {
+      description: "Updated",
+      headers: SettingHeaders.omit({ "X-Settings-Source": true }),
+      content: json(SettingSchema),
+    },
+    201: {
+      description: "Created",
+      headers: SettingHeaders.omit({ "X-Settings-Source": true }),
+      content: json(SettingSchema),
+    },
     ...problems(401, 403, 409, 412, 413, 415, 422, 428, 503),
   },
 });

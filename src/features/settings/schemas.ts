@@ -2,11 +2,9 @@ import { z } from "@hono/zod-openapi";
 import { MAX_HISTORY_PAGE, MAX_SCHEMA_BYTES, MAX_VALUE_BYTES, SETTING_KEY_PATTERN, VISIBILITIES } from "./model.ts";
 import { ENTITY_TAG_LIST } from "./preconditions.ts";
 
-export const VisibilitySchema = z
-  .enum(VISIBILITIES)
-  .openapi("SettingVisibility", {
-    description: "Who may read: `public` (anyone), `authenticated` (signed-in users), `admin` (admins only).",
-  });
+export const VisibilitySchema = z.enum(VISIBILITIES).openapi("SettingVisibility", {
+  description: "Who may read: `public` (anyone), `authenticated` (signed-in users), `admin` (admins only).",
+});
 
 const JsonValue = z.unknown().openapi({
   description: `Any JSON value, at most ${MAX_VALUE_BYTES} bytes serialized.`,
@@ -45,12 +43,10 @@ export const SettingWriteSchema = z
     visibility: VisibilitySchema.optional().openapi({
       description: "Omitted: unchanged on update, `admin` on create.",
     }),
-    schema: JsonSchemaDoc.nullable()
-      .optional()
-      .openapi({
-        description:
-          "Omitted: unchanged. An object or boolean: from this write on, values must satisfy it (this value included). null: remove it.",
-      }),
+    schema: JsonSchemaDoc.nullable().optional().openapi({
+      description:
+        "Omitted: unchanged. An object or boolean: from this write on, values must satisfy it (this value included). null: remove it.",
+    }),
   })
   .strict()
   .openapi("SettingWrite");
@@ -76,10 +72,7 @@ export const HistoryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_HISTORY_PAGE).default(20),
 });
 
-const entityTags = z
-  .string()
-  .max(1024)
-  .regex(ENTITY_TAG_LIST, 'must be * or a list of entity tags such as "3"');
+const entityTags = z.string().max(1024).regex(ENTITY_TAG_LIST, 'must be * or a list of entity tags such as "3"');
 
 // Hono hands headers to the validator with lower-case names.
 export const WriteHeaders = z.object({

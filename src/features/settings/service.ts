@@ -79,7 +79,11 @@ export function createSettingsService(deps: SettingsServiceDeps) {
   return {
     /** Every setting the viewer may see, sorted by key. */
     async list(viewer: Viewer): Promise<ReadResult<StoredSetting[]>> {
-      const result = await readThrough(readerDeps, (c) => c.probeAll(), (all) => all);
+      const result = await readThrough(
+        readerDeps,
+        (c) => c.probeAll(),
+        (all) => all,
+      );
       return { data: result.data.filter((s) => canSee(viewer, s.visibility)), source: result.source };
     },
 

@@ -157,7 +157,10 @@ export function createSettingsWriter(deps: WriterDeps) {
         );
         if (result.status === "exists") throw preconditionFailed(null);
         if (result.status === "full") {
-          throw new ProblemError({ status: 409, detail: `There are already ${MAX_SETTINGS} settings, the most allowed.` });
+          throw new ProblemError({
+            status: 409,
+            detail: `There are already ${MAX_SETTINGS} settings, the most allowed.`,
+          });
         }
         await afterCommit(changed(result.setting));
         return { setting: result.setting, created: true };

@@ -39,7 +39,11 @@ export const call = (path: string, init?: RequestInit): Promise<Response> =>
 const app = createApp();
 
 /** Calls the app with env overrides (e.g. a dependency at a dead port), waiting for background work. */
-export async function callWithEnv(path: string, overrides: Record<string, unknown>, init?: RequestInit): Promise<Response> {
+export async function callWithEnv(
+  path: string,
+  overrides: Record<string, unknown>,
+  init?: RequestInit,
+): Promise<Response> {
   const ctx = createExecutionContext();
   const res = await app.fetch(new Request(`http://edge.test${path}`, init), { ...env, ...overrides }, ctx);
   await waitOnExecutionContext(ctx);
@@ -64,7 +68,12 @@ export async function countingDatabase(): Promise<CountingDatabase> {
   const config = configFor(env);
   // createPostgres points the Neon driver at the test's ws bridge; its own pool is not used.
   await createPostgres({ url: config.DATABASE_URL, wsProxy: config.DATABASE_WS_PROXY, timeoutMs: 5_000 }).close();
-  const pool = new Pool({ connectionString: config.DATABASE_URL, connectionTimeoutMillis: 5_000, query_timeout: 5_000, max: 4 });
+  const pool = new Pool({
+    connectionString: config.DATABASE_URL,
+    connectionTimeoutMillis: 5_000,
+    query_timeout: 5_000,
+    max: 4,
+  });
   pool.on("error", () => {});
   let count = 0;
   const db = drizzle({ client: pool, schema, logger: { logQuery: () => void count++ } });
