@@ -98,6 +98,49 @@ export interface ObjectStore {
   presignGet(key: string, expiresInSeconds: number): Promise<string>;
 }
 
+/**
+ * Signs `body` with a SHA-256 computed by WebCrypto (native, one pass) instead of the SDK's own
+ * hasher, which concatenates the payload into fresh JS buffers: with 8 MiB parts that garbage grew
+ * the isolate by roughly the size of the whole upload before a GC reclaimed it (measured, see
+ * docs/assets.md). The SigV4 signer uses a preset `x-amz-content-sha256` as the payload hash.
+ */
+async function withPayloadHash<C extends { middlewareStack: { add(...args: never[]): void } }>(command: C, body: Uint8Array): Promise<C> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
+  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  type Handler = (args: { request: unknown }) => Promise<unknown>;
+  const middleware = (next: Handler): Handler => (args) => {
+    const request = args.request as { headers?: Record<string, string> };
+    if (request.headers) request.headers["x-amz-content-sha256"] = hex;
+    return next(args);
+  };
+  (command.middlewareStack.add as (m: typeof middleware, o: { step: string; name: string }) => void)(middleware, {
+    step: "build",
+    name: "precomputedPayloadHash",
+  });
+  return command;
+}
+
+/**
+ * Hands `body` to the SDK as a stream of known length rather than as bytes: a byte body is copied
+ * into the outgoing Request, and that copy lives until the Request object is collected, so 8 MiB
+ * per part piled up between GCs. The stream passes the caller's buffer through without a copy and
+ * FixedLengthStream keeps Content-Length on the wire (S3 and R2 need it). A retry inside the SDK
+ * cannot re-read a stream, so a failed send surfaces as unavailable and the caller retries.
+ */
+async function sendBody<T>(body: Uint8Array, run: (stream: ReadableStream<Uint8Array>) => Promise<T>): Promise<T> {
+  const { readable, writable } = new FixedLengthStream(body.byteLength);
+  const writer = writable.getWriter();
+  const writing = writer.write(body).then(() => writer.close());
+  try {
+    const [result] = await Promise.all([run(readable), writing]);
+    return result;
+  } catch (error) {
+    await writer.abort(error).catch(() => {});
+    await writing.catch(() => {});
+    throw error;
+  }
+}
+
 const statusOf = (error: unknown): number | undefined =>
   (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
 const nameOf = (error: unknown): string | undefined => (error as { name?: string } | null)?.name;
@@ -122,12 +165,13 @@ export function objectStore(storage: Storage): ObjectStore {
     publicUrl: (key) => `${storage.publicBaseUrl}/${encodeKey(key)}`,
 
     put: async (key, body, contentType) => {
-      await send("put", (abortSignal) =>
-        client.send(
-          new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.byteLength }),
-          { abortSignal },
-        ),
-      );
+      await sendBody(body, async (stream) => {
+        const command = await withPayloadHash(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: stream, ContentType: contentType, ContentLength: body.byteLength }),
+          body,
+        );
+        await send("put", (abortSignal) => client.send(command, { abortSignal }));
+      });
     },
 
     head: async (key) => {
@@ -164,12 +208,13 @@ export function objectStore(storage: Storage): ObjectStore {
     },
 
     uploadPart: async (key, uploadId, partNumber, body) => {
-      const part = await send("upload part", (abortSignal) =>
-        client.send(
-          new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.byteLength }),
-          { abortSignal },
-        ),
-      );
+      const part = await sendBody(body, async (stream) => {
+        const command = await withPayloadHash(
+          new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: stream, ContentLength: body.byteLength }),
+          body,
+        );
+        return send("upload part", (abortSignal) => client.send(command, { abortSignal }));
+      });
       if (!part.ETag) throw dependencyUnavailable("storage", new Error("UploadPart returned no ETag"));
       return part.ETag;
     },

@@ -1,5 +1,6 @@
 import type { ObjectStore } from "../../adapters/storage.ts";
 import { dependencyUnavailable, ProblemError } from "../../core/problem.ts";
+import { bodySource } from "./body-source.ts";
 import { matchesDeclaredType, SNIFF_BYTES } from "./magic-bytes.ts";
 
 /**
@@ -49,66 +50,51 @@ export async function streamToBucket(input: StreamUploadInput): Promise<{ sha256
   const partSize = input.partSize ?? PART_SIZE;
   const digest = new crypto.DigestStream("SHA-256");
   const hash = digest.getWriter();
-  const reader = input.body?.getReader();
-  // Sized to the body when it fits one part, so a small upload holds only its own bytes.
-  const buffer = new Uint8Array(Math.min(declaredLength, partSize));
-  let filled = 0;
-  let total = 0;
-  let sniffed = false;
+  const source = bodySource(input.body);
+  // Sized to the body when it fits one part, so a small upload holds only its own bytes. The one
+  // buffer is refilled for every part: the previous part was fully sent before the refill.
+  let buffer: Uint8Array = new Uint8Array(Math.min(declaredLength, partSize));
+  let remaining = declaredLength;
   let uploadId: string | undefined;
   const parts: { partNumber: number; etag: string }[] = [];
 
-  const sniff = () => {
-    if (sniffed) return;
-    sniffed = true;
-    if (!matchesDeclaredType(contentType, buffer.subarray(0, Math.min(filled, SNIFF_BYTES)))) throw typeMismatch(contentType);
-  };
-
-  const flushPart = async () => {
-    sniff();
-    if (uploadId === undefined) {
-      uploadId = await store.createMultipart(key, contentType);
-      await input.onMultipartStarted(uploadId);
-    }
-    const partNumber = parts.length + 1;
-    // The part is sent (and the SDK done with the buffer) before the buffer is refilled.
-    parts.push({ partNumber, etag: await store.uploadPart(key, uploadId, partNumber, buffer.subarray(0, filled)) });
-    filled = 0;
-  };
-
   try {
-    while (reader) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > declaredLength) throw lengthMismatch(declaredLength, "longer");
-      await hash.write(value);
-      let offset = 0;
-      while (offset < value.byteLength) {
-        const n = Math.min(buffer.length - filled, value.byteLength - offset);
-        buffer.set(value.subarray(offset, offset + n), filled);
-        filled += n;
-        offset += n;
-        // A full buffer is sent only when more bytes follow; the last one is sent below, so a
-        // body of exactly one part stays a single PutObject.
-        if (filled === buffer.length && (offset < value.byteLength || total < declaredLength)) await flushPart();
+    for (;;) {
+      const want = Math.min(buffer.byteLength, remaining);
+      const filled = await source.fill(buffer, want);
+      buffer = filled.target;
+      if (filled.n < want) throw lengthMismatch(declaredLength, "shorter");
+      remaining -= filled.n;
+      const chunk = buffer.subarray(0, filled.n);
+      if (parts.length === 0 && !matchesDeclaredType(contentType, chunk.subarray(0, SNIFF_BYTES))) throw typeMismatch(contentType);
+      await hash.write(chunk);
+
+      if (remaining > 0) {
+        if (uploadId === undefined) {
+          uploadId = await store.createMultipart(key, contentType);
+          await input.onMultipartStarted(uploadId);
+        }
+        parts.push({ partNumber: parts.length + 1, etag: await store.uploadPart(key, uploadId, parts.length + 1, chunk) });
+        continue;
       }
-    }
-    if (total < declaredLength) throw lengthMismatch(declaredLength, "shorter");
-    await hash.close();
-    const sha256 = toHex(await digest.digest);
-    if (uploadId === undefined) {
-      sniff();
-      await store.put(key, buffer.subarray(0, filled), contentType);
-    } else {
-      if (filled > 0) await flushPart();
-      if (!(await store.completeMultipart(key, uploadId, parts))) {
-        throw dependencyUnavailable("storage", new Error("CompleteMultipartUpload refused the parts it was just sent"));
+
+      // The declared bytes are in: anything more means Content-Length lied.
+      if (await source.hasMore()) throw lengthMismatch(declaredLength, "longer");
+      await hash.close();
+      const sha256 = toHex(await digest.digest);
+      if (uploadId === undefined) {
+        // A body of at most one part: one PutObject, made visible only now that it checked out.
+        await store.put(key, chunk, contentType);
+      } else {
+        parts.push({ partNumber: parts.length + 1, etag: await store.uploadPart(key, uploadId, parts.length + 1, chunk) });
+        if (!(await store.completeMultipart(key, uploadId, parts))) {
+          throw dependencyUnavailable("storage", new Error("CompleteMultipartUpload refused the parts it was just sent"));
+        }
       }
+      return { sha256 };
     }
-    return { sha256 };
   } catch (error) {
-    await reader?.cancel().catch(() => {});
+    await source.cancel().catch(() => {});
     await hash.abort().catch(() => {});
     // Aborting rejects the pending digest; nobody will read it.
     digest.digest.catch(() => {});
