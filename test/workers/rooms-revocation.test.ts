@@ -1,8 +1,12 @@
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RoomObject } from "../../durable/room-object.ts";
+import { createRedis } from "../../src/adapters/redis.ts";
 import { createRoomPublisher } from "../../src/adapters/rooms.ts";
+import { createApp } from "../../src/app.ts";
+import { configFor } from "../../src/core/config.ts";
+import { revokedSessionKey } from "../../src/features/auth/revocation.ts";
 import { join, settle, signIn, uniqueRoom, upgradeRequest, WARM_UP_TIMEOUT_MS, warmUp } from "./support/rooms.ts";
 
 beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
@@ -66,5 +70,49 @@ describe("session revocation", () => {
     socket.close();
     await socket.waitClosed();
     await expect.poll(() => registeredRooms(alice.userId, alice.sessionId), { timeout: 3_000 }).toEqual([]);
+  });
+
+  it("refuses at connect a session the auth feature lists as revoked", async () => {
+    const alice = await signIn();
+    const config = configFor(env);
+    const redis = createRedis({
+      url: config.UPSTASH_REDIS_REST_URL as string,
+      token: config.UPSTASH_REDIS_REST_TOKEN as string,
+      timeoutMs: config.REDIS_TIMEOUT_MS,
+    });
+    await redis.set(revokedSessionKey(config, alice.sessionId), "1", { ex: 60 });
+    const res = await exports.default.fetch(upgradeRequest(uniqueRoom(), { user: alice }));
+    expect(res.status).toBe(401);
+    expect(res.webSocket).toBeNull();
+  });
+});
+
+describe("connecting while the session store is down", () => {
+  const deadPort = "http://127.0.0.1:9";
+  const fetchWith = async (overrides: Record<string, string>, request: Request) => {
+    const ctx = createExecutionContext();
+    const res = await createApp().fetch(request, { ...env, ...overrides }, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  };
+
+  it("still connects when only Redis is down (the revocation check falls back to Postgres)", async () => {
+    const alice = await signIn();
+    const res = await fetchWith({ UPSTASH_REDIS_REST_URL: deadPort }, upgradeRequest(uniqueRoom(), { user: alice }));
+    expect(res.status).toBe(101);
+    res.webSocket?.accept();
+    res.webSocket?.close(1000, "done");
+  });
+
+  it("fails closed with 503 and Retry-After, before any upgrade, when neither store answers", async () => {
+    const alice = await signIn();
+    const res = await fetchWith(
+      { UPSTASH_REDIS_REST_URL: deadPort, DATABASE_WS_PROXY: "ws://127.0.0.1:9" },
+      upgradeRequest(uniqueRoom(), { user: alice }),
+    );
+    expect(res.status).toBe(503);
+    expect(res.webSocket).toBeNull();
+    expect(res.headers.get("Retry-After")).toMatch(/^\d+$/);
+    expect(res.headers.get("Content-Type")).toContain("application/problem+json");
   });
 });
