@@ -19,7 +19,16 @@ import { type BenchContext, deletePrefix, type Suite } from "./lib/context.ts";
 import { loadNow, machineInfo } from "./lib/machine.ts";
 import { createPgCounter } from "./lib/pg-counter.ts";
 import { parseArgs } from "./lib/profile.ts";
-import { markdownTable, oursLoses, resultsBlock, rewriteBenchmarksMd, type Row, type RunInfo, statusRow, writeResults } from "./lib/report.ts";
+import {
+  markdownTable,
+  oursLoses,
+  resultsBlock,
+  rewriteBenchmarksMd,
+  type Row,
+  type RunInfo,
+  statusRow,
+  writeResults,
+} from "./lib/report.ts";
 import { seedSettings } from "./lib/seed.ts";
 import { makeJwtKeys } from "./lib/keys.ts";
 import { buildWorker, readWranglerVars } from "./ours/build.ts";
@@ -61,7 +70,11 @@ async function setUp(): Promise<BenchContext> {
   cleanups.push(() => services.stop());
   log("services up (Postgres database, ws bridge, Upstash bridge, S3)");
 
-  const redis = createClient({ url: redisUrl, socket: { connectTimeout: 2000 }, commandOptions: { timeout: 5000 } }) as RedisClientType;
+  const redis = createClient({
+    url: redisUrl,
+    socket: { connectTimeout: 2000 },
+    commandOptions: { timeout: 5000 },
+  }) as RedisClientType;
   redis.on("error", () => {});
   await redis.connect();
   cleanups.push(async () => {
@@ -70,7 +83,9 @@ async function setUp(): Promise<BenchContext> {
   });
 
   const bundle = await buildWorker(ROOT, join(workDir, "build"));
-  log(`bundle built in ${(bundle.buildMs / 1000).toFixed(1)} s: ${(bundle.rawBytes / 1024).toFixed(0)} KiB, ${(bundle.gzipBytes / 1024).toFixed(0)} KiB gzip`);
+  log(
+    `bundle built in ${(bundle.buildMs / 1000).toFixed(1)} s: ${(bundle.rawBytes / 1024).toFixed(0)} KiB, ${(bundle.gzipBytes / 1024).toFixed(0)} KiB gzip`,
+  );
 
   const keys = await makeJwtKeys();
   const oursKeyPrefix = `${keyPrefix}ours:`;
@@ -142,7 +157,14 @@ async function setUp(): Promise<BenchContext> {
     ours,
     oursIdentity,
     startOursVariant,
-    baseline: { a, b, user: baseUser, keyPrefix: baselineEnv.keyPrefix, sessionSecret: baselineEnv.sessionSecret, env: baselineEnv },
+    baseline: {
+      a,
+      b,
+      user: baseUser,
+      keyPrefix: baselineEnv.keyPrefix,
+      sessionSecret: baselineEnv.sessionSecret,
+      env: baselineEnv,
+    },
     redis,
     oursKeyPrefix,
     pg,
@@ -159,11 +181,14 @@ async function tearDown(): Promise<void> {
 
 let interrupted = false;
 // The last line of defence for "under 10 minutes": whatever hangs, the run ends and cleans up.
-const watchdog = setTimeout(() => {
-  log("watchdog: over the time budget, stopping");
-  interrupted = true;
-  void tearDown().finally(() => process.exit(1));
-}, (opts.profile.budgetS + 60) * 1000);
+const watchdog = setTimeout(
+  () => {
+    log("watchdog: over the time budget, stopping");
+    interrupted = true;
+    void tearDown().finally(() => process.exit(1));
+  },
+  (opts.profile.budgetS + 60) * 1000,
+);
 watchdog.unref();
 
 process.once("SIGINT", () => {
@@ -186,12 +211,28 @@ try {
       rows.push(...(await suite.run(ctx)));
     } catch (error) {
       log(`suite ${suite.name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      rows.push(statusRow(suite.name, suite.name, ["ours", "baseline"], "error", error instanceof Error ? error.message : String(error)));
+      rows.push(
+        statusRow(
+          suite.name,
+          suite.name,
+          ["ours", "baseline"],
+          "error",
+          error instanceof Error ? error.message : String(error),
+        ),
+      );
     }
   }
 } catch (error) {
   log(`set-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  rows.push(statusRow("setup", "local stack, bundle and servers", ["ours", "baseline"], "error", error instanceof Error ? error.message.split("\n")[0] ?? "" : String(error)));
+  rows.push(
+    statusRow(
+      "setup",
+      "local stack, bundle and servers",
+      ["ours", "baseline"],
+      "error",
+      error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error),
+    ),
+  );
   process.exitCode = 1;
 } finally {
   await tearDown();
@@ -200,12 +241,22 @@ try {
 const durationS = (performance.now() - started) / 1000;
 machine.loadEnd = loadNow();
 const command = `npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
-const info: RunInfo = { startedAt, finishedAt: new Date().toISOString(), durationS, command, profile: opts.profile.name, machine, notes };
+const info: RunInfo = {
+  startedAt,
+  finishedAt: new Date().toISOString(),
+  durationS,
+  command,
+  profile: opts.profile.name,
+  machine,
+  notes,
+};
 const file = await writeResults(ROOT, info, rows, extra);
 process.stdout.write(`\n${markdownTable(rows)}\n\n`);
 const losses = oursLoses(rows);
 if (losses.length) process.stdout.write(`Where ours loses:\n${losses.map((l) => `  - ${l}`).join("\n")}\n\n`);
-process.stdout.write(`machine: ${machine.cpuModel} × ${machine.cores}, load ${machine.loadStart} → ${machine.loadEnd}; ${Math.round(durationS)} s; raw results: ${file}\n`);
+process.stdout.write(
+  `machine: ${machine.cpuModel} × ${machine.cores}, load ${machine.loadStart} → ${machine.loadEnd}; ${Math.round(durationS)} s; raw results: ${file}\n`,
+);
 if (opts.write) {
   await rewriteBenchmarksMd(ROOT, resultsBlock(info, rows));
   process.stdout.write("BENCHMARKS.md results block rewritten\n");

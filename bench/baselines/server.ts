@@ -187,7 +187,11 @@ const credentials = (body: unknown): { email: string; password: string; name: st
   if (typeof b.email !== "string" || typeof b.password !== "string" || b.password.length < 8) {
     throw new HttpError(422, "email and a password of at least 8 characters are required");
   }
-  return { email: b.email.trim().toLowerCase(), password: b.password, name: typeof b.name === "string" ? b.name : null };
+  return {
+    email: b.email.trim().toLowerCase(),
+    password: b.password,
+    name: typeof b.name === "string" ? b.name : null,
+  };
 };
 
 app.post("/v1/auth/register", express.json({ limit: "16kb" }), async (req, res) => {
@@ -206,7 +210,8 @@ app.post("/v1/auth/register", express.json({ limit: "16kb" }), async (req, res) 
 app.post("/v1/auth/login", express.json({ limit: "16kb" }), async (req, res) => {
   const { email, password } = credentials(req.body);
   const { rows } = await pool.query<UserRow>("select * from baseline_users where email = $1", [email]);
-  if (!rows[0] || !(await checkPassword(password, rows[0].password_hash))) throw new HttpError(401, "wrong email or password");
+  if (!rows[0] || !(await checkPassword(password, rows[0].password_hash)))
+    throw new HttpError(401, "wrong email or password");
   const user = toUser(rows[0]);
   await signIn(req, user);
   res.json({ user });
@@ -230,9 +235,14 @@ async function loadSettings(): Promise<Setting[]> {
   const key = `${PREFIX}settings:all`;
   const cached = await redis.get(key);
   if (cached) return JSON.parse(cached) as Setting[];
-  const { rows } = await pool.query<{ key: string; value: unknown; version: number; visibility: Setting["visibility"]; updated_at: Date; updated_by: string | null }>(
-    "select key, value, version, visibility, updated_at, updated_by from settings order by key",
-  );
+  const { rows } = await pool.query<{
+    key: string;
+    value: unknown;
+    version: number;
+    visibility: Setting["visibility"];
+    updated_at: Date;
+    updated_by: string | null;
+  }>("select key, value, version, visibility, updated_at, updated_by from settings order by key");
   const items = rows.map((r) => ({
     key: r.key,
     value: r.value,
@@ -247,12 +257,19 @@ async function loadSettings(): Promise<Setting[]> {
 
 app.get("/v1/settings", async (req, res) => {
   const user = req.session.user;
-  const visible = new Set(["public", ...(user ? ["authenticated"] : []), ...(user?.roles.includes("admin") ? ["admin"] : [])]);
+  const visible = new Set([
+    "public",
+    ...(user ? ["authenticated"] : []),
+    ...(user?.roles.includes("admin") ? ["admin"] : []),
+  ]);
   const items = (await loadSettings()).filter((s) => visible.has(s.visibility));
   res.json({ items });
 });
 
-const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 10 } });
+const upload = multer({
+  storage: multer.memoryStorage(),
+  limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 10 },
+});
 
 app.post("/v1/assets", requireUser, upload.single("file"), async (req, res) => {
   const file = req.file;
@@ -263,7 +280,13 @@ app.post("/v1/assets", requireUser, upload.single("file"), async (req, res) => {
   const sha256 = createHash("sha256").update(file.buffer).digest("hex");
   const visibility = req.query.visibility === "public" ? "public" : "private";
   await s3.send(
-    new PutObjectCommand({ Bucket: BUCKET, Key: objectKey, Body: file.buffer, ContentType: file.mimetype, ContentLength: file.size }),
+    new PutObjectCommand({
+      Bucket: BUCKET,
+      Key: objectKey,
+      Body: file.buffer,
+      ContentType: file.mimetype,
+      ContentLength: file.size,
+    }),
     { abortSignal: AbortSignal.timeout(STORAGE_TIMEOUT_MS) },
   );
   const { rows } = await pool.query<{ created_at: Date }>(
@@ -294,7 +317,10 @@ app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
         ? 413
         : 500;
   if (status === 500) console.error("baseline:", error instanceof Error ? error.message : error);
-  res.status(status).type("application/problem+json").json({ status, title: status === 500 ? "Internal Server Error" : "Error" });
+  res
+    .status(status)
+    .type("application/problem+json")
+    .json({ status, title: status === 500 ? "Internal Server Error" : "Error" });
 });
 
 const httpServer = createServer(app);

@@ -38,8 +38,21 @@ export async function mintSessions(
     const sid = randomBytes(24).toString("base64url");
     const userId = randomUUID();
     const session = {
-      cookie: { originalMaxAge: ttl * 1000, expires: new Date(Date.now() + ttl * 1000).toISOString(), secure: false, httpOnly: true, path: "/", sameSite: "lax" },
-      user: { id: userId, email: `bench-${opts.tag}-${i}@example.test`, name: `Bench ${i}`, roles: ["user"], createdAt: new Date().toISOString() },
+      cookie: {
+        originalMaxAge: ttl * 1000,
+        expires: new Date(Date.now() + ttl * 1000).toISOString(),
+        secure: false,
+        httpOnly: true,
+        path: "/",
+        sameSite: "lax",
+      },
+      user: {
+        id: userId,
+        email: `bench-${opts.tag}-${i}@example.test`,
+        name: `Bench ${i}`,
+        roles: ["user"],
+        createdAt: new Date().toISOString(),
+      },
     };
     multi.set(`${opts.keyPrefix}sess:${sid}`, JSON.stringify(session), { expiration: { type: "EX", value: ttl } });
     users.push({ userId, cookie: `sid=${encodeURIComponent(`s:${sign(sid, opts.secret)}`)}` });

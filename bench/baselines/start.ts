@@ -9,7 +9,14 @@ export interface BaselineEnv {
   keyPrefix: string;
   sessionSecret: string;
   databaseUrl: string;
-  s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; publicBaseUrl: string };
+  s3: {
+    endpoint: string;
+    region: string;
+    bucket: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    publicBaseUrl: string;
+  };
 }
 
 export interface RunningBaseline {

@@ -26,7 +26,14 @@ export interface BenchContext {
   oursIdentity: OursIdentity;
   /** Starts another workerd with some bindings changed (e.g. no cache); the caller stops it. */
   startOursVariant(overrides: Record<string, string | undefined>): Promise<RunningWorkerd>;
-  baseline: { a: RunningBaseline; b: RunningBaseline; user: BaselineUser; keyPrefix: string; sessionSecret: string; env: BaselineEnv };
+  baseline: {
+    a: RunningBaseline;
+    b: RunningBaseline;
+    user: BaselineUser;
+    keyPrefix: string;
+    sessionSecret: string;
+    env: BaselineEnv;
+  };
   redis: RedisClientType;
   /** Key prefixes this run wrote under (deleted at the end). */
   oursKeyPrefix: string;

@@ -55,7 +55,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 }
 
 /** A short unmeasured run so JITs, connection pools and caches are warm before the rounds. */
-export async function warmUp(url: string, headers: Record<string, string> | undefined, seconds: number, connections: number): Promise<void> {
+export async function warmUp(
+  url: string,
+  headers: Record<string, string> | undefined,
+  seconds: number,
+  connections: number,
+): Promise<void> {
   if (seconds <= 0) return;
   await runLoad({ url, headers, connections, durationS: seconds });
 }

@@ -10,7 +10,10 @@ export interface BenchJwtKeys {
 
 export async function makeJwtKeys(): Promise<BenchJwtKeys> {
   const ed = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-  const ec = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const ec = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair;
   const list = [
     { kid: "bench-hs256", alg: "HS256", secret: b64url(crypto.getRandomValues(new Uint8Array(32))) },
     {

@@ -21,8 +21,13 @@ export async function machineInfo(root: string): Promise<Record<string, string |
     kernel: release(),
     node: process.version,
     workerd,
-    loadStart: loadavg().map((l) => l.toFixed(2)).join(" "),
+    loadStart: loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" "),
   };
 }
 
-export const loadNow = (): string => loadavg().map((l) => l.toFixed(2)).join(" ");
+export const loadNow = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");

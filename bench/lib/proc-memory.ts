@@ -11,7 +11,8 @@ export interface MemoryReading {
 
 export async function readMemory(pid: number): Promise<MemoryReading> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
+  const field = (name: string): number =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
   return { rssKiB: field("VmRSS"), hwmKiB: field("VmHWM") };
 }
 

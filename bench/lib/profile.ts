@@ -11,7 +11,12 @@ export interface Profile {
   http: { connections: number; durationS: number; warmUpS: number };
   tokens: { durationMs: number };
   settings: { sequentialReads: number };
-  realtime: { sizes: Array<{ clients: number; ratePerS: number }>; sendS: number; drainS: number; connectTimeoutS: number };
+  realtime: {
+    sizes: Array<{ clients: number; ratePerS: number }>;
+    sendS: number;
+    drainS: number;
+    connectTimeoutS: number;
+  };
   uploads: { sizesMiB: number[]; rounds: number; timeoutS: number };
   footprint: { rounds: number };
 }

@@ -8,7 +8,13 @@ export const SETTINGS_COUNT = 20;
 function settingAt(i: number): { key: string; value: unknown; visibility: "public" | "authenticated" } {
   return {
     key: `bench.feature-${String(i).padStart(2, "0")}`,
-    value: { enabled: i % 3 !== 0, rollout: (i * 7) % 100, label: `Feature ${i}`, variants: ["a", "b", "c"].slice(0, (i % 3) + 1), limits: { perMinute: 60 + i, burst: 10 } },
+    value: {
+      enabled: i % 3 !== 0,
+      rollout: (i * 7) % 100,
+      label: `Feature ${i}`,
+      variants: ["a", "b", "c"].slice(0, (i % 3) + 1),
+      limits: { perMinute: 60 + i, burst: 10 },
+    },
     visibility: i < 14 ? "public" : "authenticated",
   };
 }
@@ -38,7 +44,8 @@ export async function seedSettings(oursUrl: string, adminToken: string, database
     for (let i = 1; i < SETTINGS_COUNT; i++) {
       const r = await put(settingAt(i));
       await r.arrayBuffer();
-      if (r.status !== 201 && r.status !== 200) throw new Error(`PUT /v1/settings/${settingAt(i).key} answered ${r.status}`);
+      if (r.status !== 201 && r.status !== 200)
+        throw new Error(`PUT /v1/settings/${settingAt(i).key} answered ${r.status}`);
     }
     return { via: "api", detail: `${SETTINGS_COUNT} settings written with PUT /v1/settings/:key` };
   }
@@ -55,5 +62,8 @@ export async function seedSettings(oursUrl: string, adminToken: string, database
   } finally {
     await client.end();
   }
-  return { via: "sql", detail: `PUT /v1/settings answered ${res?.status ?? "nothing"}; ${SETTINGS_COUNT} settings inserted with SQL` };
+  return {
+    via: "sql",
+    detail: `PUT /v1/settings answered ${res?.status ?? "nothing"}; ${SETTINGS_COUNT} settings inserted with SQL`,
+  };
 }

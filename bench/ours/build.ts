@@ -36,7 +36,11 @@ export async function buildWorker(root: string, outDir: string, timeoutMs = 120_
     timeout: timeoutMs,
     maxBuffer: 16 * 1024 * 1024,
     // wrangler needs Node >= 22: put the harness's own Node first on PATH.
-    env: { ...process.env, PATH: `${join(process.execPath, "..")}:${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false" },
+    env: {
+      ...process.env,
+      PATH: `${join(process.execPath, "..")}:${process.env.PATH ?? ""}`,
+      WRANGLER_SEND_METRICS: "false",
+    },
   });
   const buildMs = performance.now() - started;
   const modulePath = join(outDir, "index.js");

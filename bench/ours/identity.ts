@@ -23,7 +23,9 @@ export interface OursIdentity {
 
 function sidOf(token: string): string | undefined {
   try {
-    const payload = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { sid?: unknown };
+    const payload = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as {
+      sid?: unknown;
+    };
     return typeof payload.sid === "string" ? payload.sid : undefined;
   } catch {
     return undefined;
@@ -40,7 +42,12 @@ async function withDb<T>(databaseUrl: string, fn: (c: pg.Client) => Promise<T>):
   }
 }
 
-export async function provisionOurs(url: string, databaseUrl: string, vars: Record<string, string>, runId: string): Promise<OursIdentity> {
+export async function provisionOurs(
+  url: string,
+  databaseUrl: string,
+  vars: Record<string, string>,
+  runId: string,
+): Promise<OursIdentity> {
   const config = configFor(vars);
   const email = `bench-${runId}@example.test`;
   let user: OursUser | undefined;
@@ -55,7 +62,8 @@ export async function provisionOurs(url: string, databaseUrl: string, vars: Reco
     if (res.status === 201) {
       const body = (await res.json()) as { accessToken?: string; user?: { id?: string } };
       const sid = body.accessToken ? sidOf(body.accessToken) : undefined;
-      if (body.accessToken && body.user?.id && sid) user = { userId: body.user.id, sessionId: sid, token: body.accessToken };
+      if (body.accessToken && body.user?.id && sid)
+        user = { userId: body.user.id, sessionId: sid, token: body.accessToken };
     } else {
       await res.arrayBuffer();
     }
@@ -70,12 +78,20 @@ export async function provisionOurs(url: string, databaseUrl: string, vars: Reco
   }
   const admin = user;
   await withDb(databaseUrl, (c) => c.query("update users set roles = '{user,admin}' where id = $1", [admin.userId]));
-  const { token: adminToken } = await issueAccessToken({ userId: admin.userId, roles: ["user", "admin"], sessionId: admin.sessionId }, config);
+  const { token: adminToken } = await issueAccessToken(
+    { userId: admin.userId, roles: ["user", "admin"], sessionId: admin.sessionId },
+    config,
+  );
   return { user, adminToken, via };
 }
 
 /** Inserts `count` users in one statement and mints a token for each (one session per user). */
-export async function createUsers(databaseUrl: string, vars: Record<string, string>, tag: string, count: number): Promise<OursUser[]> {
+export async function createUsers(
+  databaseUrl: string,
+  vars: Record<string, string>,
+  tag: string,
+  count: number,
+): Promise<OursUser[]> {
   const config = configFor(vars);
   const ids = await withDb(databaseUrl, async (c) => {
     const { rows } = await c.query<{ id: string }>(

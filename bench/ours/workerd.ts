@@ -31,7 +31,13 @@ export interface RunningWorkerd {
 // JSON string escapes (\" \\ \n \t \uXXXX) are a subset of what Cap'n Proto text literals accept.
 const text = (value: string): string => JSON.stringify(value);
 
-export function capnpConfig(opts: { modulePath: string; port: number; doDir: string; bundle: WorkerBundle; vars: Record<string, string> }): string {
+export function capnpConfig(opts: {
+  modulePath: string;
+  port: number;
+  doDir: string;
+  bundle: WorkerBundle;
+  vars: Record<string, string>;
+}): string {
   const bindings = Object.entries(opts.vars)
     .map(([name, value]) => `      (name = ${text(name)}, text = ${text(value)}),`)
     .join("\n");
@@ -68,7 +74,16 @@ export async function startWorkerd(opts: WorkerdOptions): Promise<RunningWorkerd
   const doDir = resolve(opts.workDir, `do-${port}`);
   await mkdir(doDir, { recursive: true });
   const configPath = join(opts.workDir, `workerd-${port}.capnp`);
-  await writeFile(configPath, capnpConfig({ modulePath: relative(resolve(opts.workDir), resolve(opts.bundle.modulePath)), port, doDir, bundle: opts.bundle, vars: opts.vars }));
+  await writeFile(
+    configPath,
+    capnpConfig({
+      modulePath: relative(resolve(opts.workDir), resolve(opts.bundle.modulePath)),
+      port,
+      doDir,
+      bundle: opts.bundle,
+      vars: opts.vars,
+    }),
+  );
   const binary = join(opts.root, "node_modules", ".bin", "workerd");
   const proc = spawnManaged("workerd", binary, ["serve", "--experimental", configPath]);
   const url = `http://127.0.0.1:${port}`;

@@ -19,25 +19,34 @@ if (!dataDir) {
 }
 
 const database = await createTestDatabase(adminUrl);
-let closing: Promise<void> | null = null;
-const shutdown = (code: number): void => {
-  closing ??= (async () => {
-    await stack?.close().catch((e: unknown) => console.error("stack close:", e));
-    await database.drop().catch((e: unknown) => console.error("drop database:", e));
-    process.exit(code);
-  })();
-};
+let shuttingDown = false;
+/** Closes the stack and drops the database once, then exits; later signals are ignored. */
+async function shutdown(code: number): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  await stack?.close().catch((e: unknown) => console.error("stack close:", e));
+  await database.drop().catch((e: unknown) => console.error("drop database:", e));
+  process.exit(code);
+}
 let stack: Awaited<ReturnType<typeof startLocalStack>> | undefined;
-process.once("SIGTERM", () => shutdown(0));
-process.once("SIGINT", () => shutdown(0));
-process.stdin.on("end", () => shutdown(0));
+process.once("SIGTERM", () => void shutdown(0));
+process.once("SIGINT", () => void shutdown(0));
+process.stdin.on("end", () => void shutdown(0));
 process.stdin.resume();
 
 try {
   await migrateDatabase(database.url);
-  stack = await startLocalStack({ databaseUrl: database.url, redisUrl, dataDir, bucket: "bench", log: (l) => console.error(l) });
-  process.stdout.write(`${JSON.stringify({ ready: true, vars: stack.vars, databaseUrl: database.url, services: stack.services })}\n`);
+  stack = await startLocalStack({
+    databaseUrl: database.url,
+    redisUrl,
+    dataDir,
+    bucket: "bench",
+    log: (l) => console.error(l),
+  });
+  process.stdout.write(
+    `${JSON.stringify({ ready: true, vars: stack.vars, databaseUrl: database.url, services: stack.services })}\n`,
+  );
 } catch (error) {
   console.error(`bench services failed to start: ${error instanceof Error ? error.message : String(error)}`);
-  shutdown(1);
+  await shutdown(1);
 }

@@ -28,7 +28,12 @@ export async function startServices(root: string, dataDir: string, timeoutMs = 6
   const exited = new Promise<never>((_, reject) =>
     proc.child.once("exit", () => reject(new Error(`bench services exited during start:\n${proc.tail()}`))),
   );
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`bench services not ready after ${timeoutMs} ms:\n${proc.tail()}`)), timeoutMs).unref());
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(
+      () => reject(new Error(`bench services not ready after ${timeoutMs} ms:\n${proc.tail()}`)),
+      timeoutMs,
+    ).unref(),
+  );
   try {
     const { vars, databaseUrl } = await Promise.race([ready, exited, timeout]);
     exited.catch(() => {});

@@ -20,8 +20,26 @@ export const footprintSuite: Suite = {
   name: "footprint",
   async run(ctx: BenchContext) {
     const rows: Row[] = [
-      makeRow({ group: GROUP, benchmark: "bundled Worker", sides: ["ours bundle", "—"], metric: "size, raw", unit: "KiB", better: "none", a: [ctx.bundle.rawBytes / 1024], b: [] }),
-      makeRow({ group: GROUP, benchmark: "bundled Worker", sides: ["ours bundle", "—"], metric: "size, gzip", unit: "KiB", better: "none", a: [ctx.bundle.gzipBytes / 1024], b: [] }),
+      makeRow({
+        group: GROUP,
+        benchmark: "bundled Worker",
+        sides: ["ours bundle", "—"],
+        metric: "size, raw",
+        unit: "KiB",
+        better: "none",
+        a: [ctx.bundle.rawBytes / 1024],
+        b: [],
+      }),
+      makeRow({
+        group: GROUP,
+        benchmark: "bundled Worker",
+        sides: ["ours bundle", "—"],
+        metric: "size, gzip",
+        unit: "KiB",
+        better: "none",
+        a: [ctx.bundle.gzipBytes / 1024],
+        b: [],
+      }),
     ];
     const { a, b } = await alternate(
       ctx,
@@ -45,8 +63,26 @@ export const footprintSuite: Suite = {
     );
     ctx.extra.footprint = { ours: a, baseline: b, bundle: ctx.bundle };
     rows.push(
-      makeRow({ group: GROUP, benchmark: "process start", sides: SIDES, metric: "time to first 200 /healthz", unit: "ms", better: "lower", a: a.map((s) => s.ms), b: b.map((s) => s.ms) }),
-      makeRow({ group: GROUP, benchmark: "process start", sides: SIDES, metric: "RSS after the first response", unit: "MiB", better: "lower", a: a.map((s) => s.rssMiB), b: b.map((s) => s.rssMiB) }),
+      makeRow({
+        group: GROUP,
+        benchmark: "process start",
+        sides: SIDES,
+        metric: "time to first 200 /healthz",
+        unit: "ms",
+        better: "lower",
+        a: a.map((s) => s.ms),
+        b: b.map((s) => s.ms),
+      }),
+      makeRow({
+        group: GROUP,
+        benchmark: "process start",
+        sides: SIDES,
+        metric: "RSS after the first response",
+        unit: "MiB",
+        better: "lower",
+        a: a.map((s) => s.rssMiB),
+        b: b.map((s) => s.rssMiB),
+      }),
     );
     return rows;
   },

@@ -21,12 +21,22 @@ export interface Measured extends LoadResult {
   standInCpuUs: number;
 }
 
-export async function measured(ctx: BenchContext, url: string, headers: Record<string, string>, serverPid: number): Promise<Measured> {
+export async function measured(
+  ctx: BenchContext,
+  url: string,
+  headers: Record<string, string>,
+  serverPid: number,
+): Promise<Measured> {
   // Whatever ran before (a warm-up, the other side) must have published its counts first.
   await settle();
   const before = await ctx.pg.read();
   const cpuBefore = await Promise.all([cpuMs(serverPid), cpuMs(ctx.services.proc.pid)]);
-  const load = await runLoad({ url, headers, connections: ctx.profile.http.connections, durationS: ctx.profile.http.durationS });
+  const load = await runLoad({
+    url,
+    headers,
+    connections: ctx.profile.http.connections,
+    durationS: ctx.profile.http.durationS,
+  });
   const cpuAfter = await Promise.all([cpuMs(serverPid), cpuMs(ctx.services.proc.pid)]);
   await settle();
   const after = await ctx.pg.read();
@@ -53,17 +63,97 @@ export async function probe(url: string, headers: Record<string, string>): Promi
   }
 }
 
-export function loadRows(group: string, benchmark: string, sides: [string, string], a: Measured[], b: Measured[], note?: string): Row[] {
+export function loadRows(
+  group: string,
+  benchmark: string,
+  sides: [string, string],
+  a: Measured[],
+  b: Measured[],
+  note?: string,
+): Row[] {
   const pick = (list: Measured[], f: (m: Measured) => number) => list.map(f);
   return [
-    makeRow({ group, benchmark, sides, metric: "requests/s", unit: "", better: "higher", a: pick(a, (m) => m.requestsPerSec), b: pick(b, (m) => m.requestsPerSec), note }),
-    makeRow({ group, benchmark, sides, metric: "latency p50", unit: "ms", better: "lower", a: pick(a, (m) => m.p50Ms), b: pick(b, (m) => m.p50Ms) }),
-    makeRow({ group, benchmark, sides, metric: "latency p99", unit: "ms", better: "lower", a: pick(a, (m) => m.p99Ms), b: pick(b, (m) => m.p99Ms) }),
-    makeRow({ group, benchmark, sides, metric: "server process CPU per request", unit: "µs", better: "lower", a: pick(a, (m) => m.serverCpuUs), b: pick(b, (m) => m.serverCpuUs) }),
-    makeRow({ group, benchmark, sides, metric: "local stand-ins' CPU per request (bridges, S3)", unit: "µs", better: "none", a: pick(a, (m) => m.standInCpuUs), b: pick(b, (m) => m.standInCpuUs) }),
-    makeRow({ group, benchmark, sides, metric: "errors + wrong status", unit: "", better: "none", a: pick(a, (m) => m.errors + m.badStatus), b: pick(b, (m) => m.errors + m.badStatus) }),
-    makeRow({ group, benchmark, sides, metric: "Postgres table reads / 1,000 requests", unit: "", better: "none", a: pick(a, (m) => m.pgReadsPer1000), b: pick(b, (m) => m.pgReadsPer1000) }),
-    makeRow({ group, benchmark, sides, metric: "Postgres connections opened / 1,000 requests", unit: "", better: "none", a: pick(a, (m) => m.pgConnectionsPer1000), b: pick(b, (m) => m.pgConnectionsPer1000) }),
+    makeRow({
+      group,
+      benchmark,
+      sides,
+      metric: "requests/s",
+      unit: "",
+      better: "higher",
+      a: pick(a, (m) => m.requestsPerSec),
+      b: pick(b, (m) => m.requestsPerSec),
+      note,
+    }),
+    makeRow({
+      group,
+      benchmark,
+      sides,
+      metric: "latency p50",
+      unit: "ms",
+      better: "lower",
+      a: pick(a, (m) => m.p50Ms),
+      b: pick(b, (m) => m.p50Ms),
+    }),
+    makeRow({
+      group,
+      benchmark,
+      sides,
+      metric: "latency p99",
+      unit: "ms",
+      better: "lower",
+      a: pick(a, (m) => m.p99Ms),
+      b: pick(b, (m) => m.p99Ms),
+    }),
+    makeRow({
+      group,
+      benchmark,
+      sides,
+      metric: "server process CPU per request",
+      unit: "µs",
+      better: "lower",
+      a: pick(a, (m) => m.serverCpuUs),
+      b: pick(b, (m) => m.serverCpuUs),
+    }),
+    makeRow({
+      group,
+      benchmark,
+      sides,
+      metric: "local stand-ins' CPU per request (bridges, S3)",
+      unit: "µs",
+      better: "none",
+      a: pick(a, (m) => m.standInCpuUs),
+      b: pick(b, (m) => m.standInCpuUs),
+    }),
+    makeRow({
+      group,
+      benchmark,
+      sides,
+      metric: "errors + wrong status",
+      unit: "",
+      better: "none",
+      a: pick(a, (m) => m.errors + m.badStatus),
+      b: pick(b, (m) => m.errors + m.badStatus),
+    }),
+    makeRow({
+      group,
+      benchmark,
+      sides,
+      metric: "Postgres table reads / 1,000 requests",
+      unit: "",
+      better: "none",
+      a: pick(a, (m) => m.pgReadsPer1000),
+      b: pick(b, (m) => m.pgReadsPer1000),
+    }),
+    makeRow({
+      group,
+      benchmark,
+      sides,
+      metric: "Postgres connections opened / 1,000 requests",
+      unit: "",
+      better: "none",
+      a: pick(a, (m) => m.pgConnectionsPer1000),
+      b: pick(b, (m) => m.pgConnectionsPer1000),
+    }),
   ];
 }
 
@@ -108,7 +198,16 @@ export const httpSuite: Suite = {
         },
       );
       ctx.extra[`http ${ep.benchmark}`] = { ours: a, baseline: b };
-      rows.push(...loadRows(GROUP, ep.benchmark, SIDES, a, b, `${ctx.profile.http.connections} connections, ${ctx.profile.http.durationS} s per round`));
+      rows.push(
+        ...loadRows(
+          GROUP,
+          ep.benchmark,
+          SIDES,
+          a,
+          b,
+          `${ctx.profile.http.connections} connections, ${ctx.profile.http.durationS} s per round`,
+        ),
+      );
     }
     return rows;
   },

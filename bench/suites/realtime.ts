@@ -51,15 +51,25 @@ interface Side {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Opens `count` clients, CONNECT_BATCH at a time; on any failure closes those already open. */
-async function inBatches<T>(count: number, deadline: number, open: (i: number) => Promise<T>, close: (client: T) => void): Promise<T[]> {
+async function inBatches<T>(
+  count: number,
+  deadline: number,
+  open: (i: number) => Promise<T>,
+  close: (client: T) => void,
+): Promise<T[]> {
   const out: T[] = [];
   try {
     for (let start = 0; start < count; start += CONNECT_BATCH) {
       if (performance.now() > deadline) throw new Error(`only ${out.length} of ${count} clients connected in time`);
-      const settled = await Promise.allSettled(Array.from({ length: Math.min(CONNECT_BATCH, count - start) }, (_, k) => open(start + k)));
+      const settled = await Promise.allSettled(
+        Array.from({ length: Math.min(CONNECT_BATCH, count - start) }, (_, k) => open(start + k)),
+      );
       for (const s of settled) if (s.status === "fulfilled") out.push(s.value);
       const failed = settled.find((s) => s.status === "rejected");
-      if (failed) throw new Error(`client ${out.length + 1} of ${count} failed to connect: ${String(failed.reason instanceof Error ? failed.reason.message : failed.reason)}`);
+      if (failed)
+        throw new Error(
+          `client ${out.length + 1} of ${count} failed to connect: ${String(failed.reason instanceof Error ? failed.reason.message : failed.reason)}`,
+        );
     }
     return out;
   } catch (error) {
@@ -70,9 +80,17 @@ async function inBatches<T>(count: number, deadline: number, open: (i: number) =
 
 // --- ours: plain WebSockets to the room's Durable Object -----------------------------------------
 
-function openOurs(url: string, token: string, onFrame: (frame: { type?: string; data?: unknown }) => void): Promise<WebSocket> {
+function openOurs(
+  url: string,
+  token: string,
+  onFrame: (frame: { type?: string; data?: unknown }) => void,
+): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false, handshakeTimeout: CONNECT_TIMEOUT_MS });
+    const ws = new WebSocket(url, {
+      headers: { authorization: `Bearer ${token}` },
+      perMessageDeflate: false,
+      handshakeTimeout: CONNECT_TIMEOUT_MS,
+    });
     const timer = setTimeout(() => {
       ws.terminate();
       reject(new Error("no welcome frame in time"));
@@ -106,15 +124,24 @@ function openOurs(url: string, token: string, onFrame: (frame: { type?: string; 
   });
 }
 
-async function connectOurs(ctx: BenchContext, room: string, clients: number, recorder: () => Recorder, deadline: number): Promise<Side> {
+async function connectOurs(
+  ctx: BenchContext,
+  room: string,
+  clients: number,
+  recorder: () => Recorder,
+  deadline: number,
+): Promise<Side> {
   const users = await createUsers(ctx.services.databaseUrl, ctx.workerVars, `${ctx.runId}-rt${clients}`, clients + 1);
   const url = `${ctx.ours.url.replace(/^http/, "ws")}/v1/rooms/${room}/ws`;
   const publisherUser = users.pop();
   if (!publisherUser) throw new Error("no publisher user");
-  const sockets = await inBatches(clients, deadline, (i) =>
-    openOurs(url, (users[i] as { token: string }).token, (frame) => {
-      if (frame.type === "message") record(recorder(), frame.data);
-    }),
+  const sockets = await inBatches(
+    clients,
+    deadline,
+    (i) =>
+      openOurs(url, (users[i] as { token: string }).token, (frame) => {
+        if (frame.type === "message") record(recorder(), frame.data);
+      }),
     (ws) => ws.terminate(),
   );
   const publisher = await openOurs(url, publisherUser.token, () => {}).catch((error: unknown) => {
@@ -132,9 +159,20 @@ async function connectOurs(ctx: BenchContext, room: string, clients: number, rec
 
 // --- baseline: socket.io clients over the two processes -------------------------------------------
 
-function openBaseline(url: string, cookie: string, room: string, onMessage: (m: { data?: unknown }) => void): Promise<Socket> {
+function openBaseline(
+  url: string,
+  cookie: string,
+  room: string,
+  onMessage: (m: { data?: unknown }) => void,
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = io(url, { transports: ["websocket"], extraHeaders: { cookie }, reconnection: false, forceNew: true, timeout: CONNECT_TIMEOUT_MS });
+    const socket = io(url, {
+      transports: ["websocket"],
+      extraHeaders: { cookie },
+      reconnection: false,
+      forceNew: true,
+      timeout: CONNECT_TIMEOUT_MS,
+    });
     socket.once("connect_error", (error) => {
       socket.close();
       reject(error);
@@ -143,14 +181,22 @@ function openBaseline(url: string, cookie: string, room: string, onMessage: (m: 
       socket
         .timeout(CONNECT_TIMEOUT_MS)
         .emitWithAck("join", room)
-        .then((reply: { ok?: boolean; error?: string }) => (reply.ok ? resolve(socket) : reject(new Error(`join refused: ${reply.error}`))))
+        .then((reply: { ok?: boolean; error?: string }) =>
+          reply.ok ? resolve(socket) : reject(new Error(`join refused: ${reply.error}`)),
+        )
         .catch(reject);
     });
     socket.on("message", onMessage);
   });
 }
 
-async function connectBaseline(ctx: BenchContext, room: string, clients: number, recorder: () => Recorder, deadline: number): Promise<Side> {
+async function connectBaseline(
+  ctx: BenchContext,
+  room: string,
+  clients: number,
+  recorder: () => Recorder,
+  deadline: number,
+): Promise<Side> {
   const users = await mintSessions(ctx.redis, {
     keyPrefix: ctx.baseline.keyPrefix,
     secret: ctx.baseline.sessionSecret,
@@ -160,14 +206,21 @@ async function connectBaseline(ctx: BenchContext, room: string, clients: number,
   const publisherUser = users.pop();
   if (!publisherUser) throw new Error("no publisher user");
   const urls = [ctx.baseline.a.url, ctx.baseline.b.url];
-  const sockets = await inBatches(clients, deadline, (i) =>
-    openBaseline(urls[i % 2] as string, (users[i] as { cookie: string }).cookie, room, (m) => record(recorder(), m.data)),
+  const sockets = await inBatches(
+    clients,
+    deadline,
+    (i) =>
+      openBaseline(urls[i % 2] as string, (users[i] as { cookie: string }).cookie, room, (m) =>
+        record(recorder(), m.data),
+      ),
     (s) => s.close(),
   );
-  const publisher = await openBaseline(ctx.baseline.a.url, publisherUser.cookie, room, () => {}).catch((error: unknown) => {
-    for (const s of sockets) s.close();
-    throw error;
-  });
+  const publisher = await openBaseline(ctx.baseline.a.url, publisherUser.cookie, room, () => {}).catch(
+    (error: unknown) => {
+      for (const s of sockets) s.close();
+      throw error;
+    },
+  );
   return {
     pids: [ctx.baseline.a.proc.pid, ctx.baseline.b.proc.pid],
     publish: (data) => {
@@ -191,9 +244,16 @@ interface RoundResult {
   cpuPer1000: number;
 }
 
-const totalCpu = async (pids: number[]): Promise<number> => (await Promise.all(pids.map(cpuMs))).reduce((a, b) => a + b, 0);
+const totalCpu = async (pids: number[]): Promise<number> =>
+  (await Promise.all(pids.map(cpuMs))).reduce((a, b) => a + b, 0);
 
-async function runRound(ctx: BenchContext, side: Side, rec: Recorder, clients: number, rate: number): Promise<RoundResult> {
+async function runRound(
+  ctx: BenchContext,
+  side: Side,
+  rec: Recorder,
+  clients: number,
+  rate: number,
+): Promise<RoundResult> {
   const { sendS, drainS } = ctx.profile.realtime;
   const total = Math.round(rate * sendS);
   const expected = total * clients;
@@ -226,7 +286,11 @@ export const realtimeSuite: Suite = {
     // Availability: one socket into a probe room.
     try {
       const [probeUser] = await createUsers(ctx.services.databaseUrl, ctx.workerVars, `${ctx.runId}-probe`, 1);
-      const ws = await openOurs(`${ctx.ours.url.replace(/^http/, "ws")}/v1/rooms/bench-${ctx.runId}-probe/ws`, probeUser?.token ?? "", () => {});
+      const ws = await openOurs(
+        `${ctx.ours.url.replace(/^http/, "ws")}/v1/rooms/bench-${ctx.runId}-probe/ws`,
+        probeUser?.token ?? "",
+        () => {},
+      );
       ws.terminate();
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -254,7 +318,9 @@ export const realtimeSuite: Suite = {
         t = performance.now();
         base = await connectBaseline(ctx, room, clients, () => baseRec, deadline());
         const baseConnectS = (performance.now() - t) / 1000;
-        ctx.log(`  ${benchmark}: connected in ${oursConnectS.toFixed(1)} s (ours) / ${baseConnectS.toFixed(1)} s (baseline)`);
+        ctx.log(
+          `  ${benchmark}: connected in ${oursConnectS.toFixed(1)} s (ours) / ${baseConnectS.toFixed(1)} s (baseline)`,
+        );
         await sleep(500);
         const oursSide = ours;
         const baseSide = base;
@@ -270,16 +336,77 @@ export const realtimeSuite: Suite = {
             return runRound(ctx, baseSide, baseRec, clients, ratePerS);
           },
         );
-        ctx.extra[`realtime ${clients}`] = { ours: a, baseline: b, connectS: { ours: oursConnectS, baseline: baseConnectS } };
-        ctx.log(`  ${benchmark}: ours p99 ${a.map((r) => r.p99Ms.toFixed(0)).join("/")} ms, baseline p99 ${b.map((r) => r.p99Ms.toFixed(0)).join("/")} ms`);
+        ctx.extra[`realtime ${clients}`] = {
+          ours: a,
+          baseline: b,
+          connectS: { ours: oursConnectS, baseline: baseConnectS },
+        };
+        ctx.log(
+          `  ${benchmark}: ours p99 ${a.map((r) => r.p99Ms.toFixed(0)).join("/")} ms, baseline p99 ${b.map((r) => r.p99Ms.toFixed(0)).join("/")} ms`,
+        );
         const note = `${ctx.profile.realtime.sendS} s of publishing per round`;
         rows.push(
-          makeRow({ group: GROUP, benchmark, sides: SIDES, metric: "delivered messages/s", unit: "", better: "higher", a: a.map((r) => r.deliveredPerS), b: b.map((r) => r.deliveredPerS), note }),
-          makeRow({ group: GROUP, benchmark, sides: SIDES, metric: "publish→receive p50", unit: "ms", better: "lower", a: a.map((r) => r.p50Ms), b: b.map((r) => r.p50Ms) }),
-          makeRow({ group: GROUP, benchmark, sides: SIDES, metric: "publish→receive p99", unit: "ms", better: "lower", a: a.map((r) => r.p99Ms), b: b.map((r) => r.p99Ms) }),
-          makeRow({ group: GROUP, benchmark, sides: SIDES, metric: "delivered within the drain window", unit: "%", better: "higher", a: a.map((r) => r.deliveredPct), b: b.map((r) => r.deliveredPct) }),
-          makeRow({ group: GROUP, benchmark, sides: SIDES, metric: "server CPU per 1,000 deliveries", unit: "ms", better: "lower", a: a.map((r) => r.cpuPer1000), b: b.map((r) => r.cpuPer1000) }),
-          makeRow({ group: GROUP, benchmark, sides: SIDES, metric: "time to connect every client", unit: "s", better: "lower", a: [oursConnectS], b: [baseConnectS] }),
+          makeRow({
+            group: GROUP,
+            benchmark,
+            sides: SIDES,
+            metric: "delivered messages/s",
+            unit: "",
+            better: "higher",
+            a: a.map((r) => r.deliveredPerS),
+            b: b.map((r) => r.deliveredPerS),
+            note,
+          }),
+          makeRow({
+            group: GROUP,
+            benchmark,
+            sides: SIDES,
+            metric: "publish→receive p50",
+            unit: "ms",
+            better: "lower",
+            a: a.map((r) => r.p50Ms),
+            b: b.map((r) => r.p50Ms),
+          }),
+          makeRow({
+            group: GROUP,
+            benchmark,
+            sides: SIDES,
+            metric: "publish→receive p99",
+            unit: "ms",
+            better: "lower",
+            a: a.map((r) => r.p99Ms),
+            b: b.map((r) => r.p99Ms),
+          }),
+          makeRow({
+            group: GROUP,
+            benchmark,
+            sides: SIDES,
+            metric: "delivered within the drain window",
+            unit: "%",
+            better: "higher",
+            a: a.map((r) => r.deliveredPct),
+            b: b.map((r) => r.deliveredPct),
+          }),
+          makeRow({
+            group: GROUP,
+            benchmark,
+            sides: SIDES,
+            metric: "server CPU per 1,000 deliveries",
+            unit: "ms",
+            better: "lower",
+            a: a.map((r) => r.cpuPer1000),
+            b: b.map((r) => r.cpuPer1000),
+          }),
+          makeRow({
+            group: GROUP,
+            benchmark,
+            sides: SIDES,
+            metric: "time to connect every client",
+            unit: "s",
+            better: "lower",
+            a: [oursConnectS],
+            b: [baseConnectS],
+          }),
         );
       } catch (error) {
         rows.push(statusRow(GROUP, benchmark, SIDES, "error", error instanceof Error ? error.message : String(error)));

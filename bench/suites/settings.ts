@@ -12,7 +12,12 @@ import { loadRows, measured, probe } from "./http.ts";
 const GROUP = "Settings";
 
 /** Latency of `count` sequential GETs; `before` runs (unmeasured) ahead of each one. */
-async function sequentialLatency(url: string, headers: Record<string, string>, count: number, before?: () => Promise<unknown>): Promise<number[]> {
+async function sequentialLatency(
+  url: string,
+  headers: Record<string, string>,
+  count: number,
+  before?: () => Promise<unknown>,
+): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     if (before) await before();
@@ -31,15 +36,21 @@ export const settingsSuite: Suite = {
     const headers = { authorization: `Bearer ${ctx.oursIdentity.user.token}` };
     const hitUrl = `${ctx.ours.url}/v1/settings`;
     const missing = await probe(hitUrl, headers);
-    if (missing) return [statusRow(GROUP, "GET /v1/settings", ["cache hit", "no cache"], "not available", `ours ${missing}`)];
+    if (missing)
+      return [statusRow(GROUP, "GET /v1/settings", ["cache hit", "no cache"], "not available", `ours ${missing}`)];
 
     const rows: Row[] = [];
-    const noCache = await ctx.startOursVariant({ UPSTASH_REDIS_REST_URL: undefined, UPSTASH_REDIS_REST_TOKEN: undefined });
+    const noCache = await ctx.startOursVariant({
+      UPSTASH_REDIS_REST_URL: undefined,
+      UPSTASH_REDIS_REST_TOKEN: undefined,
+    });
     try {
       const missUrl = `${noCache.url}/v1/settings`;
       const noCacheMissing = await probe(missUrl, headers);
       if (noCacheMissing) {
-        rows.push(statusRow(GROUP, "GET /v1/settings", ["cache hit", "no cache"], "error", `no-cache Worker ${noCacheMissing}`));
+        rows.push(
+          statusRow(GROUP, "GET /v1/settings", ["cache hit", "no cache"], "error", `no-cache Worker ${noCacheMissing}`),
+        );
       } else {
         await warmUp(hitUrl, headers, ctx.profile.http.warmUpS, ctx.profile.http.connections);
         await warmUp(missUrl, headers, ctx.profile.http.warmUpS, ctx.profile.http.connections);
@@ -50,7 +61,16 @@ export const settingsSuite: Suite = {
           () => measured(ctx, missUrl, headers, noCache.proc.pid),
         );
         ctx.extra["settings hit vs no cache"] = { hit: a, noCache: b };
-        rows.push(...loadRows(GROUP, "GET /v1/settings at steady state", ["cache hit", "no cache (Postgres)"], a, b, `${ctx.profile.http.connections} connections`));
+        rows.push(
+          ...loadRows(
+            GROUP,
+            "GET /v1/settings at steady state",
+            ["cache hit", "no cache (Postgres)"],
+            a,
+            b,
+            `${ctx.profile.http.connections} connections`,
+          ),
+        );
       }
     } finally {
       await noCache.stop();
@@ -65,7 +85,10 @@ export const settingsSuite: Suite = {
       () => sequentialLatency(hitUrl, headers, n, () => deletePrefix(ctx.redis, ctx.oursKeyPrefix)),
     );
     ctx.extra["settings sequential latency"] = { hits, misses };
-    for (const [metric, q] of [["single read p50", 0.5], ["single read p99", 0.99]] as const) {
+    for (const [metric, q] of [
+      ["single read p50", 0.5],
+      ["single read p99", 0.99],
+    ] as const) {
       rows.push(
         makeRow({
           group: GROUP,

@@ -24,7 +24,11 @@ const GROUP = "Auth";
  * the thread pool where Node runs WebCrypto jobs) rather than wall time, because on a shared machine
  * the wall clock also counts the time other processes had the core. Bounded by time and by count.
  */
-async function interleaved(fns: Array<() => Promise<unknown>>, durationMs: number, batch = 20): Promise<{ cpuUs: number[]; wallUs: number[] }> {
+async function interleaved(
+  fns: Array<() => Promise<unknown>>,
+  durationMs: number,
+  batch = 20,
+): Promise<{ cpuUs: number[]; wallUs: number[] }> {
   const cpu = fns.map(() => 0);
   const wall = fns.map(() => 0);
   const ops = fns.map(() => 0);
@@ -61,12 +65,26 @@ export const tokenVerifySuite: Suite = {
           : { ...keyConfig.privateJwk, alg, kid: keyConfig.kid }
       ) as HonoJsonWebKey;
       const token = await sign(
-        { sub: randomUUID(), sid: randomUUID(), jti: randomUUID(), roles: ["user"], iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE, iat: now, exp: now + 600 },
+        {
+          sub: randomUUID(),
+          sid: randomUUID(),
+          jti: randomUUID(),
+          roles: ["user"],
+          iss: config.JWT_ISSUER,
+          aud: config.JWT_AUDIENCE,
+          iat: now,
+          exp: now + 600,
+        },
         signingJwk,
         alg,
       );
       const viaHono = () => verify(token, verification.key, { alg, iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE });
-      const viaJose = () => jwtVerify(token, verification.key, { algorithms: [alg], issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+      const viaJose = () =>
+        jwtVerify(token, verification.key, {
+          algorithms: [alg],
+          issuer: config.JWT_ISSUER,
+          audience: config.JWT_AUDIENCE,
+        });
       const viaService = () => verifyAccessToken(token, config);
       // All three must accept the token, or the timings would measure a failure path.
       await Promise.all([viaHono(), viaJose(), viaService()]);
@@ -79,7 +97,10 @@ export const tokenVerifySuite: Suite = {
       for (let r = 0; r < ctx.profile.rounds; r++) {
         // Which library goes first in a slice alternates by round.
         const honoFirst = r % 2 === 0;
-        const { cpuUs, wallUs } = await interleaved(honoFirst ? [viaHono, viaJose, viaService] : [viaJose, viaHono, viaService], d);
+        const { cpuUs, wallUs } = await interleaved(
+          honoFirst ? [viaHono, viaJose, viaService] : [viaJose, viaHono, viaService],
+          d,
+        );
         const [h, j] = honoFirst ? [0, 1] : [1, 0];
         hono.push(cpuUs[h] as number);
         jose.push(cpuUs[j] as number);
@@ -87,13 +108,21 @@ export const tokenVerifySuite: Suite = {
         wall.push({ hono: wallUs[h] as number, jose: wallUs[j] as number, service: wallUs[2] as number });
       }
       const benchmark = `verify ${alg} token`;
-      const common = { group: GROUP, benchmark, metric: "CPU time per verification", unit: "µs", better: "lower" as const };
+      const common = {
+        group: GROUP,
+        benchmark,
+        metric: "CPU time per verification",
+        unit: "µs",
+        better: "lower" as const,
+      };
       rows.push(
         makeRow({ ...common, sides: ["hono/jwt", "jose"], a: hono, b: jose }),
         makeRow({ ...common, sides: ["verifyAccessToken (hono/jwt + claim checks)", "jose"], a: service, b: jose }),
       );
       ctx.extra[benchmark] = { cpuUs: { hono, jose, verifyAccessToken: service }, wallUs: wall };
-      ctx.log(`  ${alg}: hono ${hono.map((v) => v.toFixed(1)).join("/")} µs, jose ${jose.map((v) => v.toFixed(1)).join("/")} µs, service ${service.map((v) => v.toFixed(1)).join("/")} µs`);
+      ctx.log(
+        `  ${alg}: hono ${hono.map((v) => v.toFixed(1)).join("/")} µs, jose ${jose.map((v) => v.toFixed(1)).join("/")} µs, service ${service.map((v) => v.toFixed(1)).join("/")} µs`,
+      );
     }
     return rows;
   },

@@ -29,7 +29,11 @@ function upload(target: UploadTarget, bytes: number, timeoutMs: number): Promise
   return new Promise((resolve, reject) => {
     const req = request(
       target.url,
-      { method: "POST", headers: { ...target.headers, "content-length": String(prefix.length + bytes + suffix.length) }, timeout: timeoutMs },
+      {
+        method: "POST",
+        headers: { ...target.headers, "content-length": String(prefix.length + bytes + suffix.length) },
+        timeout: timeoutMs,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -40,7 +44,8 @@ function upload(target: UploadTarget, bytes: number, timeoutMs: number): Promise
     req.on("timeout", () => req.destroy(new Error(`upload timed out after ${timeoutMs} ms`)));
     req.on("error", reject);
     const write = async (): Promise<void> => {
-      const send = (buf: Buffer) => (req.write(buf) ? Promise.resolve() : new Promise<void>((r) => req.once("drain", () => r())));
+      const send = (buf: Buffer) =>
+        req.write(buf) ? Promise.resolve() : new Promise<void>((r) => req.once("drain", () => r()));
       if (prefix.length) await send(prefix);
       let left = bytes;
       while (left > 0 && !req.destroyed) {
@@ -77,7 +82,12 @@ interface MemoryResult {
   seconds: number;
 }
 
-async function measuredUpload(pid: number, target: UploadTarget, bytes: number, timeoutMs: number): Promise<MemoryResult> {
+async function measuredUpload(
+  pid: number,
+  target: UploadTarget,
+  bytes: number,
+  timeoutMs: number,
+): Promise<MemoryResult> {
   // Let the previous upload's garbage go first, so each size starts from the same floor.
   await new Promise((r) => setTimeout(r, 300));
   const before = await readMemory(pid);
@@ -90,7 +100,12 @@ async function measuredUpload(pid: number, target: UploadTarget, bytes: number, 
   const after = await readMemory(pid);
   if (res.status !== 201) throw new UploadRefused(res.status, res.body);
   const peakKiB = Math.max(sampled, resettable ? after.hwmKiB : 0, after.rssKiB);
-  return { idleMiB: before.rssKiB / 1024, peakMiB: peakKiB / 1024, growthMiB: (peakKiB - before.rssKiB) / 1024, seconds };
+  return {
+    idleMiB: before.rssKiB / 1024,
+    peakMiB: peakKiB / 1024,
+    growthMiB: (peakKiB - before.rssKiB) / 1024,
+    seconds,
+  };
 }
 
 function targets(ctx: BenchContext, size: number): { ours: UploadTarget; base: UploadTarget } {
@@ -104,7 +119,9 @@ function targets(ctx: BenchContext, size: number): { ours: UploadTarget; base: U
     base: {
       url: `${ctx.baseline.a.url}/v1/assets?visibility=private`,
       headers: { cookie: ctx.baseline.user.cookie, "content-type": `multipart/form-data; boundary=${boundary}` },
-      prefix: Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+      prefix: Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      ),
       suffix: Buffer.from(`\r\n--${boundary}--\r\n`),
     },
   };
@@ -121,7 +138,8 @@ async function raiseUploadLimit(ctx: BenchContext, bytes: number): Promise<strin
   const headers = { authorization: `Bearer ${ctx.oursIdentity.adminToken}`, "content-type": "application/json" };
   const current = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
   await current.arrayBuffer();
-  const precondition: Record<string, string> = current.status === 200 ? { "if-match": current.headers.get("etag") ?? "" } : { "if-none-match": "*" };
+  const precondition: Record<string, string> =
+    current.status === 200 ? { "if-match": current.headers.get("etag") ?? "" } : { "if-none-match": "*" };
   const res = await fetch(url, {
     method: "PUT",
     headers: { ...headers, ...precondition },
@@ -129,7 +147,9 @@ async function raiseUploadLimit(ctx: BenchContext, bytes: number): Promise<strin
     signal: AbortSignal.timeout(10_000),
   });
   await res.arrayBuffer();
-  return res.status === 200 || res.status === 201 ? `${MAX_UPLOAD_KEY} set to ${bytes}` : `setting ${MAX_UPLOAD_KEY} answered ${res.status}`;
+  return res.status === 200 || res.status === 201
+    ? `${MAX_UPLOAD_KEY} set to ${bytes}`
+    : `setting ${MAX_UPLOAD_KEY} answered ${res.status}`;
 }
 
 export const uploadsSuite: Suite = {
@@ -146,12 +166,23 @@ export const uploadsSuite: Suite = {
     try {
       const res = await upload(probeTargets.ours, 1024, timeoutMs);
       if (res.status !== 201) {
-        return [statusRow(GROUP, "POST /v1/assets", SIDES, "not available", `ours answered ${res.status}${res.status === 404 ? " (route not there yet)" : `: ${res.body.slice(0, 120)}`}`)];
+        return [
+          statusRow(
+            GROUP,
+            "POST /v1/assets",
+            SIDES,
+            "not available",
+            `ours answered ${res.status}${res.status === 404 ? " (route not there yet)" : `: ${res.body.slice(0, 120)}`}`,
+          ),
+        ];
       }
       const base = await upload(probeTargets.base, 1024, timeoutMs);
-      if (base.status !== 201) return [statusRow(GROUP, "POST /v1/assets", SIDES, "error", `baseline answered ${base.status}`)];
+      if (base.status !== 201)
+        return [statusRow(GROUP, "POST /v1/assets", SIDES, "error", `baseline answered ${base.status}`)];
     } catch (error) {
-      return [statusRow(GROUP, "POST /v1/assets", SIDES, "error", error instanceof Error ? error.message : String(error))];
+      return [
+        statusRow(GROUP, "POST /v1/assets", SIDES, "error", error instanceof Error ? error.message : String(error)),
+      ];
     }
 
     const rows: Row[] = [];
@@ -176,11 +207,43 @@ export const uploadsSuite: Suite = {
           for (let i = 0; i < ctx.profile.uploads.rounds; i++) b.push(await baseUpload());
         }
         ctx.extra[`upload ${sizeMiB} MiB`] = { ours: a, baseline: b, note };
-        ctx.log(`  ${sizeMiB} MiB: ours peak ${a.map((m) => m.peakMiB.toFixed(0)).join("/") || note} MiB, baseline ${b.map((m) => m.peakMiB.toFixed(0)).join("/")} MiB`);
+        ctx.log(
+          `  ${sizeMiB} MiB: ours peak ${a.map((m) => m.peakMiB.toFixed(0)).join("/") || note} MiB, baseline ${b.map((m) => m.peakMiB.toFixed(0)).join("/")} MiB`,
+        );
         rows.push(
-          makeRow({ group: GROUP, benchmark, sides: SIDES, metric: "peak RSS of the server process", unit: "MiB", better: "lower", a: a.map((m) => m.peakMiB), b: b.map((m) => m.peakMiB), note }),
-          makeRow({ group: GROUP, benchmark, sides: SIDES, metric: "peak RSS growth during the upload", unit: "MiB", better: "lower", a: a.map((m) => m.growthMiB), b: b.map((m) => m.growthMiB), note }),
-          makeRow({ group: GROUP, benchmark, sides: SIDES, metric: "upload time", unit: "s", better: "lower", a: a.map((m) => m.seconds), b: b.map((m) => m.seconds), note }),
+          makeRow({
+            group: GROUP,
+            benchmark,
+            sides: SIDES,
+            metric: "peak RSS of the server process",
+            unit: "MiB",
+            better: "lower",
+            a: a.map((m) => m.peakMiB),
+            b: b.map((m) => m.peakMiB),
+            note,
+          }),
+          makeRow({
+            group: GROUP,
+            benchmark,
+            sides: SIDES,
+            metric: "peak RSS growth during the upload",
+            unit: "MiB",
+            better: "lower",
+            a: a.map((m) => m.growthMiB),
+            b: b.map((m) => m.growthMiB),
+            note,
+          }),
+          makeRow({
+            group: GROUP,
+            benchmark,
+            sides: SIDES,
+            metric: "upload time",
+            unit: "s",
+            better: "lower",
+            a: a.map((m) => m.seconds),
+            b: b.map((m) => m.seconds),
+            note,
+          }),
         );
       } catch (error) {
         rows.push(statusRow(GROUP, benchmark, SIDES, "error", error instanceof Error ? error.message : String(error)));
