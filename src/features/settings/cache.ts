@@ -41,8 +41,11 @@ export interface SettingsCache {
   ensureGeneration(): Promise<string>;
   /** Replaces the snapshot atomically, labelled with a generation read before Postgres was read. */
   store(gen: string, settings: StoredSetting[], builtAt: number, options: { releaseLock: boolean }): Promise<void>;
-  /** Starts a new generation: every existing snapshot stops being current. */
-  invalidate(): Promise<void>;
+  /**
+   * Starts a new generation: every existing snapshot stops being current. Returns the new token, which
+   * a snapshot read from Postgres after this call may be labelled with.
+   */
+  invalidate(): Promise<string>;
   releaseLock(): Promise<void>;
   markDatabaseDown(ms: number): Promise<void>;
 }
@@ -150,10 +153,11 @@ export function createSettingsCache(redis: Redis, options: CacheOptions): Settin
       const fields: Record<string, string> = {
         meta: JSON.stringify({ gen, builtAt, count: settings.length } satisfies SnapshotMeta),
       };
+      const encoder = new TextEncoder();
       let bytes = 0;
       for (const setting of settings) {
         const encoded = JSON.stringify(setting);
-        bytes += encoded.length;
+        bytes += encoder.encode(encoded).byteLength;
         fields[`${FIELD_PREFIX}${setting.key}`] = encoded;
       }
       if (bytes > options.maxSnapshotBytes) throw new SnapshotTooLargeError(bytes, options.maxSnapshotBytes);
@@ -164,7 +168,9 @@ export function createSettingsCache(redis: Redis, options: CacheOptions): Settin
     },
 
     async invalidate() {
-      await redis.set(genKey, crypto.randomUUID());
+      const gen = crypto.randomUUID();
+      await redis.set(genKey, gen);
+      return gen;
     },
 
     async releaseLock() {

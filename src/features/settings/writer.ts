@@ -87,16 +87,16 @@ export function createSettingsWriter(deps: WriterDeps) {
   async function refreshCache(): Promise<void> {
     const cache = deps.cache;
     if (!cache) return;
+    let generation: string;
     try {
-      await cache.invalidate();
+      generation = await cache.invalidate();
     } catch (error) {
       log.warn("settings cache not invalidated after a commit; stale for at most the freshness window", { error });
       return;
     }
-    // Replace the snapshot now so the next reader hits. The generation we just set is read back
-    // before Postgres, as every refill must.
+    // Replace the snapshot now so the next reader hits. It is labelled with the generation set
+    // above, before Postgres is read, as every refill must be.
     try {
-      const generation = await cache.ensureGeneration();
       const startedAt = deps.now();
       const all = await deps.database(() => repo.listAll());
       await cache.store(generation, all, startedAt, { releaseLock: false });
