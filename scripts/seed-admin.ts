@@ -33,7 +33,8 @@ const EMAIL = /^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
 export function seedInputProblem(email: string | undefined, password: string | undefined): string | null {
   if (!email) return "ADMIN_EMAIL is required: the admin account's email address.";
   const normalised = normaliseEmail(email);
-  if (normalised.length > EMAIL_MAX_LENGTH || !EMAIL.test(normalised)) return "ADMIN_EMAIL is not a valid email address.";
+  if (normalised.length > EMAIL_MAX_LENGTH || !EMAIL.test(normalised))
+    return "ADMIN_EMAIL is not a valid email address.";
   if (!password) return "ADMIN_PASSWORD is required: the admin account's initial password.";
   const policy = passwordPolicyProblem(password);
   return policy ? `ADMIN_PASSWORD ${policy}.` : null;
@@ -43,10 +44,16 @@ export async function seedAdmin(input: SeedAdminInput): Promise<SeedAdminResult>
   const problem = seedInputProblem(input.email, input.password);
   if (problem) throw new Error(problem);
   const email = normaliseEmail(input.email);
-  const client = new pg.Client({ connectionString: input.databaseUrl, connectionTimeoutMillis: 10_000, query_timeout: 10_000 });
+  const client = new pg.Client({
+    connectionString: input.databaseUrl,
+    connectionTimeoutMillis: 10_000,
+    query_timeout: 10_000,
+  });
   await client.connect();
   try {
-    const found = await client.query<{ id: string; roles: string[] }>("select id, roles from users where email = $1", [email]);
+    const found = await client.query<{ id: string; roles: string[] }>("select id, roles from users where email = $1", [
+      email,
+    ]);
     let existing = found.rows[0];
     if (!existing) {
       const passwordHash = await hashPassword(input.password);
@@ -58,7 +65,9 @@ export async function seedAdmin(input: SeedAdminInput): Promise<SeedAdminResult>
       const created = inserted.rows[0];
       if (created) return { action: "created", userId: created.id, email };
       // Another seeder won the race: treat its row like any existing account.
-      existing = (await client.query<{ id: string; roles: string[] }>("select id, roles from users where email = $1", [email])).rows[0];
+      existing = (
+        await client.query<{ id: string; roles: string[] }>("select id, roles from users where email = $1", [email])
+      ).rows[0];
       if (!existing) throw new Error("the admin account vanished while seeding; run the command again");
     }
     const promoted = await client.query(
@@ -75,7 +84,9 @@ export async function seedAdmin(input: SeedAdminInput): Promise<SeedAdminResult>
 if (import.meta.url === `file://${process.argv[1]}`) {
   const databaseUrl = process.env.DATABASE_URL;
   const { ADMIN_EMAIL: email, ADMIN_PASSWORD: password } = process.env;
-  const problem = !databaseUrl ? "DATABASE_URL is required: the Postgres URL to seed." : seedInputProblem(email, password);
+  const problem = !databaseUrl
+    ? "DATABASE_URL is required: the Postgres URL to seed."
+    : seedInputProblem(email, password);
   if (problem) {
     console.error(problem);
     process.exit(2);

@@ -124,7 +124,11 @@ describe("register and sign in", () => {
 
 describe("bearer guard", () => {
   it("answers a missing or invalid token on a protected route with 401 and WWW-Authenticate", async () => {
-    const cases: Record<string, string>[] = [{}, { Authorization: "Bearer nope" }, { Authorization: "Basic dXNlcjpwdw==" }];
+    const cases: Record<string, string>[] = [
+      {},
+      { Authorization: "Bearer nope" },
+      { Authorization: "Basic dXNlcjpwdw==" },
+    ];
     for (const headers of cases) {
       const res = await call("/v1/auth/me", { headers });
       expect(res.status).toBe(401);
@@ -144,7 +148,11 @@ describe("roles", () => {
   it("lets an admin replace another account's roles", async () => {
     const admin = await createAuthUser({ roles: ["admin", "user"], loginable: false });
     const target = await createAuthUser({ loginable: false });
-    const res = await callJson(`/v1/users/${target.id}/roles`, { roles: ["user", "editor", "editor"] }, { method: "PUT", headers: admin.auth });
+    const res = await callJson(
+      `/v1/users/${target.id}/roles`,
+      { roles: ["user", "editor", "editor"] },
+      { method: "PUT", headers: admin.auth },
+    );
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ id: target.id, roles: ["editor", "user"] });
     // The new role reaches the target's tokens at its next refresh.
@@ -156,11 +164,16 @@ describe("roles", () => {
     const user = await createAuthUser({ loginable: false });
     const admin = await createAuthUser({ roles: ["admin"], loginable: false });
     const body = { roles: ["admin"] };
-    expect((await callJson(`/v1/users/${user.id}/roles`, body, { method: "PUT", headers: user.auth })).status).toBe(403);
+    expect((await callJson(`/v1/users/${user.id}/roles`, body, { method: "PUT", headers: user.auth })).status).toBe(
+      403,
+    );
     const anonymous = await callJson(`/v1/users/${user.id}/roles`, body, { method: "PUT" });
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("WWW-Authenticate")).toContain("Bearer");
-    const missing = await callJson(`/v1/users/${crypto.randomUUID()}/roles`, body, { method: "PUT", headers: admin.auth });
+    const missing = await callJson(`/v1/users/${crypto.randomUUID()}/roles`, body, {
+      method: "PUT",
+      headers: admin.auth,
+    });
     expect(missing.status).toBe(404);
   });
 
@@ -171,16 +184,26 @@ describe("roles", () => {
       const res = await callJson(`/v1/users/${target.id}/roles`, { roles }, { method: "PUT", headers: admin.auth });
       expect(res.status).toBe(422);
     }
-    expect((await callJson("/v1/users/not-a-uuid/roles", { roles: [] }, { method: "PUT", headers: admin.auth })).status).toBe(422);
+    expect(
+      (await callJson("/v1/users/not-a-uuid/roles", { roles: [] }, { method: "PUT", headers: admin.auth })).status,
+    ).toBe(422);
   });
 
   it("revokes the sessions of an account that loses a role", async () => {
     const admin = await createAuthUser({ roles: ["admin"], loginable: false });
     const demoted = await createAuthUser({ roles: ["admin", "user"], loginable: false });
-    const res = await callJson(`/v1/users/${demoted.id}/roles`, { roles: ["user"] }, { method: "PUT", headers: admin.auth });
+    const res = await callJson(
+      `/v1/users/${demoted.id}/roles`,
+      { roles: ["user"] },
+      { method: "PUT", headers: admin.auth },
+    );
     expect(res.status).toBe(200);
     // Its token still says admin, but the admin write checks the revocation list.
-    const attempt = await callJson(`/v1/users/${admin.id}/roles`, { roles: ["user"] }, { method: "PUT", headers: demoted.auth });
+    const attempt = await callJson(
+      `/v1/users/${admin.id}/roles`,
+      { roles: ["user"] },
+      { method: "PUT", headers: demoted.auth },
+    );
     expect(attempt.status).toBe(401);
     expect((await callJson("/v1/auth/refresh", { refreshToken: demoted.refreshToken })).status).toBe(401);
   });
@@ -189,7 +212,9 @@ describe("roles", () => {
 describe("account invariants in Postgres", () => {
   it("refuses to store an email that is not normalised, whoever writes it", async () => {
     const attempt = withDatabase((db) =>
-      db.insert(users).values({ email: `Upper-${crypto.randomUUID()}@example.test`, passwordHash: "x", roles: ["user"] }),
+      db
+        .insert(users)
+        .values({ email: `Upper-${crypto.randomUUID()}@example.test`, passwordHash: "x", roles: ["user"] }),
     );
     await expect(attempt).rejects.toThrow();
   });
@@ -229,7 +254,10 @@ describe("published keys and docs", () => {
 
   it("describes every auth route in OpenAPI", async () => {
     // The auth router's own document, so another feature's route cannot mask a missing one here.
-    const doc = authRoutes.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "auth", version: "test" } }) as unknown as {
+    const doc = authRoutes.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: { title: "auth", version: "test" },
+    }) as unknown as {
       paths: Record<string, Record<string, unknown>>;
     };
     for (const path of ["register", "login", "refresh", "logout", "logout-all", "me"]) {
@@ -240,7 +268,11 @@ describe("published keys and docs", () => {
   });
 
   it("refuses an auth body over 4 KiB with 413", async () => {
-    const res = await callJson("/v1/auth/login", { email: uniqueEmail(), password: "x".repeat(5000) }, { ip: randomClientIp() });
+    const res = await callJson(
+      "/v1/auth/login",
+      { email: uniqueEmail(), password: "x".repeat(5000) },
+      { ip: randomClientIp() },
+    );
     expect(res.status).toBe(413);
   });
 });

@@ -26,7 +26,11 @@ const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 /** An admin write: the sensitive route every test here uses to see whether a session still counts. */
 async function adminWrite(admin: { accessToken: string }, targetId: string): Promise<number> {
-  const res = await callJson(`/v1/users/${targetId}/roles`, { roles: ["user"] }, { method: "PUT", headers: bearer(admin.accessToken) });
+  const res = await callJson(
+    `/v1/users/${targetId}/roles`,
+    { roles: ["user"] },
+    { method: "PUT", headers: bearer(admin.accessToken) },
+  );
   return res.status;
 }
 
@@ -41,7 +45,11 @@ async function ageSpentTokens(userId: string, seconds: number): Promise<void> {
 }
 
 async function revokedInRedis(sessionId: string): Promise<{ present: boolean; ttl: number }> {
-  const redis = createRedis({ url: config.UPSTASH_REDIS_REST_URL as string, token: config.UPSTASH_REDIS_REST_TOKEN as string, timeoutMs: 2_000 });
+  const redis = createRedis({
+    url: config.UPSTASH_REDIS_REST_URL as string,
+    token: config.UPSTASH_REDIS_REST_TOKEN as string,
+    timeoutMs: 2_000,
+  });
   const key = revokedSessionKey(config, sessionId);
   const [value, ttl] = await Promise.all([redis.get(key), redis.ttl(key)]);
   return { present: value !== null, ttl };
@@ -56,7 +64,9 @@ describe("refresh-token rotation", () => {
     const pair = (await res.json()) as TokenPair;
     expect(pair.refreshToken).not.toBe(user.refreshToken);
     expect(pair.user.id).toBe(user.id);
-    const claims = JSON.parse(atob((pair.accessToken.split(".")[1] as string).replace(/-/g, "+").replace(/_/g, "/"))) as { sid: string };
+    const claims = JSON.parse(
+      atob((pair.accessToken.split(".")[1] as string).replace(/-/g, "+").replace(/_/g, "/")),
+    ) as { sid: string };
     expect(claims.sid).toBe(user.sessionId);
     expect((await call("/v1/auth/me", { headers: bearer(pair.accessToken) })).status).toBe(200);
     expect((await refresh(pair.refreshToken)).status).toBe(200);
@@ -67,7 +77,10 @@ describe("refresh-token rotation", () => {
     expect((await refresh("not a token")).status).toBe(401);
     const user = await createAuthUser({ loginable: false });
     await withDatabase((db) =>
-      db.update(refreshTokens).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(refreshTokens.userId, user.id)),
+      db
+        .update(refreshTokens)
+        .set({ expiresAt: new Date(Date.now() - 1000) })
+        .where(eq(refreshTokens.userId, user.id)),
     );
     const res = await refresh(user.refreshToken);
     expect(res.status).toBe(401);
@@ -140,12 +153,18 @@ describe("logout", () => {
 
   it("revokes every session of the caller on logout-all", async () => {
     const user = await createAuthUser();
-    const second = (await (await callJson("/v1/auth/login", { email: user.email, password: user.password })).json()) as TokenPair;
+    const second = (await (
+      await callJson("/v1/auth/login", { email: user.email, password: user.password })
+    ).json()) as TokenPair;
     const res = await call("/v1/auth/logout-all", { method: "POST", headers: user.auth });
     expect(res.status).toBe(204);
     expect((await refresh(user.refreshToken)).status).toBe(401);
     expect((await refresh(second.refreshToken)).status).toBe(401);
-    const sid = (JSON.parse(atob((second.accessToken.split(".")[1] as string).replace(/-/g, "+").replace(/_/g, "/"))) as { sid: string }).sid;
+    const sid = (
+      JSON.parse(atob((second.accessToken.split(".")[1] as string).replace(/-/g, "+").replace(/_/g, "/"))) as {
+        sid: string;
+      }
+    ).sid;
     expect((await revokedInRedis(user.sessionId)).present).toBe(true);
     expect((await revokedInRedis(sid)).present).toBe(true);
     expect((await call("/v1/auth/logout-all", { method: "POST" })).status).toBe(401);
@@ -153,7 +172,12 @@ describe("logout", () => {
 });
 
 describe("closing a revoked session's sockets", () => {
-  const asRoomsUser = (user: AuthTestUser) => ({ userId: user.id, sessionId: user.sessionId, roles: user.roles, token: user.accessToken });
+  const asRoomsUser = (user: AuthTestUser) => ({
+    userId: user.id,
+    sessionId: user.sessionId,
+    roles: user.roles,
+    token: user.accessToken,
+  });
 
   it("closes the session's open WebSockets on logout", async () => {
     const user = await createAuthUser({ loginable: false });

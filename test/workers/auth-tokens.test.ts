@@ -8,7 +8,12 @@ import type { Deps } from "../../src/core/deps.ts";
 import { onError } from "../../src/core/error-handler.ts";
 import { createLogger } from "../../src/core/logger.ts";
 import { createRouter } from "../../src/core/openapi.ts";
-import { InvalidTokenError, issueAccessToken, MAX_TOKEN_LENGTH, verifyAccessToken } from "../../src/features/auth/access-token.ts";
+import {
+  InvalidTokenError,
+  issueAccessToken,
+  MAX_TOKEN_LENGTH,
+  verifyAccessToken,
+} from "../../src/features/auth/access-token.ts";
 import { optionalUser, requireRole, requireUser } from "../../src/features/auth/guards.ts";
 
 /**
@@ -23,7 +28,10 @@ const edKey = keys.find((k) => k.kid === "test-ed25519") as Extract<JwtKeyConfig
 
 const enc = new TextEncoder();
 const b64url = (bytes: Uint8Array): string =>
-  btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 const part = (value: unknown): string => b64url(enc.encode(typeof value === "string" ? value : JSON.stringify(value)));
 const fromB64url = (text: string): Uint8Array =>
   Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
@@ -119,9 +127,18 @@ describe("a valid token", () => {
   it("is issued with kid, typ and every required claim", async () => {
     const sessionId = crypto.randomUUID();
     const { token, expiresIn } = await issueAccessToken({ userId: "u1", roles: ["user"], sessionId }, config);
-    const [header, payload] = token.split(".").slice(0, 2).map((p) => JSON.parse(new TextDecoder().decode(fromB64url(p))));
+    const [header, payload] = token
+      .split(".")
+      .slice(0, 2)
+      .map((p) => JSON.parse(new TextDecoder().decode(fromB64url(p))));
     expect(header).toEqual({ alg: "HS256", typ: "JWT", kid: "test-hs256" });
-    expect(payload).toMatchObject({ sub: "u1", roles: ["user"], sid: sessionId, iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE });
+    expect(payload).toMatchObject({
+      sub: "u1",
+      roles: ["user"],
+      sid: sessionId,
+      iss: config.JWT_ISSUER,
+      aud: config.JWT_AUDIENCE,
+    });
     expect(payload.exp - payload.iat).toBe(expiresIn);
     expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
   });
@@ -129,9 +146,13 @@ describe("a valid token", () => {
   it("is accepted within the clock skew and refused past it", async () => {
     const now = nowSeconds();
     await expect(verifyAccessToken(await signHs(HS, claims({ exp: now - 20 })), config)).resolves.toBeDefined();
-    await expect(verifyAccessToken(await signHs(HS, claims({ exp: now - 31 })), config)).rejects.toBeInstanceOf(InvalidTokenError);
+    await expect(verifyAccessToken(await signHs(HS, claims({ exp: now - 31 })), config)).rejects.toBeInstanceOf(
+      InvalidTokenError,
+    );
     await expect(verifyAccessToken(await signHs(HS, claims({ iat: now + 20 })), config)).resolves.toBeDefined();
-    await expect(verifyAccessToken(await signHs(HS, claims({ iat: now + 31 })), config)).rejects.toBeInstanceOf(InvalidTokenError);
+    await expect(verifyAccessToken(await signHs(HS, claims({ iat: now + 31 })), config)).rejects.toBeInstanceOf(
+      InvalidTokenError,
+    );
   });
 });
 
@@ -139,15 +160,26 @@ describe("the hostile-token corpus", () => {
   const wrongSecret = crypto.getRandomValues(new Uint8Array(32));
   const edPublicX = fromB64url((edKey.publicJwk as { x: string }).x);
   const cases: [string, () => Promise<string>][] = [
-    ["alg none, no signature", async () => `${part({ alg: "none", typ: "JWT", kid: "test-hs256" })}.${part(claims())}.`],
-    ["alg none with a signature", async () => `${part({ alg: "none", kid: "test-hs256" })}.${part(claims())}.${b64url(new Uint8Array(32))}`],
+    [
+      "alg none, no signature",
+      async () => `${part({ alg: "none", typ: "JWT", kid: "test-hs256" })}.${part(claims())}.`,
+    ],
+    [
+      "alg none with a signature",
+      async () => `${part({ alg: "none", kid: "test-hs256" })}.${part(claims())}.${b64url(new Uint8Array(32))}`,
+    ],
     ["alg None spelled oddly", async () => signHs({ ...HS, alg: "None" }, claims())],
-    ["HS256 claimed for the Ed25519 key, HMAC keyed with its public key", async () => {
-      const header = { alg: "HS256", typ: "JWT", kid: "test-ed25519" };
-      return signHs(header, claims(), edPublicX);
-    }],
-    ["HS256 claimed for the Ed25519 key, HMAC keyed with its public JWK text", async () =>
-      signHs({ alg: "HS256", kid: "test-ed25519" }, claims(), enc.encode(JSON.stringify(edKey.publicJwk)))],
+    [
+      "HS256 claimed for the Ed25519 key, HMAC keyed with its public key",
+      async () => {
+        const header = { alg: "HS256", typ: "JWT", kid: "test-ed25519" };
+        return signHs(header, claims(), edPublicX);
+      },
+    ],
+    [
+      "HS256 claimed for the Ed25519 key, HMAC keyed with its public JWK text",
+      async () => signHs({ alg: "HS256", kid: "test-ed25519" }, claims(), enc.encode(JSON.stringify(edKey.publicJwk))),
+    ],
     ["EdDSA claimed for the HS256 key", async () => signEd({ ...ED, kid: "test-hs256" }, claims())],
     ["HS512 claimed for the HS256 key", async () => signHs({ ...HS, alg: "HS512" }, claims())],
     ["RS256 claimed", async () => signHs({ ...HS, alg: "RS256" }, claims())],
@@ -159,31 +191,46 @@ describe("the hostile-token corpus", () => {
     ["numeric kid", async () => signHs({ ...HS, kid: 1 }, claims())],
     ["object kid", async () => signHs({ ...HS, kid: { $ne: null } }, claims())],
     ["missing kid", async () => signHs({ alg: "HS256", typ: "JWT" }, claims())],
-    ["tampered header", async () => {
-      const [, payload, signature] = (await signHs(HS, claims())).split(".");
-      return `${part({ ...HS, typ: "JWT", extra: 1 })}.${payload}.${signature}`;
-    }],
-    ["tampered payload: roles raised to admin", async () => {
-      const [header, , signature] = (await signHs(HS, claims())).split(".");
-      return `${header}.${part(claims({ roles: ["admin"] }))}.${signature}`;
-    }],
-    ["tampered signature", async () => {
-      const token = await signHs(HS, claims());
-      const i = token.length - 10;
-      return token.slice(0, i) + (token[i] === "A" ? "B" : "A") + token.slice(i + 1);
-    }],
-    ["non-canonical base64url in the signature", async () => {
-      const token = await signHs(HS, claims());
-      // 32 bytes = 43 characters; the last one carries 2 unused bits.
-      const last = token.at(-1) as string;
-      const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-      return token.slice(0, -1) + alphabet[alphabet.indexOf(last) + 1];
-    }],
-    ["signature swapped in from another token", async () => {
-      const [header, payload] = (await signHs(HS, claims())).split(".");
-      const signature = (await signHs(HS, claims())).split(".")[2];
-      return `${header}.${payload}.${signature}`;
-    }],
+    [
+      "tampered header",
+      async () => {
+        const [, payload, signature] = (await signHs(HS, claims())).split(".");
+        return `${part({ ...HS, typ: "JWT", extra: 1 })}.${payload}.${signature}`;
+      },
+    ],
+    [
+      "tampered payload: roles raised to admin",
+      async () => {
+        const [header, , signature] = (await signHs(HS, claims())).split(".");
+        return `${header}.${part(claims({ roles: ["admin"] }))}.${signature}`;
+      },
+    ],
+    [
+      "tampered signature",
+      async () => {
+        const token = await signHs(HS, claims());
+        const i = token.length - 10;
+        return token.slice(0, i) + (token[i] === "A" ? "B" : "A") + token.slice(i + 1);
+      },
+    ],
+    [
+      "non-canonical base64url in the signature",
+      async () => {
+        const token = await signHs(HS, claims());
+        // 32 bytes = 43 characters; the last one carries 2 unused bits.
+        const last = token.at(-1) as string;
+        const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        return token.slice(0, -1) + alphabet[alphabet.indexOf(last) + 1];
+      },
+    ],
+    [
+      "signature swapped in from another token",
+      async () => {
+        const [header, payload] = (await signHs(HS, claims())).split(".");
+        const signature = (await signHs(HS, claims())).split(".")[2];
+        return `${header}.${payload}.${signature}`;
+      },
+    ],
     ["signed with the wrong secret", async () => signHs(HS, claims(), wrongSecret)],
     ["expired", async () => signHs(HS, claims({ iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 }))],
     ["not yet valid (nbf)", async () => signHs(HS, claims({ nbf: nowSeconds() + 3600 }))],
@@ -202,38 +249,59 @@ describe("the hostile-token corpus", () => {
     ["missing roles", async () => signHs(HS, without("roles"))],
     ["roles not a list of strings", async () => signHs(HS, claims({ roles: [{ admin: true }] }))],
     ["exp as a string", async () => signHs(HS, claims({ exp: "99999999999" }))],
-    ["exp overflowing to Infinity", async () => {
-      const input = `${part(HS)}.${part(JSON.stringify(claims()).replace(/"exp":\d+/, '"exp":1e400'))}`;
-      return `${input}.${await hmac(fromB64url(hsKey.secret), input)}`;
-    }],
+    [
+      "exp overflowing to Infinity",
+      async () => {
+        const input = `${part(HS)}.${part(JSON.stringify(claims()).replace(/"exp":\d+/, '"exp":1e400'))}`;
+        return `${input}.${await hmac(fromB64url(hsKey.secret), input)}`;
+      },
+    ],
     ["bad base64 in every part", async () => "@@@.###.$$$"],
-    ["padding characters", async () => {
-      const [h, p, s] = (await signHs(HS, claims())).split(".");
-      return `${h}==.${p}.${s}`;
-    }],
-    ["header not JSON", async () => {
-      const input = `${part("not json")}.${part(claims())}`;
-      return `${input}.${await hmac(fromB64url(hsKey.secret), input)}`;
-    }],
-    ["payload not JSON", async () => {
-      const input = `${part(HS)}.${part("{sub:")}`;
-      return `${input}.${await hmac(fromB64url(hsKey.secret), input)}`;
-    }],
+    [
+      "padding characters",
+      async () => {
+        const [h, p, s] = (await signHs(HS, claims())).split(".");
+        return `${h}==.${p}.${s}`;
+      },
+    ],
+    [
+      "header not JSON",
+      async () => {
+        const input = `${part("not json")}.${part(claims())}`;
+        return `${input}.${await hmac(fromB64url(hsKey.secret), input)}`;
+      },
+    ],
+    [
+      "payload not JSON",
+      async () => {
+        const input = `${part(HS)}.${part("{sub:")}`;
+        return `${input}.${await hmac(fromB64url(hsKey.secret), input)}`;
+      },
+    ],
     ["payload JSON null", async () => signHs(HS, null)],
     ["payload JSON array", async () => signHs(HS, [claims()])],
     ["header JSON array", async () => signHs([HS], claims())],
-    ["payload not UTF-8", async () => {
-      const input = `${part(HS)}.${b64url(new Uint8Array([0xff, 0xfe, 0x7b, 0x7d]))}`;
-      return `${input}.${await hmac(fromB64url(hsKey.secret), input)}`;
-    }],
-    ["duplicate alg keys ending in none", async () => {
-      const input = `${part('{"alg":"HS256","kid":"test-hs256","alg":"none"}')}.${part(claims())}`;
-      return `${input}.${await hmac(fromB64url(hsKey.secret), input)}`;
-    }],
+    [
+      "payload not UTF-8",
+      async () => {
+        const input = `${part(HS)}.${b64url(new Uint8Array([0xff, 0xfe, 0x7b, 0x7d]))}`;
+        return `${input}.${await hmac(fromB64url(hsKey.secret), input)}`;
+      },
+    ],
+    [
+      "duplicate alg keys ending in none",
+      async () => {
+        const input = `${part('{"alg":"HS256","kid":"test-hs256","alg":"none"}')}.${part(claims())}`;
+        return `${input}.${await hmac(fromB64url(hsKey.secret), input)}`;
+      },
+    ],
     ["huge token", async () => `${part(HS)}.${part(claims({ pad: "x".repeat(MAX_TOKEN_LENGTH) }))}.${"A".repeat(43)}`],
     ["huge but well-signed token", async () => signHs(HS, claims({ pad: "x".repeat(MAX_TOKEN_LENGTH) }))],
     ["four segments", async () => `${await signHs(HS, claims())}.${part("x")}`],
-    ["five segments (JWE shape)", async () => `${part({ alg: "dir", enc: "A256GCM", kid: "test-hs256" })}.AAAA.AAAA.AAAA.AAAA`],
+    [
+      "five segments (JWE shape)",
+      async () => `${part({ alg: "dir", enc: "A256GCM", kid: "test-hs256" })}.AAAA.AAAA.AAAA.AAAA`,
+    ],
     ["two segments", async () => (await signHs(HS, claims())).split(".").slice(0, 2).join(".")],
     ["empty segments", async () => ".."],
     ["unknown crit header", async () => signHs({ ...HS, crit: ["exp-extension"], "exp-extension": true }, claims())],
@@ -272,7 +340,8 @@ describe("the hostile-token corpus", () => {
       token,
       "",
     ];
-    for (const authorization of spellings) await expect401(await me(authorization), JSON.stringify(authorization.slice(0, 12)));
+    for (const authorization of spellings)
+      await expect401(await me(authorization), JSON.stringify(authorization.slice(0, 12)));
   });
 
   it("accepts the scheme in any letter case, as RFC 7235 requires", async () => {
@@ -285,7 +354,8 @@ describe("the hostile-token corpus", () => {
       }),
     );
     const { accessToken } = (await reg.json()) as { accessToken: string };
-    for (const scheme of ["Bearer", "bearer", "BEARER"]) expect((await me(`${scheme} ${accessToken}`)).status).toBe(200);
+    for (const scheme of ["Bearer", "bearer", "BEARER"])
+      expect((await me(`${scheme} ${accessToken}`)).status).toBe(200);
   });
 });
 
@@ -346,7 +416,16 @@ describe("random mutations of valid tokens (fuzz, seeded)", () => {
       }
       case 7: {
         const header = JSON.parse(new TextDecoder().decode(fromB64url(parts[0] as string))) as Record<string, unknown>;
-        header[pick(["alg", "kid", "typ", "crit", "jku"])] = pick(["none", "HS256", "EdDSA", "ES256", "test-hs256", "test-ed25519", 7, ["x"]]);
+        header[pick(["alg", "kid", "typ", "crit", "jku"])] = pick([
+          "none",
+          "HS256",
+          "EdDSA",
+          "ES256",
+          "test-hs256",
+          "test-ed25519",
+          7,
+          ["x"],
+        ]);
         return `${part(header)}.${parts[1]}.${parts[2]}`;
       }
       default: {
@@ -439,9 +518,18 @@ describe("asymmetric signing keys", () => {
   type AsymmetricKey = Extract<JwtKeyConfig, { publicJwk: unknown }>;
 
   async function es256Key(kid: string): Promise<AsymmetricKey> {
-    const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
-    const exported = async (key: CryptoKey) => (await crypto.subtle.exportKey("jwk", key)) as unknown as Record<string, unknown>;
-    return { kid, alg: "ES256", privateJwk: await exported(pair.privateKey), publicJwk: await exported(pair.publicKey) };
+    const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
+    const exported = async (key: CryptoKey) =>
+      (await crypto.subtle.exportKey("jwk", key)) as unknown as Record<string, unknown>;
+    return {
+      kid,
+      alg: "ES256",
+      privateJwk: await exported(pair.privateKey),
+      publicJwk: await exported(pair.publicKey),
+    };
   }
 
   async function callWith(overrides: Record<string, string>, path: string, init?: RequestInit): Promise<Response> {
@@ -453,7 +541,10 @@ describe("asymmetric signing keys", () => {
 
   const registerBody = () => ({
     method: "POST",
-    headers: { "Content-Type": "application/json", "CF-Connecting-IP": `10.201.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` },
+    headers: {
+      "Content-Type": "application/json",
+      "CF-Connecting-IP": `10.201.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`,
+    },
     body: JSON.stringify({ email: `asym-${crypto.randomUUID()}@example.test`, password: "correct horse battery" }),
   });
 
@@ -464,12 +555,16 @@ describe("asymmetric signing keys", () => {
     const { accessToken } = (await res.json()) as { accessToken: string };
     const header = JSON.parse(new TextDecoder().decode(fromB64url(accessToken.split(".")[0] as string)));
     expect(header).toEqual({ alg: "EdDSA", typ: "JWT", kid: "test-ed25519" });
-    expect((await callWith(overrides, "/v1/auth/me", { headers: { Authorization: `Bearer ${accessToken}` } })).status).toBe(200);
+    expect(
+      (await callWith(overrides, "/v1/auth/me", { headers: { Authorization: `Bearer ${accessToken}` } })).status,
+    ).toBe(200);
     // Rotation: an instance still signing with HS256 verifies it too (every listed key verifies).
     expect((await me(`Bearer ${accessToken}`)).status).toBe(200);
 
     // Another service verifies independently with jose and only the published JWKS.
-    const jwks = (await (await exports.default.fetch(new Request("http://edge.test/.well-known/jwks.json"))).json()) as {
+    const jwks = (await (
+      await exports.default.fetch(new Request("http://edge.test/.well-known/jwks.json"))
+    ).json()) as {
       keys: JsonWebKey[];
     };
     const verified = await jwtVerify(accessToken, createLocalJWKSet(jwks as never), {
@@ -487,17 +582,31 @@ describe("asymmetric signing keys", () => {
     expect(res.status).toBe(201);
     const { accessToken } = (await res.json()) as { accessToken: string };
     const [header, payload] = accessToken.split(".");
-    expect(JSON.parse(new TextDecoder().decode(fromB64url(header as string)))).toMatchObject({ alg: "ES256", kid: "test-es256" });
-    expect((await callWith(overrides, "/v1/auth/me", { headers: { Authorization: `Bearer ${accessToken}` } })).status).toBe(200);
+    expect(JSON.parse(new TextDecoder().decode(fromB64url(header as string)))).toMatchObject({
+      alg: "ES256",
+      kid: "test-es256",
+    });
+    expect(
+      (await callWith(overrides, "/v1/auth/me", { headers: { Authorization: `Bearer ${accessToken}` } })).status,
+    ).toBe(200);
 
     const zero = `${header}.${payload}.${b64url(new Uint8Array(64))}`;
     const refused = await callWith(overrides, "/v1/auth/me", { headers: { Authorization: `Bearer ${zero}` } });
     await expect401(refused, "all-zero ES256");
     // And HS256 claimed for the ES256 key, HMAC keyed with its public x coordinate.
-    const confused = await signHs({ alg: "HS256", kid: "test-es256" }, claims(), fromB64url((es.publicJwk as { x: string }).x));
-    await expect401(await callWith(overrides, "/v1/auth/me", { headers: { Authorization: `Bearer ${confused}` } }), "ES256 confusion");
+    const confused = await signHs(
+      { alg: "HS256", kid: "test-es256" },
+      claims(),
+      fromB64url((es.publicJwk as { x: string }).x),
+    );
+    await expect401(
+      await callWith(overrides, "/v1/auth/me", { headers: { Authorization: `Bearer ${confused}` } }),
+      "ES256 confusion",
+    );
 
-    const jwks = (await (await callWith(overrides, "/.well-known/jwks.json")).json()) as { keys: Record<string, unknown>[] };
+    const jwks = (await (await callWith(overrides, "/.well-known/jwks.json")).json()) as {
+      keys: Record<string, unknown>[];
+    };
     expect(jwks.keys.map((k) => k.kid).sort()).toEqual(["test-ed25519", "test-es256"]);
     expect(jwks.keys.every((k) => !("d" in k))).toBe(true);
   });

@@ -22,7 +22,10 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const FORBIDDEN_HEADERS = ["crit", "jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"];
 
 const toBase64Url = (bytes: Uint8Array): string =>
-  btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 
 /**
  * Decodes base64url and insists on the canonical form: a last character with non-zero unused bits
@@ -100,7 +103,8 @@ export async function verifyAccessToken(token: string, config: Config, now = Dat
   if (typeof sub !== "string" || typeof sid !== "string" || typeof jti !== "string") {
     throw new InvalidTokenError("sub, sid and jti required");
   }
-  if (!Array.isArray(roles) || !roles.every((r) => typeof r === "string")) throw new InvalidTokenError("roles required");
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === "string"))
+    throw new InvalidTokenError("roles required");
   return { userId: sub, roles: roles as string[], sessionId: sid, tokenId: jti, expiresAt: exp };
 }
 

@@ -14,7 +14,10 @@ function ipv6Prefix64(address: string): string | undefined {
   if (tail === undefined ? missing !== 0 : missing < 1) return undefined;
   const groups = [...headGroups, ...Array<string>(tail === undefined ? 0 : missing).fill("0"), ...tailGroups];
   if (groups.some((g) => g.length < 1 || g.length > 4)) return undefined;
-  return groups.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16)).join(":");
+  return groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(":");
 }
 
 /**
@@ -25,7 +28,8 @@ export function clientBucket(connectingIp: string | undefined): string {
   const ip = connectingIp?.trim();
   if (!ip || ip.length > 45) return UNKNOWN_CLIENT;
   const v4 = IPV4.exec(ip);
-  if (v4) return v4.slice(1).every((o) => Number(o) <= 255) ? `ip4:${v4.slice(1).map(Number).join(".")}` : UNKNOWN_CLIENT;
+  if (v4)
+    return v4.slice(1).every((o) => Number(o) <= 255) ? `ip4:${v4.slice(1).map(Number).join(".")}` : UNKNOWN_CLIENT;
   const v6 = ipv6Prefix64(ip);
   return v6 ? `ip6:${v6}::/64` : UNKNOWN_CLIENT;
 }

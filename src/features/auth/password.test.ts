@@ -52,7 +52,14 @@ describe("password hashing", () => {
 
   it("never matches a malformed or out-of-bounds stored hash, and does not throw", async () => {
     const good = await hashPassword("correct horse battery");
-    for (const stored of ["", "!not-loginable", good.replace("ln=14", "ln=30"), good.replace("r=8", "r=99"), good.slice(0, -5), `${good}x`]) {
+    for (const stored of [
+      "",
+      "!not-loginable",
+      good.replace("ln=14", "ln=30"),
+      good.replace("r=8", "r=99"),
+      good.slice(0, -5),
+      `${good}x`,
+    ]) {
       expect((await verifyPassword("correct horse battery", stored)).ok).toBe(false);
     }
   });
@@ -98,7 +105,9 @@ describe("password hashing", () => {
     };
     const real = await timed(() => verifyPassword("wrong password!", stored));
     const burn = await timed(() => burnPasswordCheck("wrong password!"));
-    console.log(`scrypt ln=14,r=8,p=5 in workerd: verify ${real.toFixed(0)} ms, unknown-account burn ${burn.toFixed(0)} ms`);
+    console.log(
+      `scrypt ln=14,r=8,p=5 in workerd: verify ${real.toFixed(0)} ms, unknown-account burn ${burn.toFixed(0)} ms`,
+    );
     expect(real).toBeLessThan(2_000);
     // Same parameters, same work: generous bounds because the test box is shared.
     expect(burn / real).toBeGreaterThan(0.5);

@@ -44,16 +44,23 @@ export const normalisePassword = (password: string): Uint8Array => encoder.encod
 export function passwordPolicyProblem(password: string): string | null {
   const normalised = password.normalize("NFKC");
   if ([...normalised].length < PASSWORD_MIN_CHARS) return `must be at least ${PASSWORD_MIN_CHARS} characters`;
-  if (encoder.encode(normalised).length > PASSWORD_MAX_BYTES) return `must be at most ${PASSWORD_MAX_BYTES} bytes (UTF-8)`;
+  if (encoder.encode(normalised).length > PASSWORD_MAX_BYTES)
+    return `must be at most ${PASSWORD_MAX_BYTES} bytes (UTF-8)`;
   return null;
 }
 
 function checkParams(params: ScryptParams): void {
   const { logN, r, p } = params;
   const ok =
-    Number.isInteger(logN) && logN >= 10 && logN <= MAX_LOG_N &&
-    Number.isInteger(r) && r >= 1 && r <= MAX_R &&
-    Number.isInteger(p) && p >= 1 && p <= MAX_P &&
+    Number.isInteger(logN) &&
+    logN >= 10 &&
+    logN <= MAX_LOG_N &&
+    Number.isInteger(r) &&
+    r >= 1 &&
+    r <= MAX_R &&
+    Number.isInteger(p) &&
+    p >= 1 &&
+    p <= MAX_P &&
     scryptMemoryBytes(params) <= SCRYPT_MAX_MEMORY_BYTES;
   if (!ok) throw new RangeError(`scrypt parameters out of bounds: ln=${logN},r=${r},p=${p}`);
 }

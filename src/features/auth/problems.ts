@@ -5,7 +5,12 @@ import { ProblemError } from "../../core/problem.ts";
 
 /** One answer for "no such account" and "wrong password" (no account enumeration through login). */
 export const invalidCredentials = () =>
-  new ProblemError({ status: 401, type: "invalid-credentials", title: "Invalid credentials", detail: "The email or password is incorrect." });
+  new ProblemError({
+    status: 401,
+    type: "invalid-credentials",
+    title: "Invalid credentials",
+    detail: "The email or password is incorrect.",
+  });
 
 export const invalidRefreshToken = () =>
   new ProblemError({
@@ -16,7 +21,12 @@ export const invalidRefreshToken = () =>
   });
 
 export const emailTaken = () =>
-  new ProblemError({ status: 409, type: "email-taken", title: "Email taken", detail: "An account with this email already exists." });
+  new ProblemError({
+    status: 409,
+    type: "email-taken",
+    title: "Email taken",
+    detail: "An account with this email already exists.",
+  });
 
 export const rateLimited = (retryAfterSeconds: number) =>
   new ProblemError({

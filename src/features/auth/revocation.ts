@@ -60,7 +60,12 @@ export async function isSessionRevoked(deps: Deps, config: Config, sessionId: st
  * their access tokens at once, and asks realtime to close their sockets. Never fails the caller:
  * the revocation itself is already committed (see docs/auth.md for what a Redis outage here means).
  */
-export async function announceRevokedSessions(deps: Deps, config: Config, log: Logger, sessions: Session[]): Promise<void> {
+export async function announceRevokedSessions(
+  deps: Deps,
+  config: Config,
+  log: Logger,
+  sessions: Session[],
+): Promise<void> {
   if (sessions.length === 0) return;
   for (const session of sessions) deps.background.waitUntil(disconnect(deps, log, session));
   const redis = deps.redis;
@@ -85,7 +90,11 @@ export async function announceRevokedSessions(deps: Deps, config: Config, log: L
 async function disconnect(deps: Deps, log: Logger, session: Session): Promise<void> {
   for (let attempt = 1; attempt <= DISCONNECT_ATTEMPTS; attempt++) {
     try {
-      await withTimeout("rooms", DISCONNECT_TIMEOUT_MS, deps.rooms.disconnectSession(session.userId, session.sessionId));
+      await withTimeout(
+        "rooms",
+        DISCONNECT_TIMEOUT_MS,
+        deps.rooms.disconnectSession(session.userId, session.sessionId),
+      );
       return;
     } catch (error) {
       if (attempt === DISCONNECT_ATTEMPTS) {

@@ -117,7 +117,9 @@ const jwksRoute = createRoute({
 export const authRoutes = createRouter()
   .openapi(registerRoute, async (c) => c.json(await register(authContext(c), c.req.valid("json")), 201, NO_STORE))
   .openapi(loginRoute, async (c) => c.json(await login(authContext(c), c.req.valid("json")), 200, NO_STORE))
-  .openapi(refreshRoute, async (c) => c.json(await refresh(authContext(c), c.req.valid("json").refreshToken), 200, NO_STORE))
+  .openapi(refreshRoute, async (c) =>
+    c.json(await refresh(authContext(c), c.req.valid("json").refreshToken), 200, NO_STORE),
+  )
   .openapi(logoutRoute, async (c) => {
     await logout(authContext(c), c.req.valid("json").refreshToken);
     return c.body(null, 204);
@@ -127,7 +129,9 @@ export const authRoutes = createRouter()
     return c.body(null, 204);
   })
   .openapi(meRoute, async (c) => {
-    return c.json(await currentUser(authContext(c), principalOf(c).userId), 200, { "Cache-Control": "private, no-store" });
+    return c.json(await currentUser(authContext(c), principalOf(c).userId), 200, {
+      "Cache-Control": "private, no-store",
+    });
   })
   .openapi(rolesRoute, async (c) =>
     c.json(await changeRoles(authContext(c), c.req.valid("param").id, c.req.valid("json").roles), 200),

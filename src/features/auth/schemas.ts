@@ -73,6 +73,4 @@ export const TokenPairSchema = z
   })
   .openapi("TokenPair");
 
-export const JwksSchema = z
-  .object({ keys: z.array(z.record(z.string(), z.unknown())) })
-  .openapi("Jwks");
+export const JwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi("Jwks");

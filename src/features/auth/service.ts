@@ -38,8 +38,15 @@ export interface TokenPair {
   expiresIn: number;
 }
 
-async function tokensFor(ctx: AuthContext, user: UserRow, session: Session & { refreshToken: string }): Promise<TokenPair> {
-  const access = await issueAccessToken({ userId: user.id, roles: user.roles, sessionId: session.sessionId }, ctx.config);
+async function tokensFor(
+  ctx: AuthContext,
+  user: UserRow,
+  session: Session & { refreshToken: string },
+): Promise<TokenPair> {
+  const access = await issueAccessToken(
+    { userId: user.id, roles: user.roles, sessionId: session.sessionId },
+    ctx.config,
+  );
   return {
     user: toPublicUser(user),
     accessToken: access.token,
@@ -120,7 +127,13 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenP
 export async function refresh(ctx: AuthContext, refreshToken: string): Promise<TokenPair> {
   // Refresh stays available when Redis is down: guessing a 256-bit token is hopeless, and refusing
   // would sign everyone out within one access-token lifetime.
-  await enforceRateLimits(ctx.deps, ctx.config, ctx.log, [{ rule: AUTH_RATE_LIMITS.refreshPerClient, identifier: ctx.client }], "allow");
+  await enforceRateLimits(
+    ctx.deps,
+    ctx.config,
+    ctx.log,
+    [{ rule: AUTH_RATE_LIMITS.refreshPerClient, identifier: ctx.client }],
+    "allow",
+  );
   const result = await rotateRefreshToken(ctx.deps.db, refreshToken, ctx.config.REFRESH_TOKEN_TTL_SECONDS, (session) =>
     enforceRateLimits(
       ctx.deps,
@@ -132,11 +145,15 @@ export async function refresh(ctx: AuthContext, refreshToken: string): Promise<T
   );
   if (result.kind === "invalid") throw invalidRefreshToken();
   if (result.kind === "reused") {
-    ctx.log.warn("spent refresh token presented again: family revoked", { userId: result.session.userId, sessionId: result.session.sessionId });
+    ctx.log.warn("spent refresh token presented again: family revoked", {
+      userId: result.session.userId,
+      sessionId: result.session.sessionId,
+    });
     await announceRevokedSessions(ctx.deps, ctx.config, ctx.log, [result.session]);
     throw invalidRefreshToken();
   }
-  if (result.withinGrace) ctx.log.info("concurrent refresh within the grace window", { sessionId: result.issued.sessionId });
+  if (result.withinGrace)
+    ctx.log.info("concurrent refresh within the grace window", { sessionId: result.issued.sessionId });
   const user = await findUserById(ctx.deps.db, result.issued.userId);
   if (!user) throw invalidRefreshToken();
   return tokensFor(ctx, user, result.issued);
@@ -149,7 +166,8 @@ export async function logout(ctx: AuthContext, refreshToken: string): Promise<vo
 }
 
 /** The oldest issue time an unexpired access token can have, now. */
-const liveSince = (config: Config): Date => new Date(Date.now() - (config.ACCESS_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS) * 1000);
+const liveSince = (config: Config): Date =>
+  new Date(Date.now() - (config.ACCESS_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS) * 1000);
 
 async function revokeEverySession(ctx: AuthContext, userId: string, alsoKnown?: Session): Promise<void> {
   const sessions = await revokeAllSessions(ctx.deps.db, userId, liveSince(ctx.config));

@@ -46,7 +46,12 @@ async function insertToken(
 }
 
 /** Starts a new family (a sign-in) with its first refresh token. */
-export function startSession(db: Database, userId: string, ttlSeconds: number, now = new Date()): Promise<IssuedRefreshToken> {
+export function startSession(
+  db: Database,
+  userId: string,
+  ttlSeconds: number,
+  now = new Date(),
+): Promise<IssuedRefreshToken> {
   return withDatabase(() => insertToken(db, { userId, sessionId: crypto.randomUUID() }, null, ttlSeconds, now));
 }
 
@@ -109,7 +114,11 @@ export async function revokeFamily(db: Database, familyId: string, now = new Dat
 }
 
 /** Logout: revokes the family of a presented refresh token. Undefined when the token is unknown. */
-export async function revokeSessionOfToken(db: Database, token: string, now = new Date()): Promise<Session | undefined> {
+export async function revokeSessionOfToken(
+  db: Database,
+  token: string,
+  now = new Date(),
+): Promise<Session | undefined> {
   if (token.length !== REFRESH_TOKEN_LENGTH || !TOKEN_SHAPE.test(token)) return undefined;
   const tokenHash = await hashRefreshToken(token);
   const row = await withDatabase(() =>
@@ -128,7 +137,12 @@ export async function revokeSessionOfToken(db: Database, token: string, now = ne
  * access tokens: those with a token issued after `liveSince` (an access token is minted with each
  * refresh token, so an older family's access tokens have all expired).
  */
-export async function revokeAllSessions(db: Database, userId: string, liveSince: Date, now = new Date()): Promise<Session[]> {
+export async function revokeAllSessions(
+  db: Database,
+  userId: string,
+  liveSince: Date,
+  now = new Date(),
+): Promise<Session[]> {
   const revoke = () =>
     db
       .update(refreshTokens)

@@ -74,11 +74,7 @@ export function setUserRoles(db: Database, id: string, roles: string[]): Promise
       if (!before) return undefined;
       const removed = before.roles.filter((r) => !roles.includes(r));
       if (removed.includes(ADMIN_ROLE) && !admins.some((a) => a.id !== id)) throw lastAdmin();
-      const [user] = await tx
-        .update(users)
-        .set({ roles, updatedAt: new Date() })
-        .where(eq(users.id, id))
-        .returning();
+      const [user] = await tx.update(users).set({ roles, updatedAt: new Date() }).where(eq(users.id, id)).returning();
       return user ? { user, removed } : undefined;
     }),
   );

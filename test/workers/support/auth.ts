@@ -26,8 +26,7 @@ export interface AuthTestUser {
 }
 
 /** A fresh client address per call, so tests do not share rate-limit buckets. */
-export const randomClientIp = (): string =>
-  `10.${Array.from(crypto.getRandomValues(new Uint8Array(3))).join(".")}`;
+export const randomClientIp = (): string => `10.${Array.from(crypto.getRandomValues(new Uint8Array(3))).join(".")}`;
 
 export const uniqueEmail = (label = "user"): string => `${label}-${crypto.randomUUID()}@example.test`;
 
@@ -76,7 +75,10 @@ export async function createAuthUser(options: CreateAuthUserOptions = {}): Promi
   const password = options.password ?? `pw-${crypto.randomUUID()}`;
   const passwordHash = options.loginable === false ? "!not-loginable" : await hashPassword(password);
   return withDatabase(async (db) => {
-    const [row] = await db.insert(users).values({ email, passwordHash, roles, name: options.name ?? null }).returning();
+    const [row] = await db
+      .insert(users)
+      .values({ email, passwordHash, roles, name: options.name ?? null })
+      .returning();
     if (!row) throw new Error("inserting the test user returned no row");
     const session = await startSession(db, row.id, config.REFRESH_TOKEN_TTL_SECONDS);
     const { token } = await issueAccessToken({ userId: row.id, roles, sessionId: session.sessionId }, config);
