@@ -288,6 +288,40 @@ describe("deletes and history", () => {
   });
 });
 
+describe("live propagation", () => {
+  interface RoomPage {
+    items: { seq: number; data: { type?: string; key?: string } }[];
+    seq: number;
+  }
+  const systemMessages = async (since: number) => {
+    const res = await call(`/v1/rooms/system/messages?since=${since}&limit=100`, { headers: user.headers });
+    expect(res.status).toBe(200);
+    return (await res.json()) as RoomPage;
+  };
+
+  it("publishes every committed change to the system room, with the value only while public", async () => {
+    const key = uniqueKey("live");
+    const since = (await systemMessages(0)).seq;
+    await create(key, { value: "on", visibility: "public" });
+    await put(key, { value: "hidden" }, { "If-Match": '"1"' }).then((r) => expect(r.status).toBe(200));
+    await put(key, { value: "hidden", visibility: "admin" }, { "If-Match": '"2"' });
+    await call(`/v1/settings/${key}`, { method: "DELETE", headers: { ...admin.headers, "If-Match": '"3"' } });
+
+    // Publishing runs after each response (waitUntil), so the room may lag the writes a little.
+    let events: unknown[] = [];
+    for (let attempt = 0; attempt < 40 && events.length < 4; attempt++) {
+      events = (await systemMessages(since)).items.map((m) => m.data).filter((d) => d.key === key);
+      if (events.length < 4) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(events).toEqual([
+      { type: "setting.changed", key, version: 1, value: "on" },
+      { type: "setting.changed", key, version: 2, value: "hidden" },
+      { type: "setting.changed", key, version: 3 },
+      { type: "setting.changed", key, version: 4, deleted: true },
+    ]);
+  });
+});
+
 describe("settings in the OpenAPI document", () => {
   // Built from the settings router as the app mounts it, so this checks what this feature contributes
   // to /openapi.json whatever state other features' routers are in.
