@@ -1,12 +1,15 @@
 /**
  * The room's ordered message log in the object's SQLite storage. Each message gets the next
  * sequence number and is stored as its encoded `message` frame, so replay and broadcast send the
- * stored text as is. Retention is bounded by count and by age.
+ * stored text as is. Retention is bounded by count, by age and by total size: the size bound is
+ * what keeps a full replay (buffered on one socket) well inside the object's memory.
  */
 
 export interface RetentionPolicy {
   maxMessages: number;
   maxAgeMs: number;
+  /** Total UTF-8 bytes of retained frames. */
+  maxBytes: number;
 }
 
 export interface StoredMessage {
@@ -23,12 +26,15 @@ export interface SqlStore {
 }
 
 const LATEST_SEQ_KEY = "latest_seq";
+const RETAINED_BYTES_KEY = "retained_bytes";
+const utf8 = new TextEncoder();
 
 export class MessageLog {
   readonly #store: SqlStore;
   readonly #retention: RetentionPolicy;
-  // Mirrors room_meta.latest_seq; loaded once in init(), written with every append.
+  // Mirror room_meta (latest_seq, retained_bytes); loaded once in init(), written with every change.
   #latest = 0;
+  #bytes = 0;
 
   constructor(store: SqlStore, retention: RetentionPolicy) {
     this.#store = store;
@@ -38,13 +44,42 @@ export class MessageLog {
   /** Creates the tables (idempotent) and loads the latest sequence number. Call inside blockConcurrencyWhile. */
   init(): void {
     const { sql } = this.#store;
-    sql.exec(`CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, frame TEXT NOT NULL)`);
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, bytes INTEGER NOT NULL DEFAULT 0, frame TEXT NOT NULL)`,
+    );
+    // Objects created before the size bound existed have no bytes column; their rows count as 0
+    // until retention drops them (count and age still bound them).
+    const columns = sql.exec<{ name: string }>(`PRAGMA table_info(messages)`).toArray();
+    if (!columns.some((c) => c.name === "bytes")) {
+      sql.exec(`ALTER TABLE messages ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0`);
+    }
     sql.exec(`CREATE INDEX IF NOT EXISTS messages_ts_idx ON messages (ts)`);
     // The latest seq lives apart from the messages: retention may delete every message, and the
     // next one must still continue the sequence rather than restart it.
     sql.exec(`CREATE TABLE IF NOT EXISTS room_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`);
-    const row = sql.exec<{ value: number }>(`SELECT value FROM room_meta WHERE key = ?`, LATEST_SEQ_KEY).toArray()[0];
-    this.#latest = row?.value ?? 0;
+    this.#latest = this.#meta(LATEST_SEQ_KEY);
+    this.#bytes = this.#meta(RETAINED_BYTES_KEY);
+  }
+
+  #meta(key: string): number {
+    const row = this.#store.sql.exec<{ value: number }>(`SELECT value FROM room_meta WHERE key = ?`, key).toArray()[0];
+    return row?.value ?? 0;
+  }
+
+  #setMeta(key: string, value: number): void {
+    this.#store.sql.exec(
+      `INSERT INTO room_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      key,
+      value,
+    );
+  }
+
+  /** Runs a DELETE … RETURNING bytes and returns how many bytes it freed. */
+  #deleteReturningBytes(query: string, ...bindings: number[]): number {
+    let freed = 0;
+    for (const row of this.#store.sql.exec<{ bytes: number }>(`${query} RETURNING bytes`, ...bindings))
+      freed += row.bytes;
+    return freed;
   }
 
   /** The latest sequence number (0 before the first message). */
@@ -59,25 +94,53 @@ export class MessageLog {
   append(now: number, encode: (seq: number, ts: number) => string): StoredMessage {
     const seq = this.#latest + 1;
     const frame = encode(seq, now);
-    this.#store.transactionSync(() => {
+    const size = utf8.encode(frame).byteLength;
+    const bytes = this.#store.transactionSync(() => {
       const { sql } = this.#store;
-      sql.exec(`INSERT INTO messages (seq, ts, frame) VALUES (?, ?, ?)`, seq, now, frame);
-      sql.exec(
-        `INSERT INTO room_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-        LATEST_SEQ_KEY,
-        seq,
-      );
-      sql.exec(`DELETE FROM messages WHERE seq <= ?`, seq - this.#retention.maxMessages);
-      sql.exec(`DELETE FROM messages WHERE ts < ?`, now - this.#retention.maxAgeMs);
+      sql.exec(`INSERT INTO messages (seq, ts, bytes, frame) VALUES (?, ?, ?, ?)`, seq, now, size, frame);
+      let total = this.#bytes + size;
+      total -= this.#deleteReturningBytes(`DELETE FROM messages WHERE seq <= ?`, seq - this.#retention.maxMessages);
+      total -= this.#deleteReturningBytes(`DELETE FROM messages WHERE ts < ?`, now - this.#retention.maxAgeMs);
+      if (total > this.#retention.maxBytes) total -= this.#trimToSize(total, seq);
+      this.#setMeta(LATEST_SEQ_KEY, seq);
+      this.#setMeta(RETAINED_BYTES_KEY, total);
+      return total;
     });
     // Only after the transaction committed: a failed write must not burn a sequence number.
     this.#latest = seq;
+    this.#bytes = bytes;
     return { seq, ts: now, frame };
+  }
+
+  /** Deletes the oldest messages (never `keep`, the one just written) until `total` fits; returns bytes freed. */
+  #trimToSize(total: number, keep: number): number {
+    let freed = 0;
+    let cutoff = 0;
+    const oldest = this.#store.sql.exec<{ seq: number; bytes: number }>(
+      `SELECT seq, bytes FROM messages WHERE seq < ? ORDER BY seq`,
+      keep,
+    );
+    for (const row of oldest) {
+      if (total - freed <= this.#retention.maxBytes) break;
+      freed += row.bytes;
+      cutoff = row.seq;
+    }
+    if (cutoff > 0) this.#store.sql.exec(`DELETE FROM messages WHERE seq <= ?`, cutoff);
+    return freed;
   }
 
   /** Drops messages older than the age limit (appends prune too; this covers a room that went quiet). */
   pruneExpired(now: number): void {
-    this.#store.sql.exec(`DELETE FROM messages WHERE ts < ?`, now - this.#retention.maxAgeMs);
+    this.#store.transactionSync(() => {
+      const freed = this.#deleteReturningBytes(`DELETE FROM messages WHERE ts < ?`, now - this.#retention.maxAgeMs);
+      if (freed > 0) this.#setMeta(RETAINED_BYTES_KEY, this.#bytes - freed);
+      this.#bytes -= freed;
+    });
+  }
+
+  /** Total bytes of the retained frames. */
+  get retainedBytes(): number {
+    return this.#bytes;
   }
 
   /** The first retained sequence number; latestSeq + 1 when nothing is retained. */

@@ -6,23 +6,33 @@ import { z } from "zod";
  */
 const positiveInt = (fallback: number, max: number) => z.coerce.number().int().positive().max(max).default(fallback);
 
-const limitsSchema = z.object({
-  /** Messages kept per room for `since` replay and history, newest first. */
-  ROOM_RETENTION_MESSAGES: positiveInt(1_000, 100_000),
-  /** Messages older than this are dropped from replay and history. */
-  ROOM_RETENTION_SECONDS: positiveInt(24 * 3600, 30 * 24 * 3600),
-  /** Largest client frame (and largest published `data`, serialized), in UTF-8 bytes. */
-  ROOM_MAX_FRAME_BYTES: positiveInt(64 * 1024, 1024 * 1024),
-  /** Per-connection publish rate (token bucket refill per second) ... */
-  ROOM_PUBLISH_RATE_PER_SECOND: z.coerce.number().positive().max(10_000).default(10),
-  /** ... and burst (bucket size). Also applied per user to POST /messages from non-admins. */
-  ROOM_PUBLISH_BURST: positiveInt(20, 10_000),
-  /** Sockets per room; hibernation allows 32,768 per object. */
-  ROOM_MAX_CONNECTIONS: positiveInt(10_000, 32_768),
-  /** Sockets one user may hold in one room (tabs, devices). */
-  ROOM_MAX_CONNECTIONS_PER_USER: positiveInt(32, 1_000),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
-});
+const limitsSchema = z
+  .object({
+    /** Messages kept per room for `since` replay and history, newest first. */
+    ROOM_RETENTION_MESSAGES: positiveInt(1_000, 100_000),
+    /** Messages older than this are dropped from replay and history. */
+    ROOM_RETENTION_SECONDS: positiveInt(24 * 3600, 30 * 24 * 3600),
+    /**
+     * Total size of the retained frames. A reconnect replays up to this much onto one socket, so it
+     * bounds the memory one replay takes in the object (128 MB per isolate).
+     */
+    ROOM_RETENTION_BYTES: positiveInt(8 * 1024 * 1024, 64 * 1024 * 1024),
+    /** Largest client frame (and largest published `data`, serialized), in UTF-8 bytes. */
+    ROOM_MAX_FRAME_BYTES: positiveInt(64 * 1024, 1024 * 1024),
+    /** Per-connection publish rate (token bucket refill per second) ... */
+    ROOM_PUBLISH_RATE_PER_SECOND: z.coerce.number().positive().max(10_000).default(10),
+    /** ... and burst (bucket size). Also applied per user to POST /messages from non-admins. */
+    ROOM_PUBLISH_BURST: positiveInt(20, 10_000),
+    /** Sockets per room; hibernation allows 32,768 per object. */
+    ROOM_MAX_CONNECTIONS: positiveInt(10_000, 32_768),
+    /** Sockets one user may hold in one room (tabs, devices). */
+    ROOM_MAX_CONNECTIONS_PER_USER: positiveInt(32, 1_000),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  })
+  .refine((l) => l.ROOM_RETENTION_BYTES >= 2 * l.ROOM_MAX_FRAME_BYTES, {
+    path: ["ROOM_RETENTION_BYTES"],
+    message: "must be at least twice ROOM_MAX_FRAME_BYTES",
+  });
 
 export type RoomLimits = z.output<typeof limitsSchema>;
 

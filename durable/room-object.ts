@@ -104,6 +104,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     this.#messages = new MessageLog(ctx.storage, {
       maxMessages: this.#limits.ROOM_RETENTION_MESSAGES,
       maxAgeMs: this.#limits.ROOM_RETENTION_SECONDS * 1000,
+      maxBytes: this.#limits.ROOM_RETENTION_BYTES,
     });
     this.#registry = new SessionRegistry(ctx.storage);
     // Keep-alives are answered by the runtime without waking the object.

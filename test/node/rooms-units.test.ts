@@ -58,6 +58,7 @@ describe("room limits", () => {
     expect(parseRoomLimits({})).toMatchObject({ ROOM_RETENTION_MESSAGES: 1000, ROOM_MAX_FRAME_BYTES: 65536 });
     expect(parseRoomLimits({ ROOM_RETENTION_MESSAGES: "5" }).ROOM_RETENTION_MESSAGES).toBe(5);
     expect(() => parseRoomLimits({ ROOM_MAX_CONNECTIONS: "40000" })).toThrow(/ROOM_MAX_CONNECTIONS/);
+    expect(() => parseRoomLimits({ ROOM_RETENTION_BYTES: "65536" })).toThrow(/ROOM_RETENTION_BYTES/);
   });
 });
 

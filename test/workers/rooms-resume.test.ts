@@ -83,6 +83,35 @@ describe("resuming with ?since=", () => {
     caughtUp.close();
   });
 
+  it("bounds retention by total size (default 8 MiB) so a full replay fits in the object's memory", async () => {
+    const room = uniqueRoom();
+    const user = await signIn();
+    const pad = "x".repeat(60 * 1024);
+    await runInDurableObject<RoomObject, void>(roomStub(room), (instance) => {
+      for (let i = 0; i < 200; i++) instance.publish({ from: "server", data: { i, pad } });
+    });
+    const stored = await runInDurableObject(roomStub(room), (_instance, state) =>
+      state.storage.sql
+        .exec<{ n: number; total: number; oldest: number }>(
+          "SELECT COUNT(*) AS n, SUM(bytes) AS total, MIN(seq) AS oldest FROM messages",
+        )
+        .one(),
+    );
+    expect(stored.total).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect(stored.total).toBeGreaterThan(8 * 1024 * 1024 - 2 * 62 * 1024);
+    expect(stored.oldest).toBe(200 - stored.n + 1);
+    // The running total the log keeps (so appends never rescan the table) matches the rows.
+    const tracked = await runInDurableObject(roomStub(room), (_instance, state) =>
+      state.storage.sql.exec<{ value: number }>("SELECT value FROM room_meta WHERE key = 'retained_bytes'").one(),
+    );
+    expect(tracked.value).toBe(stored.total);
+    const socket = await join(room, user, { since: 0 });
+    expect(await socket.next("error")).toMatchObject({ code: "resync_required", oldestSeq: stored.oldest, seq: 200 });
+    const messages = await socket.messages(stored.n, 15_000);
+    expect(messages.map((m) => m.seq)).toEqual(Array.from({ length: stored.n }, (_, k) => stored.oldest + k));
+    socket.close();
+  });
+
   it("resyncs a client whose since is ahead of the room (its view belongs to another log)", async () => {
     const room = uniqueRoom();
     const user = await signIn();
