@@ -180,22 +180,54 @@ async function tearDown(): Promise<void> {
 }
 
 let interrupted = false;
-// The last line of defence for "under 10 minutes": whatever hangs, the run ends and cleans up.
+let reported = false;
+
+/** Prints the table and writes the results once, whether the run ended normally or was cut short. */
+async function report(): Promise<void> {
+  if (reported) return;
+  reported = true;
+  const durationS = (performance.now() - started) / 1000;
+  machine.loadEnd = loadNow();
+  const command = `npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+  const info: RunInfo = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    durationS,
+    command,
+    profile: opts.profile.name,
+    machine,
+    notes,
+  };
+  const file = await writeResults(ROOT, info, rows, extra);
+  process.stdout.write(`\n${markdownTable(rows)}\n\n`);
+  const losses = oursLoses(rows);
+  if (losses.length) process.stdout.write(`Where ours loses:\n${losses.map((l) => `  - ${l}`).join("\n")}\n\n`);
+  process.stdout.write(
+    `machine: ${machine.cpuModel} × ${machine.cores}, load ${machine.loadStart} → ${machine.loadEnd}; ${Math.round(durationS)} s; raw results: ${file}\n`,
+  );
+  if (opts.write) {
+    await rewriteBenchmarksMd(ROOT, resultsBlock(info, rows));
+    process.stdout.write("BENCHMARKS.md results block rewritten\n");
+  }
+}
+
+/** Cuts the run short: stops every server, reports what was measured so far, exits. */
+function abort(reason: string, code: number): void {
+  interrupted = true;
+  log(reason);
+  rows.push(statusRow("run", "remaining benchmarks", ["ours", "baseline"], "skipped", reason));
+  void tearDown()
+    .then(report)
+    .finally(() => process.exit(code));
+}
+
+// The last line of defence for "under 10 minutes": whatever hangs, the run ends, cleans up and reports.
 const watchdog = setTimeout(
-  () => {
-    log("watchdog: over the time budget, stopping");
-    interrupted = true;
-    void tearDown().finally(() => process.exit(1));
-  },
-  (opts.profile.budgetS + 60) * 1000,
+  () => abort("watchdog: over the time budget, stopping", 1),
+  (opts.profile.budgetS + 30) * 1000,
 );
 watchdog.unref();
-
-process.once("SIGINT", () => {
-  interrupted = true;
-  log("interrupted: cleaning up");
-  void tearDown().finally(() => process.exit(130));
-});
+process.once("SIGINT", () => abort("interrupted", 130));
 
 try {
   const ctx = await setUp();
@@ -210,54 +242,21 @@ try {
     try {
       rows.push(...(await suite.run(ctx)));
     } catch (error) {
+      if (interrupted) break;
       log(`suite ${suite.name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      rows.push(
-        statusRow(
-          suite.name,
-          suite.name,
-          ["ours", "baseline"],
-          "error",
-          error instanceof Error ? error.message : String(error),
-        ),
-      );
+      const message = error instanceof Error ? error.message : String(error);
+      rows.push(statusRow(suite.name, suite.name, ["ours", "baseline"], "error", message));
     }
   }
 } catch (error) {
   log(`set-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  rows.push(
-    statusRow(
-      "setup",
-      "local stack, bundle and servers",
-      ["ours", "baseline"],
-      "error",
-      error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error),
-    ),
-  );
+  const message = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
+  rows.push(statusRow("setup", "local stack, bundle and servers", ["ours", "baseline"], "error", message));
   process.exitCode = 1;
 } finally {
-  await tearDown();
+  if (!interrupted) await tearDown();
 }
-
-const durationS = (performance.now() - started) / 1000;
-machine.loadEnd = loadNow();
-const command = `npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
-const info: RunInfo = {
-  startedAt,
-  finishedAt: new Date().toISOString(),
-  durationS,
-  command,
-  profile: opts.profile.name,
-  machine,
-  notes,
-};
-const file = await writeResults(ROOT, info, rows, extra);
-process.stdout.write(`\n${markdownTable(rows)}\n\n`);
-const losses = oursLoses(rows);
-if (losses.length) process.stdout.write(`Where ours loses:\n${losses.map((l) => `  - ${l}`).join("\n")}\n\n`);
-process.stdout.write(
-  `machine: ${machine.cpuModel} × ${machine.cores}, load ${machine.loadStart} → ${machine.loadEnd}; ${Math.round(durationS)} s; raw results: ${file}\n`,
-);
-if (opts.write) {
-  await rewriteBenchmarksMd(ROOT, resultsBlock(info, rows));
-  process.stdout.write("BENCHMARKS.md results block rewritten\n");
+if (!interrupted) {
+  clearTimeout(watchdog);
+  await report();
 }

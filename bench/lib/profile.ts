@@ -72,6 +72,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
       return { clients: clients || 100, ratePerS: rate || 10 };
     });
   }
+  // BENCH_BUDGET_S=300 shortens (or lengthens) the run's time budget.
+  const budget = Number(env.BENCH_BUDGET_S);
+  if (Number.isFinite(budget) && budget > 0) profile.budgetS = budget;
   return {
     profile,
     write: argv.includes("--write"),
