@@ -193,6 +193,34 @@ describe("events", () => {
   });
 });
 
+describe("limits from settings", () => {
+  it("accepts a type once an admin adds it to assets.allowed-types, and refuses it again when removed", async () => {
+    const user = await createUser();
+    const admin = await createUser(["admin"]);
+    const type = "application/x-edge-test";
+    const bytes = new Uint8Array([1, 2, 3]);
+    expect((await uploadRaw(user, bytes, { contentType: type, filename: "t.bin" })).status).toBe(415);
+
+    // A superset of the defaults, so uploads in other test files are unaffected.
+    const put = await call("/v1/settings/assets.allowed-types", {
+      method: "PUT",
+      headers: { ...admin.auth, "Content-Type": "application/json", "If-None-Match": "*" },
+      body: JSON.stringify({ value: [...DEFAULT_ALLOWED_TYPES, type], visibility: "admin" }),
+    });
+    expect(put.status).toBe(201);
+    try {
+      expect((await uploadRaw(user, bytes, { contentType: type, filename: "t.bin" })).status).toBe(201);
+    } finally {
+      const removed = await call("/v1/settings/assets.allowed-types", {
+        method: "DELETE",
+        headers: { ...admin.auth, "If-Match": put.headers.get("ETag") ?? "" },
+      });
+      expect(removed.status).toBe(204);
+    }
+    expect((await uploadRaw(user, bytes, { contentType: type, filename: "t.bin" })).status).toBe(415);
+  });
+});
+
 describe("the sweeper", () => {
   it("removes abandoned pending uploads (object, multipart upload, row) and keeps ready and recent ones", async () => {
     const user = await createUser();
