@@ -338,4 +338,13 @@ describe("settings in the OpenAPI document", () => {
     const write = doc.components?.schemas?.SettingWrite as { properties?: Record<string, unknown> };
     expect(Object.keys(write.properties ?? {})).toEqual(["value", "visibility", "schema"]);
   });
+
+  it("appears in the app's /openapi.json", async () => {
+    const res = await call("/openapi.json");
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/v1/settings", "/v1/settings/{key}", "/v1/settings/{key}/history"]),
+    );
+  });
 });
