@@ -2,7 +2,9 @@ import type { ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "./app-env.ts";
+import { DrizzleQueryError } from "drizzle-orm/errors";
 import { ConfigError } from "./config.ts";
+import { databaseProblem } from "./database-errors.ts";
 import { createLogger } from "./logger.ts";
 import { dependencyUnavailable, ProblemError, problemResponse } from "./problem.ts";
 import { TimeoutError } from "./timeout.ts";
@@ -13,10 +15,12 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
   const log = c.var.log ?? createLogger("info", { requestId });
   const problem = toProblem(error);
   if (problem.status >= 500) {
-    // The cause is logged (never sent): config errors name keys, not values.
+    // What is logged is the problem's cause: for mapped errors (config, database) a summary made
+    // to be safe to log; the raw error and its stack only when nothing mapped it.
+    const unmapped = problem.cause === error;
     log.error(problem.title, {
-      error: error instanceof ProblemError && error.cause !== undefined ? error.cause : error,
-      ...(error instanceof Error && error.stack && !(error instanceof ConfigError) && { stack: error.stack }),
+      error: problem.cause ?? error,
+      ...(unmapped && error instanceof Error && error.stack && { stack: error.stack }),
     });
   }
   return problemResponse(problem, requestId);
@@ -33,6 +37,8 @@ function toProblem(error: unknown): ProblemError {
     });
   }
   if (error instanceof TimeoutError) return dependencyUnavailable(error.what, error);
+  // Its message lists the query parameters (hashes, emails): only a summary may be logged.
+  if (error instanceof DrizzleQueryError) return databaseProblem(error);
   if (error instanceof HTTPException) {
     // Hono's own middleware (body limit, validators, 415 from zod-openapi) speak HTTPException.
     const status = error.status as ContentfulStatusCode;

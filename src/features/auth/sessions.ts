@@ -1,7 +1,7 @@
 import { and, eq, isNull } from "drizzle-orm";
 import type { Database } from "../../adapters/postgres.ts";
 import { refreshTokens } from "../../db/schema.ts";
-import { withDatabase } from "./postgres-errors.ts";
+import { withDatabase } from "../../core/database-errors.ts";
 import { generateRefreshToken, hashRefreshToken, REFRESH_TOKEN_LENGTH } from "./refresh-token.ts";
 
 /**

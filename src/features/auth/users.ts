@@ -1,7 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { Database } from "../../adapters/postgres.ts";
 import { type UserRow, users } from "../../db/schema.ts";
-import { withDatabase } from "./postgres-errors.ts";
+import { withDatabase } from "../../core/database-errors.ts";
 import { lastAdmin } from "./problems.ts";
 
 export const ADMIN_ROLE = "admin";

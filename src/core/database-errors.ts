@@ -1,5 +1,5 @@
 import { DrizzleQueryError } from "drizzle-orm/errors";
-import { dependencyUnavailable, ProblemError } from "../../core/problem.ts";
+import { dependencyUnavailable, ProblemError } from "./problem.ts";
 
 // A Postgres server error carries a five-character SQLSTATE; a connection failure does not.
 const SQLSTATE = /^[0-9A-Z]{5}$/;
@@ -19,13 +19,21 @@ export async function withDatabase<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (error) {
     if (error instanceof ProblemError) throw error;
-    const inner = error instanceof DrizzleQueryError ? error.cause : error;
-    const code = sqlStateOf(inner);
-    const summary = {
-      name: inner instanceof Error ? inner.name : ((inner as object | null)?.constructor?.name ?? typeof inner),
-      ...(code && { sqlState: code }),
-    };
-    if (code) throw new ProblemError({ status: 500, detail: "Something went wrong on our side.", cause: summary });
-    throw dependencyUnavailable("postgres", summary);
+    throw databaseProblem(error);
   }
+}
+
+/**
+ * The problem for a database error that reached the error handler: a server error (SQLSTATE) is
+ * a 500, anything else means Postgres is unreachable (503). Only the name and SQLSTATE are kept.
+ */
+export function databaseProblem(error: unknown): ProblemError {
+  const inner = error instanceof DrizzleQueryError ? error.cause : error;
+  const code = sqlStateOf(inner);
+  const summary = {
+    name: inner instanceof Error ? inner.name : ((inner as object | null)?.constructor?.name ?? typeof inner),
+    ...(code && { sqlState: code }),
+  };
+  if (code) return new ProblemError({ status: 500, detail: "Something went wrong on our side.", cause: summary });
+  return dependencyUnavailable("postgres", summary);
 }
