@@ -6,7 +6,7 @@ import { ProblemError } from "../../src/core/problem.ts";
 import { createSettingsCache } from "../../src/features/settings/cache.ts";
 import type { SettingsEvents } from "../../src/features/settings/events.ts";
 import type { SettingChanged } from "../../src/features/settings/model.ts";
-import { DEFAULT_READ_TIMING } from "../../src/features/settings/reader.ts";
+import { DEFAULT_READ_TIMING, type ReadTiming } from "../../src/features/settings/reader.ts";
 import { createSettingsRepository, type SettingsRepository } from "../../src/features/settings/repository.ts";
 import { createSettingsService } from "../../src/features/settings/service.ts";
 import { readSettingValue } from "../../src/features/settings/typed-setting.ts";
@@ -46,6 +46,7 @@ interface Harness {
   events?: SettingsEvents;
   repo?: SettingsRepository;
   publishTimeoutMs?: number;
+  timing?: Partial<ReadTiming>;
 }
 
 function harness(options: Harness = {}) {
@@ -66,6 +67,7 @@ function harness(options: Harness = {}) {
     databaseTimeoutMs: 5_000,
     publishTimeoutMs: options.publishTimeoutMs,
     now: options.now,
+    timing: options.timing,
   });
   return { service, cache, prefix, settled: () => Promise.allSettled(tasks) };
 }
@@ -96,7 +98,9 @@ describe("settings reads at steady state", () => {
   });
 
   it("lets one of 25 concurrent misses read Postgres, once, while the rest wait for its snapshot", async () => {
-    const { service, cache } = harness();
+    // Waiters give up after waitForFillMs; a generous budget keeps a loaded CI box from turning a
+    // slow refill into extra queries, which is the only way this count could change.
+    const { service, cache } = harness({ timing: { waitForFillMs: 15_000 } });
     const key = uniqueKey("stampede");
     await service.put({ key, value: "x", visibility: "public", preconditions: create, actor });
     await cache.invalidate();

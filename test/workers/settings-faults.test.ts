@@ -96,7 +96,7 @@ describe("settings with Postgres unreachable", () => {
 
     // Once Postgres is back (and the short "Postgres is down" pause has passed), reads refill the cache.
     let source = "";
-    const deadline = Date.now() + 5_000;
+    const deadline = Date.now() + 8_000;
     while (Date.now() < deadline) {
       const res = await read(key, up);
       source = res.headers.get("X-Settings-Source") ?? "";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createRouter } from "../../src/core/openapi.ts";
 import { settingsRoutes } from "../../src/features/settings/routes.ts";
-import { call, type Caller, callerWith, jsonInit, uniqueKey } from "./support/settings.ts";
+import { call, type Caller, callerWith, callWithEnv, isolatedPrefix, jsonInit, uniqueKey } from "./support/settings.ts";
 
 interface SettingBody {
   key: string;
@@ -215,18 +215,25 @@ describe("settings reads", () => {
   });
 
   it("serves the read after a write from the cache, with a strong ETag and 304 on a current If-None-Match", async () => {
+    // A cache namespace of its own: other suites writing settings must not move this one's generation.
+    const own = { REDIS_KEY_PREFIX: isolatedPrefix("etag") };
     const key = uniqueKey("etag");
-    await create(key, { value: "v1", visibility: "public" });
-    const first = await call(`/v1/settings/${key}`);
+    const write = (body: unknown, headers: Record<string, string>) =>
+      callWithEnv(`/v1/settings/${key}`, own, jsonInit("PUT", body, { ...admin.headers, ...headers }));
+    const read = (headers: Record<string, string> = {}) => callWithEnv(`/v1/settings/${key}`, own, { headers });
+    expect((await write({ value: "v1", visibility: "public" }, { "If-None-Match": "*" })).status).toBe(201);
+    const first = await read();
     expect(first.status).toBe(200);
     expect(first.headers.get("ETag")).toBe('"1"');
     expect(first.headers.get("X-Settings-Source")).toBe("cache");
     expect(first.headers.get("Vary")).toContain("Authorization");
-    const notModified = await call(`/v1/settings/${key}`, { headers: { "If-None-Match": '"1"' } });
+    const notModified = await read({ "If-None-Match": '"1"' });
     expect(notModified.status).toBe(304);
-    await put(key, { value: "v2" }, { "If-Match": '"1"' });
-    const changed = await call(`/v1/settings/${key}`, { headers: { "If-None-Match": '"1"' } });
+    expect(notModified.headers.get("ETag")).toBe('"1"');
+    expect((await write({ value: "v2" }, { "If-Match": '"1"' })).status).toBe(200);
+    const changed = await read({ "If-None-Match": '"1"' });
     expect(changed.status).toBe(200);
+    expect(changed.headers.get("X-Settings-Source")).toBe("cache");
     expect(((await changed.json()) as SettingBody).value).toBe("v2");
   });
 
