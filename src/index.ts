@@ -1,6 +1,6 @@
 import { createApp } from "./app.ts";
 import type { Bindings } from "./core/app-env.ts";
-import { sweepPendingUploads } from "./features/assets/sweeper.ts";
+import { runScheduledJobs } from "./scheduled.ts";
 
 export { RoomObject } from "../durable/room-object.ts";
 
@@ -9,6 +9,6 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   async scheduled(controller, env, ctx) {
-    ctx.waitUntil(sweepPendingUploads(env, new Date(controller.scheduledTime)));
+    ctx.waitUntil(runScheduledJobs(env, new Date(controller.scheduledTime)));
   },
 } satisfies ExportedHandler<Bindings>;

@@ -1,0 +1,32 @@
+import { eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { createAuthUser, withDatabase } from "../../../test/workers/support/auth.ts";
+import { refreshTokens } from "../../db/schema.ts";
+import { pruneExpiredRefreshTokens, REFRESH_TOKEN_RETENTION_MS } from "./prune.ts";
+
+describe("pruning refresh tokens", () => {
+  it("deletes tokens expired past the retention and keeps live and recently expired ones", async () => {
+    const live = await createAuthUser({ loginable: false });
+    const stale = await createAuthUser({ loginable: false });
+    const recent = await createAuthUser({ loginable: false });
+    const now = new Date();
+    await withDatabase(async (db) => {
+      await db
+        .update(refreshTokens)
+        .set({ expiresAt: new Date(now.getTime() - REFRESH_TOKEN_RETENTION_MS - 60_000) })
+        .where(eq(refreshTokens.familyId, stale.sessionId));
+      await db
+        .update(refreshTokens)
+        .set({ expiresAt: new Date(now.getTime() - 60_000) })
+        .where(eq(refreshTokens.familyId, recent.sessionId));
+
+      const removed = await pruneExpiredRefreshTokens(db, now);
+      expect(removed).toBeGreaterThanOrEqual(1);
+      const left = async (sid: string) =>
+        (await db.select({ id: refreshTokens.id }).from(refreshTokens).where(eq(refreshTokens.familyId, sid))).length;
+      expect(await left(stale.sessionId)).toBe(0);
+      expect(await left(recent.sessionId)).toBe(1);
+      expect(await left(live.sessionId)).toBe(1);
+    });
+  });
+});

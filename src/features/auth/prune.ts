@@ -1,0 +1,30 @@
+import { inArray, lt } from "drizzle-orm";
+import type { Database } from "../../adapters/postgres.ts";
+import { refreshTokens } from "../../db/schema.ts";
+
+/**
+ * Expired refresh tokens are kept this long past expiry before they are deleted. Any access token
+ * of theirs expired long before (access tokens live minutes), so the revocation fallback that reads
+ * families from Postgres loses nothing it still needs.
+ */
+export const REFRESH_TOKEN_RETENTION_MS = 24 * 3600 * 1000;
+/** Rows deleted per statement, so one run never holds a long lock. */
+export const PRUNE_BATCH = 1_000;
+const MAX_BATCHES = 20;
+
+/** Deletes refresh-token rows expired for longer than the retention. Returns how many went. */
+export async function pruneExpiredRefreshTokens(db: Database, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - REFRESH_TOKEN_RETENTION_MS);
+  let removed = 0;
+  for (let batch = 0; batch < MAX_BATCHES; batch++) {
+    const expired = db
+      .select({ id: refreshTokens.id })
+      .from(refreshTokens)
+      .where(lt(refreshTokens.expiresAt, cutoff))
+      .limit(PRUNE_BATCH);
+    const deleted = await db.delete(refreshTokens).where(inArray(refreshTokens.id, expired)).returning({ id: refreshTokens.id });
+    removed += deleted.length;
+    if (deleted.length < PRUNE_BATCH) break;
+  }
+  return removed;
+}
