@@ -1,8 +1,8 @@
 // The production bundle, exactly as `wrangler deploy` would upload it (a dry run writes it to disk).
 import { execFile } from "node:child_process";
-import { readFile, stat } from "node:fs/promises";
+import { mkdir, readFile, stat, symlink } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { promisify, stripVTControlCharacters } from "node:util";
 import { gzipSync } from "node:zlib";
 
 const run = promisify(execFile);
@@ -16,6 +16,8 @@ export interface WorkerBundle {
   compatibilityDate: string;
   compatibilityFlags: string[];
   buildMs: number;
+  /** What was built: "working tree" or "HEAD <sha>". */
+  source: string;
 }
 
 /** Reads the two compatibility settings from wrangler.toml (a full TOML parser is not needed for two keys). */
@@ -28,24 +30,48 @@ export async function readCompatibility(root: string): Promise<{ date: string; f
   return { date, flags };
 }
 
-export async function buildWorker(root: string, outDir: string, timeoutMs = 120_000): Promise<WorkerBundle> {
+export interface BuildSource {
+  /** The directory wrangler builds in (the repository, or an export of its last commit). */
+  dir: string;
+  /** What was built, for the results: "working tree" or "HEAD <sha>". */
+  label: string;
+}
+
+/** esbuild's error lines from wrangler's output, without colour codes (the rest is banner noise). */
+function buildErrors(error: unknown): string {
+  const e = error as { stdout?: string; stderr?: string; message?: string };
+  const text = stripVTControlCharacters(`${e.stderr ?? ""}\n${e.stdout ?? ""}`);
+  const lines = text.split("\n").filter((l) => /ERROR|error:/i.test(l));
+  return lines.slice(0, 6).join("; ").trim() || (e.message ?? String(error)).split("\n")[0] || "build failed";
+}
+
+export async function buildWorker(
+  root: string,
+  outDir: string,
+  source: BuildSource = { dir: root, label: "working tree" },
+  timeoutMs = 120_000,
+): Promise<WorkerBundle> {
   const started = performance.now();
   const wrangler = join(root, "node_modules", ".bin", "wrangler");
-  await run(wrangler, ["deploy", "--dry-run", "--outdir", outDir], {
-    cwd: root,
-    timeout: timeoutMs,
-    maxBuffer: 16 * 1024 * 1024,
-    // wrangler needs Node >= 22: put the harness's own Node first on PATH.
-    env: {
-      ...process.env,
-      PATH: `${join(process.execPath, "..")}:${process.env.PATH ?? ""}`,
-      WRANGLER_SEND_METRICS: "false",
-    },
-  });
+  try {
+    await run(wrangler, ["deploy", "--dry-run", "--outdir", outDir], {
+      cwd: source.dir,
+      timeout: timeoutMs,
+      maxBuffer: 16 * 1024 * 1024,
+      // wrangler needs Node >= 22: put the harness's own Node first on PATH.
+      env: {
+        ...process.env,
+        PATH: `${join(process.execPath, "..")}:${process.env.PATH ?? ""}`,
+        WRANGLER_SEND_METRICS: "false",
+      },
+    });
+  } catch (error) {
+    throw new Error(`building the ${source.label} failed: ${buildErrors(error)}`);
+  }
   const buildMs = performance.now() - started;
   const modulePath = join(outDir, "index.js");
   const code = await readFile(modulePath);
-  const { date, flags } = await readCompatibility(root);
+  const { date, flags } = await readCompatibility(source.dir);
   return {
     dir: outDir,
     modulePath,
@@ -54,7 +80,20 @@ export async function buildWorker(root: string, outDir: string, timeoutMs = 120_
     compatibilityDate: date,
     compatibilityFlags: flags,
     buildMs,
+    source: source.label,
   };
+}
+
+/**
+ * The last commit, exported to `dir` with the repository's node_modules linked in: what to build
+ * when the working tree is mid-edit (several engineers share it) and does not build.
+ */
+export async function exportHead(root: string, dir: string, timeoutMs = 60_000): Promise<BuildSource> {
+  const { stdout: sha } = await run("git", ["rev-parse", "--short", "HEAD"], { cwd: root, timeout: timeoutMs });
+  await mkdir(dir, { recursive: true });
+  await run("sh", ["-c", `git archive --format=tar HEAD | tar -x -C "${dir}"`], { cwd: root, timeout: timeoutMs });
+  await symlink(join(root, "node_modules"), join(dir, "node_modules"), "dir");
+  return { dir, label: `HEAD ${sha.trim()}` };
 }
 
 /** The `[vars]` table of wrangler.toml (string values only), which the bundle does not carry. */

@@ -45,6 +45,8 @@ interface Side {
   pids: number[];
   /** Sends one message into the room. */
   publish(data: Payload): void;
+  /** Publishes the server refused so far (error frames / error acks), with the last reason. */
+  refused: { count: number; last: string };
   close(): void;
 }
 
@@ -144,12 +146,19 @@ async function connectOurs(
       }),
     (ws) => ws.terminate(),
   );
-  const publisher = await openOurs(url, publisherUser.token, () => {}).catch((error: unknown) => {
+  const refused = { count: 0, last: "" };
+  const publisher = await openOurs(url, publisherUser.token, (frame) => {
+    if (frame.type === "error") {
+      refused.count++;
+      refused.last = String((frame as { code?: unknown }).code ?? "error");
+    }
+  }).catch((error: unknown) => {
     for (const ws of sockets) ws.terminate();
     throw error;
   });
   return {
     pids: [ctx.ours.proc.pid],
+    refused,
     publish: (data) => publisher.send(JSON.stringify({ type: "publish", data, id: String(data.i) })),
     close: () => {
       for (const ws of [...sockets, publisher]) ws.terminate();
@@ -221,10 +230,17 @@ async function connectBaseline(
       throw error;
     },
   );
+  const refused = { count: 0, last: "" };
   return {
     pids: [ctx.baseline.a.proc.pid, ctx.baseline.b.proc.pid],
+    refused,
     publish: (data) => {
-      publisher.emit("publish", { room, data, id: data.i });
+      publisher.emit("publish", { room, data, id: data.i }, (reply: { error?: string }) => {
+        if (reply?.error) {
+          refused.count++;
+          refused.last = reply.error;
+        }
+      });
     },
     close: () => {
       for (const s of [...sockets, publisher]) s.close();
@@ -240,6 +256,9 @@ interface RoundResult {
   p50Ms: number;
   p99Ms: number;
   sent: number;
+  /** Publishes refused by the server in this round, and why. */
+  refused: number;
+  refusedReason: string;
   /** Server CPU per 1,000 delivered messages, ms. */
   cpuPer1000: number;
 }
@@ -258,6 +277,7 @@ async function runRound(
   const total = Math.round(rate * sendS);
   const expected = total * clients;
   const cpuBefore = await totalCpu(side.pids);
+  const refusedBefore = side.refused.count;
   const start = performance.now();
   for (let i = 0; i < total; i++) {
     const wait = start + (i * 1000) / rate - performance.now();
@@ -275,6 +295,8 @@ async function runRound(
     p50Ms: quantile(rec.latencies, 0.5),
     p99Ms: quantile(rec.latencies, 0.99),
     sent: total,
+    refused: side.refused.count - refusedBefore,
+    refusedReason: side.refused.last,
     cpuPer1000: count ? (cpu / count) * 1000 : Number.NaN,
   };
 }
@@ -406,6 +428,17 @@ export const realtimeSuite: Suite = {
             better: "lower",
             a: [oursConnectS],
             b: [baseConnectS],
+          }),
+          makeRow({
+            group: GROUP,
+            benchmark,
+            sides: SIDES,
+            metric: "publishes refused by the server",
+            unit: "",
+            better: "none",
+            a: a.map((r) => r.refused),
+            b: b.map((r) => r.refused),
+            note: [...a, ...b].find((r) => r.refused > 0)?.refusedReason,
           }),
         );
       } catch (error) {
