@@ -13,7 +13,9 @@ import { type AssetRow, assets } from "../../src/db/schema.ts";
 import { type AssetEventType, roomAssetEvents } from "../../src/features/assets/events.ts";
 import { DEFAULT_ALLOWED_TYPES } from "../../src/features/assets/limits.ts";
 import { drizzleAssetRepository } from "../../src/features/assets/repository.ts";
-import { deleteAsset, uploadThroughWorker, type AssetServiceDeps } from "../../src/features/assets/service.ts";
+import { uploadThroughWorker } from "../../src/features/assets/raw-upload.ts";
+import { deleteAsset } from "../../src/features/assets/service.ts";
+import type { AssetServiceDeps } from "../../src/features/assets/service-deps.ts";
 import { sweepPendingUploads } from "../../src/features/assets/sweeper.ts";
 import type { AssetView } from "../../src/features/assets/view.ts";
 import {

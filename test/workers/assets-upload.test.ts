@@ -207,3 +207,14 @@ describe("reading, listing and deleting", () => {
     expect((await call("/v1/assets?limit=101", { headers: user.auth })).status).toBe(422);
   });
 });
+
+describe("the OpenAPI document", () => {
+  it("lists every asset route with its methods", async () => {
+    const doc = (await (await call("/openapi.json")).json()) as { paths: Record<string, Record<string, unknown>> };
+    expect(Object.keys(doc.paths["/v1/assets"] ?? {}).sort()).toEqual(["get", "post"]);
+    expect(Object.keys(doc.paths["/v1/assets/uploads"] ?? {})).toEqual(["post"]);
+    expect(Object.keys(doc.paths["/v1/assets/{id}"] ?? {}).sort()).toEqual(["delete", "get"]);
+    expect(Object.keys(doc.paths["/v1/assets/{id}/complete"] ?? {})).toEqual(["post"]);
+    expect(Object.keys(doc.paths["/v1/assets/{id}/content"] ?? {})).toEqual(["get"]);
+  });
+});

@@ -6,7 +6,7 @@ import { isAdmin, type Principal } from "../../core/principal.ts";
 import { roomAssetEvents } from "./events.ts";
 import { settingsLimits } from "./limits.ts";
 import { drizzleAssetRepository } from "./repository.ts";
-import type { Actor, AssetServiceDeps } from "./service.ts";
+import type { Actor, AssetServiceDeps } from "./service-deps.ts";
 
 /** Wires the asset services to this request's clients. Everything is lazy: nothing connects until used. */
 export function assetServiceDeps(deps: Deps, log: Logger, config: Config): AssetServiceDeps {

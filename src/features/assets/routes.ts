@@ -15,16 +15,10 @@ import {
   ListQuery,
   RawUploadQuery,
 } from "./schemas.ts";
-import {
-  type Actor,
-  completeUpload,
-  contentLocation,
-  createDirectUpload,
-  deleteAsset,
-  getAsset,
-  listAssets,
-  uploadThroughWorker,
-} from "./service.ts";
+import { completeUpload, createDirectUpload } from "./direct-upload.ts";
+import { uploadThroughWorker } from "./raw-upload.ts";
+import { contentLocation, deleteAsset, getAsset, listAssets } from "./service.ts";
+import type { Actor } from "./service-deps.ts";
 
 const tags = ["Assets"];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
