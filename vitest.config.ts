@@ -19,7 +19,7 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["src/**/*.test.ts", "durable/**/*.test.ts", "test/workers/**/*.test.ts"],
+          include: ["src/**/*.test.ts", "durable/**/*.test.ts", "client/**/*.test.ts", "test/workers/**/*.test.ts"],
           globalSetup: ["./test/global-setup.ts"],
           testTimeout: 20_000,
           hookTimeout: 30_000,

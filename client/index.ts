@@ -2,6 +2,8 @@
  * The browser/Node SDK of the edge backend. Realtime rooms: `connectRoom({ url, room, token })`.
  * Frames are the shared protocol's types (protocol/frames.ts), re-exported here.
  */
+export { createApiClient } from "./http-client.ts";
+export type { AppType } from "./http-client.ts";
 export { connectRoom, RoomClient, RoomPublishError } from "./room-client.ts";
 export type { RoomClientEvents, RoomClientOptions } from "./room-client.ts";
 export {

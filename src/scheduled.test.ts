@@ -1,4 +1,7 @@
-import { env } from "cloudflare:test";
+import { env as testEnv } from "cloudflare:test";
+import type { Bindings } from "./core/app-env.ts";
+
+const env = testEnv as unknown as Bindings;
 import { describe, expect, it } from "vitest";
 import { runScheduledJobs } from "./scheduled.ts";
 
