@@ -165,6 +165,8 @@ export function oursLoses(rows: Row[]): string[] {
     .filter((r) => r.sides[0].startsWith("ours") && !r.sides[1].startsWith("—"))
     .filter(
       (r) =>
+        // Ours produced no numbers where the baseline did (e.g. refused an upload size, could not connect).
+        (r.status === "ok" && r.a.length === 0 && r.b.length > 0 && r.better !== "none") ||
         (r.status === "ok" &&
           r.verdict &&
           !r.verdict.startsWith("ours") &&
