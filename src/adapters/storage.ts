@@ -94,7 +94,13 @@ export interface ObjectStore {
   abortMultipart(key: string, uploadId: string): Promise<void>;
   /** A PUT URL whose signature binds Content-Type and Content-Length. */
   presignPut(key: string, contentType: string, contentLength: number, expiresInSeconds: number): Promise<string>;
-  presignUploadPart(key: string, uploadId: string, partNumber: number, contentLength: number, expiresInSeconds: number): Promise<string>;
+  presignUploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    contentLength: number,
+    expiresInSeconds: number,
+  ): Promise<string>;
   presignGet(key: string, expiresInSeconds: number): Promise<string>;
 }
 
@@ -104,15 +110,20 @@ export interface ObjectStore {
  * the isolate by roughly the size of the whole upload before a GC reclaimed it (measured, see
  * docs/assets.md). The SigV4 signer uses a preset `x-amz-content-sha256` as the payload hash.
  */
-async function withPayloadHash<C extends { middlewareStack: { add(...args: never[]): void } }>(command: C, body: Uint8Array): Promise<C> {
+async function withPayloadHash<C extends { middlewareStack: { add(...args: never[]): void } }>(
+  command: C,
+  body: Uint8Array,
+): Promise<C> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
   const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
   type Handler = (args: { request: unknown }) => Promise<unknown>;
-  const middleware = (next: Handler): Handler => (args) => {
-    const request = args.request as { headers?: Record<string, string> };
-    if (request.headers) request.headers["x-amz-content-sha256"] = hex;
-    return next(args);
-  };
+  const middleware =
+    (next: Handler): Handler =>
+    (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers["x-amz-content-sha256"] = hex;
+      return next(args);
+    };
   (command.middlewareStack.add as (m: typeof middleware, o: { step: string; name: string }) => void)(middleware, {
     step: "build",
     name: "precomputedPayloadHash",
@@ -167,7 +178,13 @@ export function objectStore(storage: Storage): ObjectStore {
     put: async (key, body, contentType) => {
       await sendBody(body, async (stream) => {
         const command = await withPayloadHash(
-          new PutObjectCommand({ Bucket: bucket, Key: key, Body: stream, ContentType: contentType, ContentLength: body.byteLength }),
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: stream,
+            ContentType: contentType,
+            ContentLength: body.byteLength,
+          }),
           body,
         );
         await send("put", (abortSignal) => client.send(command, { abortSignal }));
@@ -176,7 +193,13 @@ export function objectStore(storage: Storage): ObjectStore {
 
     head: async (key) => {
       try {
-        const head = await withTimeout("storage (head)", timeoutMs, client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: AbortSignal.timeout(timeoutMs) }));
+        const head = await withTimeout(
+          "storage (head)",
+          timeoutMs,
+          client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), {
+            abortSignal: AbortSignal.timeout(timeoutMs),
+          }),
+        );
         return { size: head.ContentLength ?? 0, contentType: head.ContentType };
       } catch (error) {
         if (statusOf(error) === 404 || nameOf(error) === "NotFound") return null;
@@ -187,7 +210,11 @@ export function objectStore(storage: Storage): ObjectStore {
     read: async (key) => {
       try {
         // Only the response headers are bounded here; the caller bounds reading the body.
-        const got = await withTimeout("storage (get)", timeoutMs, client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+        const got = await withTimeout(
+          "storage (get)",
+          timeoutMs,
+          client.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+        );
         return got.Body ? (got.Body.transformToWebStream() as ReadableStream<Uint8Array>) : null;
       } catch (error) {
         if (statusOf(error) === 404 || nameOf(error) === "NoSuchKey") return null;
@@ -196,21 +223,33 @@ export function objectStore(storage: Storage): ObjectStore {
     },
 
     delete: async (key) => {
-      await send("delete", (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
+      await send("delete", (abortSignal) =>
+        client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }),
+      );
     },
 
     createMultipart: async (key, contentType) => {
       const created = await send("create multipart", (abortSignal) =>
-        client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { abortSignal }),
+        client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }), {
+          abortSignal,
+        }),
       );
-      if (!created.UploadId) throw dependencyUnavailable("storage", new Error("CreateMultipartUpload returned no UploadId"));
+      if (!created.UploadId)
+        throw dependencyUnavailable("storage", new Error("CreateMultipartUpload returned no UploadId"));
       return created.UploadId;
     },
 
     uploadPart: async (key, uploadId, partNumber, body) => {
       const part = await sendBody(body, async (stream) => {
         const command = await withPayloadHash(
-          new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: stream, ContentLength: body.byteLength }),
+          new UploadPartCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: stream,
+            ContentLength: body.byteLength,
+          }),
           body,
         );
         return send("upload part", (abortSignal) => client.send(command, { abortSignal }));
@@ -259,19 +298,30 @@ export function objectStore(storage: Storage): ObjectStore {
 
     // Presigning is local computation (HMAC over the request), so it needs no timeout.
     presignPut: (key, contentType, contentLength, expiresIn) =>
-      getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType, ContentLength: contentLength }), {
-        expiresIn,
-        // Signed headers are what R2 enforces on a presigned PUT: the client must send exactly these.
-        signableHeaders: new Set(["content-type", "content-length"]),
-      }),
+      getSignedUrl(
+        client,
+        new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType, ContentLength: contentLength }),
+        {
+          expiresIn,
+          // Signed headers are what R2 enforces on a presigned PUT: the client must send exactly these.
+          signableHeaders: new Set(["content-type", "content-length"]),
+        },
+      ),
 
     presignUploadPart: (key, uploadId, partNumber, contentLength, expiresIn) =>
       getSignedUrl(
         client,
-        new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ContentLength: contentLength }),
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          ContentLength: contentLength,
+        }),
         { expiresIn, signableHeaders: new Set(["content-length"]) },
       ),
 
-    presignGet: (key, expiresIn) => getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn }),
+    presignGet: (key, expiresIn) =>
+      getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn }),
   };
 }

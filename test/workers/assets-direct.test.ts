@@ -45,7 +45,11 @@ describe("direct uploads with presigned URLs", () => {
   it("uploads with the presigned PUT, completes, and downloads the identical bytes", async () => {
     const user = await createUser();
     const bytes = pngBytes(200_000, 11);
-    const { res, json } = await startUpload(user, { filename: "scan.png", contentType: "image/png", size: bytes.length });
+    const { res, json } = await startUpload(user, {
+      filename: "scan.png",
+      contentType: "image/png",
+      size: bytes.length,
+    });
     expect(res.status).toBe(201);
     const { asset, upload } = json!;
     expect(asset).toMatchObject({ status: "pending", sha256: null, size: bytes.length, visibility: "private" });
@@ -74,8 +78,12 @@ describe("direct uploads with presigned URLs", () => {
     const bytes = pngBytes(1_000);
     const { json } = await startUpload(user, { filename: "a.png", contentType: "image/png", size: bytes.length });
     const { upload } = json!;
-    expect((await fetch(upload.url, { method: "PUT", headers: { "Content-Type": "image/gif" }, body: bytes })).status).toBe(403);
-    expect((await fetch(upload.url, { method: "PUT", headers: upload.headers, body: pngBytes(1_001) })).status).toBe(403);
+    expect(
+      (await fetch(upload.url, { method: "PUT", headers: { "Content-Type": "image/gif" }, body: bytes })).status,
+    ).toBe(403);
+    expect((await fetch(upload.url, { method: "PUT", headers: upload.headers, body: pngBytes(1_001) })).status).toBe(
+      403,
+    );
   });
 
   it("answers 409 to complete before anything was uploaded, and keeps the upload usable", async () => {
@@ -111,13 +119,27 @@ describe("direct uploads with presigned URLs", () => {
 
   it("checks size, type and body shape before signing anything", async () => {
     const user = await createUser();
-    expect((await startUpload(user, { filename: "big.bin", contentType: "application/octet-stream", size: 25 * 1024 * 1024 + 1 })).res.status).toBe(413);
-    expect((await startUpload(user, { filename: "x.svg", contentType: "image/svg+xml", size: 10 })).res.status).toBe(415);
+    expect(
+      (
+        await startUpload(user, {
+          filename: "big.bin",
+          contentType: "application/octet-stream",
+          size: 25 * 1024 * 1024 + 1,
+        })
+      ).res.status,
+    ).toBe(413);
+    expect((await startUpload(user, { filename: "x.svg", contentType: "image/svg+xml", size: 10 })).res.status).toBe(
+      415,
+    );
     const invalid = await startUpload(user, { filename: "", contentType: "image/png", size: -1 });
     expect(invalid.res.status).toBe(422);
     const problem = (await invalid.res.json()) as { errors: { path: string }[] };
     expect(problem.errors.map((e) => e.path)).toEqual(expect.arrayContaining(["filename", "size"]));
-    const anonymous = await call("/v1/assets/uploads", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    const anonymous = await call("/v1/assets/uploads", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
     expect(anonymous.status).toBe(401);
   });
 
@@ -159,7 +181,12 @@ describe("direct uploads with presigned URLs", () => {
 
   it("aborts an open multipart upload when its pending asset is deleted", async () => {
     const user = await createUser();
-    const { json } = await startUpload<MultipartPut>(user, { filename: "m.bin", contentType: "application/octet-stream", size: 100, multipart: true });
+    const { json } = await startUpload<MultipartPut>(user, {
+      filename: "m.bin",
+      contentType: "application/octet-stream",
+      size: 100,
+      multipart: true,
+    });
     const { asset, upload } = json!;
     expect((await fetch(upload.parts[0]!.url, { method: "PUT", body: new Uint8Array(100) })).status).toBe(200);
     const prefix = `private/${user.id}/${asset.id}/`;

@@ -83,7 +83,12 @@ async function uploadWithEnv(user: TestUser, overrides: Record<string, string>):
 }
 
 const backdate = (ids: string[], ms: number) =>
-  withDb((db) => db.update(assets).set({ createdAt: new Date(Date.now() - ms) }).where(inArray(assets.id, ids)));
+  withDb((db) =>
+    db
+      .update(assets)
+      .set({ createdAt: new Date(Date.now() - ms) })
+      .where(inArray(assets.id, ids)),
+  );
 
 describe("dependency faults lose nothing and leave nothing behind", () => {
   it("answers 503 with Retry-After when storage is down, leaving at most a pending row for the sweeper", async () => {
@@ -127,14 +132,18 @@ describe("dependency faults lose nothing and leave nothing behind", () => {
       };
       const bytes = pngBytes(2_000);
       await expect(
-        uploadThroughWorker(deps, { userId: user.id, admin: false }, {
-          filename: "a.png",
-          visibility: "private",
-          contentType: "image/png",
-          contentLength: String(bytes.length),
-          body: new Response(bytes).body,
-          apiOrigin: "http://edge.test",
-        }),
+        uploadThroughWorker(
+          deps,
+          { userId: user.id, admin: false },
+          {
+            filename: "a.png",
+            visibility: "private",
+            contentType: "image/png",
+            contentLength: String(bytes.length),
+            body: new Response(bytes).body,
+            apiOrigin: "http://edge.test",
+          },
+        ),
       ).rejects.toMatchObject({ status: 503 });
       expect(inserted).toBeDefined();
       expect(await testStore().head(inserted!.objectKey)).toBeNull();
@@ -240,9 +249,16 @@ describe("the sweeper", () => {
     // Abandoned after the PUT: the object exists but was never completed.
     const bytes = pngBytes(300);
     const single = await start({ filename: "s.png", contentType: "image/png", size: bytes.length });
-    expect((await fetch(single.upload.url!, { method: "PUT", headers: single.upload.headers, body: bytes })).status).toBe(200);
+    expect(
+      (await fetch(single.upload.url!, { method: "PUT", headers: single.upload.headers, body: bytes })).status,
+    ).toBe(200);
     // Abandoned multipart: one part sent, never completed.
-    const multi = await start({ filename: "m.bin", contentType: "application/octet-stream", size: 50, multipart: true });
+    const multi = await start({
+      filename: "m.bin",
+      contentType: "application/octet-stream",
+      size: 50,
+      multipart: true,
+    });
     expect((await fetch(multi.upload.parts![0]!.url, { method: "PUT", body: new Uint8Array(50) })).status).toBe(200);
     // Recent pending: still within its URL's life.
     const recent = await start({ filename: "r.png", contentType: "image/png", size: 10 });
@@ -282,7 +298,10 @@ describe("the sweeper", () => {
       headers: { ...user.auth, "Content-Type": "application/json" },
       body: JSON.stringify({ filename: "late.png", contentType: "image/png", size: bytes.length }),
     });
-    const { asset, upload } = (await res.json()) as { asset: AssetJson; upload: { url: string; headers: Record<string, string> } };
+    const { asset, upload } = (await res.json()) as {
+      asset: AssetJson;
+      upload: { url: string; headers: Record<string, string> };
+    };
     expect((await fetch(upload.url, { method: "PUT", headers: upload.headers, body: bytes })).status).toBe(200);
     await backdate([asset.id], 13 * 60 * 1000);
     const late = await call(`/v1/assets/${asset.id}/complete`, { method: "POST", headers: user.auth });

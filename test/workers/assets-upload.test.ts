@@ -89,15 +89,23 @@ describe("uploading through the Worker", () => {
 
   it("answers 415 for a type that is not allowed and for a missing type", async () => {
     const user = await createUser();
-    const html = await uploadRaw(user, new TextEncoder().encode("<script>alert(1)</script>"), { contentType: "text/html" });
+    const html = await uploadRaw(user, new TextEncoder().encode("<script>alert(1)</script>"), {
+      contentType: "text/html",
+    });
     expect(html.status).toBe(415);
-    const none = await call("/v1/assets", { method: "POST", headers: { ...user.auth, "Content-Length": "3" }, body: new Uint8Array([1, 2, 3]) });
+    const none = await call("/v1/assets", {
+      method: "POST",
+      headers: { ...user.auth, "Content-Length": "3" },
+      body: new Uint8Array([1, 2, 3]),
+    });
     expect(none.status).toBe(415);
   });
 
   it("refuses a body whose bytes contradict its declared image type and leaves no row behind", async () => {
     const user = await createUser();
-    const res = await uploadRaw(user, new TextEncoder().encode("GIF89a but declared as png"), { contentType: "image/png" });
+    const res = await uploadRaw(user, new TextEncoder().encode("GIF89a but declared as png"), {
+      contentType: "image/png",
+    });
     expect(res.status).toBe(415);
     const list = (await (await call("/v1/assets", { headers: user.auth })).json()) as { items: AssetJson[] };
     expect(list.items).toEqual([]);
@@ -105,7 +113,10 @@ describe("uploading through the Worker", () => {
 
   it("accepts a type without a signature (text/plain with a charset) and stores the bare type", async () => {
     const user = await createUser();
-    const res = await uploadRaw(user, new TextEncoder().encode("hello"), { contentType: "Text/Plain; charset=utf-8", filename: "note.txt" });
+    const res = await uploadRaw(user, new TextEncoder().encode("hello"), {
+      contentType: "Text/Plain; charset=utf-8",
+      filename: "note.txt",
+    });
     expect(res.status).toBe(201);
     expect(((await res.json()) as AssetJson).contentType).toBe("text/plain");
   });
@@ -125,7 +136,11 @@ describe("uploading through the Worker", () => {
   });
 
   it("requires a bearer token", async () => {
-    const res = await call("/v1/assets?filename=a.png", { method: "POST", headers: { "Content-Type": "image/png", "Content-Length": "8" }, body: pngBytes(8) });
+    const res = await call("/v1/assets?filename=a.png", {
+      method: "POST",
+      headers: { "Content-Type": "image/png", "Content-Length": "8" },
+      body: pngBytes(8),
+    });
     expect(res.status).toBe(401);
     expect(res.headers.get("WWW-Authenticate")).toContain("invalid_token");
   });
@@ -148,7 +163,9 @@ describe("reading, listing and deleting", () => {
     const seen = await call(`/v1/assets/${asset.id}`, { headers: admin.auth });
     expect(seen.status).toBe(200);
     expect(((await seen.json()) as AssetJson).id).toBe(asset.id);
-    expect((await call(`/v1/assets/${asset.id}/content`, { headers: admin.auth, redirect: "manual" })).status).toBe(302);
+    expect((await call(`/v1/assets/${asset.id}/content`, { headers: admin.auth, redirect: "manual" })).status).toBe(
+      302,
+    );
   });
 
   it("shows a public asset to anyone but lets only the owner or an admin delete it", async () => {

@@ -6,11 +6,7 @@ import { matchesDeclaredType, SNIFF_BYTES } from "./magic-bytes.ts";
 import { checkTypeAndSize, discard, insertPending } from "./pending.ts";
 import type { Actor, AssetServiceDeps, Visibility } from "./service-deps.ts";
 import { PART_SIZE } from "./stream-upload.ts";
-import {
-  completableSince,
-  PRESIGN_MULTIPART_EXPIRY_SECONDS,
-  PRESIGN_PUT_EXPIRY_SECONDS,
-} from "./timing.ts";
+import { completableSince, PRESIGN_MULTIPART_EXPIRY_SECONDS, PRESIGN_PUT_EXPIRY_SECONDS } from "./timing.ts";
 import { type AssetView, toAssetView } from "./view.ts";
 
 /** Direct uploads above this size get presigned multipart parts instead of one PUT URL. */
@@ -18,7 +14,7 @@ export const MULTIPART_THRESHOLD_BYTES = 64 * 1024 * 1024;
 /** The S3 API's ceiling on parts per upload. */
 const MAX_PARTS = 10_000;
 /** Reading an object back to hash it: the storage timeout plus time at a floor of 1 MiB/s. */
-const HASH_READ_BYTES_PER_MS = 1024 * 1024 / 1000;
+const HASH_READ_BYTES_PER_MS = (1024 * 1024) / 1000;
 
 export interface DirectUploadInput {
   filename: string;
@@ -77,7 +73,13 @@ export async function createDirectUpload(
   const parts = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const size = i === count - 1 ? input.size - partSize * i : partSize;
-      const url = await deps.store.presignUploadPart(row.objectKey, uploadId, i + 1, size, PRESIGN_MULTIPART_EXPIRY_SECONDS);
+      const url = await deps.store.presignUploadPart(
+        row.objectKey,
+        uploadId,
+        i + 1,
+        size,
+        PRESIGN_MULTIPART_EXPIRY_SECONDS,
+      );
       return { partNumber: i + 1, url, size };
     }),
   );
@@ -159,7 +161,8 @@ export async function completeUpload(
   };
   const head = await deps.store.head(row.objectKey);
   if (!head) throw conflict("Nothing has been uploaded for this asset yet.");
-  if (head.size !== row.size) throw await refuse(`The stored object has ${head.size} bytes, not the ${row.size} declared; it was removed.`);
+  if (head.size !== row.size)
+    throw await refuse(`The stored object has ${head.size} bytes, not the ${row.size} declared; it was removed.`);
   if (essenceOf(head.contentType) !== row.contentType) {
     throw await refuse(`The stored object's type is not ${row.contentType}; it was removed.`);
   }

@@ -25,10 +25,18 @@ export function sanitiseFilename(filename: string | undefined): string {
 
 /** The filename shown to users: control characters removed, trimmed, at most 255 characters. */
 export function displayFilename(filename: string | undefined): string {
-  const cleaned = (filename ?? "").replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, 255);
+  const cleaned = (filename ?? "")
+    .replace(/\p{Cc}/gu, "")
+    .trim()
+    .slice(0, 255);
   return cleaned || "file";
 }
 
-export function objectKeyFor(visibility: "public" | "private", ownerId: string, assetId: string, filename: string | undefined): string {
+export function objectKeyFor(
+  visibility: "public" | "private",
+  ownerId: string,
+  assetId: string,
+  filename: string | undefined,
+): string {
   return `${visibility}/${ownerId}/${assetId}/${sanitiseFilename(filename)}`;
 }

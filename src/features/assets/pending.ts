@@ -14,10 +14,16 @@ export const tooLarge = (limits: UploadLimits) =>
 export const unsupportedType = (contentType: string | null) =>
   new ProblemError({
     status: 415,
-    detail: contentType ? `${contentType} is not an accepted upload type.` : "A Content-Type (type/subtype) is required.",
+    detail: contentType
+      ? `${contentType} is not an accepted upload type.`
+      : "A Content-Type (type/subtype) is required.",
   });
 
-export async function checkTypeAndSize(deps: AssetServiceDeps, contentType: string | null, size: number): Promise<string> {
+export async function checkTypeAndSize(
+  deps: AssetServiceDeps,
+  contentType: string | null,
+  size: number,
+): Promise<string> {
   const limits = await deps.limits();
   if (!contentType || !limits.allowedTypes.has(contentType)) throw unsupportedType(contentType);
   if (size > limits.maxBytes) throw tooLarge(limits);

@@ -10,7 +10,10 @@ import { type AssetView, toAssetView } from "./view.ts";
 
 function parseContentLength(header: string | undefined): number {
   if (header === undefined || header.trim() === "") {
-    throw new ProblemError({ status: 411, detail: "Send the body with a Content-Length header (chunked uploads are not accepted)." });
+    throw new ProblemError({
+      status: 411,
+      detail: "Send the body with a Content-Length header (chunked uploads are not accepted).",
+    });
   }
   if (!/^\d{1,16}$/.test(header.trim())) {
     throw validationFailed([{ path: "header.content-length", message: "must be a non-negative integer" }]);
@@ -28,7 +31,11 @@ export interface RawUploadInput {
 }
 
 /** POST /v1/assets: the body streams to the bucket; the row becomes ready once the object is stored. */
-export async function uploadThroughWorker(deps: AssetServiceDeps, actor: Actor, input: RawUploadInput): Promise<AssetView> {
+export async function uploadThroughWorker(
+  deps: AssetServiceDeps,
+  actor: Actor,
+  input: RawUploadInput,
+): Promise<AssetView> {
   const size = parseContentLength(input.contentLength);
   const contentType = await checkTypeAndSize(deps, essenceOf(input.contentType), size);
   const row = await insertPending(deps, actor, { ...input, contentType, size });

@@ -85,7 +85,10 @@ export function drizzleAssetRepository(db: Database): AssetRepository {
             and(
               eq(assets.ownerId, ownerId),
               after
-                ? or(lt(assets.createdAt, after.createdAt), and(eq(assets.createdAt, after.createdAt), lt(assets.id, after.id)))
+                ? or(
+                    lt(assets.createdAt, after.createdAt),
+                    and(eq(assets.createdAt, after.createdAt), lt(assets.id, after.id)),
+                  )
                 : undefined,
             ),
           )

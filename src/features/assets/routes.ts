@@ -148,45 +148,74 @@ const remove = createRoute({
 export const assetsRoutes = createRouter()
   .openapi(upload, async (c) => {
     const query = c.req.valid("query");
-    const asset = await uploadThroughWorker(assetServiceDeps(c.var.deps, c.var.log, c.var.config), signedIn(c.var.principal), {
-      filename: query.filename,
-      visibility: query.visibility,
-      contentType: c.req.header("Content-Type"),
-      contentLength: c.req.header("Content-Length"),
-      body: c.req.raw.body,
-      apiOrigin: apiOrigin(c.req.url),
-    });
+    const asset = await uploadThroughWorker(
+      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
+      signedIn(c.var.principal),
+      {
+        filename: query.filename,
+        visibility: query.visibility,
+        contentType: c.req.header("Content-Type"),
+        contentLength: c.req.header("Content-Length"),
+        body: c.req.raw.body,
+        apiOrigin: apiOrigin(c.req.url),
+      },
+    );
     return c.json(asset, 201, { Location: `/v1/assets/${asset.id}` });
   })
   .openapi(createUpload, async (c) => {
     const body = c.req.valid("json");
-    const result = await createDirectUpload(assetServiceDeps(c.var.deps, c.var.log, c.var.config), signedIn(c.var.principal), {
-      ...body,
-      apiOrigin: apiOrigin(c.req.url),
-    });
+    const result = await createDirectUpload(
+      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
+      signedIn(c.var.principal),
+      {
+        ...body,
+        apiOrigin: apiOrigin(c.req.url),
+      },
+    );
     return c.json(result, 201, { "Cache-Control": "no-store" });
   })
   .openapi(complete, async (c) => {
     const { id } = c.req.valid("param");
     const { parts } = c.req.valid("json");
-    const asset = await completeUpload(assetServiceDeps(c.var.deps, c.var.log, c.var.config), signedIn(c.var.principal), id, parts);
+    const asset = await completeUpload(
+      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
+      signedIn(c.var.principal),
+      id,
+      parts,
+    );
     return c.json(asset, 200);
   })
   .openapi(list, async (c) => {
-    const page = await listAssets(assetServiceDeps(c.var.deps, c.var.log, c.var.config), signedIn(c.var.principal), c.req.valid("query"));
+    const page = await listAssets(
+      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
+      signedIn(c.var.principal),
+      c.req.valid("query"),
+    );
     return c.json(page, 200, { "Cache-Control": "no-store" });
   })
   .openapi(read, async (c) => {
-    const asset = await getAsset(assetServiceDeps(c.var.deps, c.var.log, c.var.config), actorOf(c.var.principal), c.req.valid("param").id);
+    const asset = await getAsset(
+      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
+      actorOf(c.var.principal),
+      c.req.valid("param").id,
+    );
     return c.json(asset, 200, { "Cache-Control": "private, no-store" });
   })
   .openapi(content, async (c) => {
-    const target = await contentLocation(assetServiceDeps(c.var.deps, c.var.log, c.var.config), actorOf(c.var.principal), c.req.valid("param").id);
+    const target = await contentLocation(
+      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
+      actorOf(c.var.principal),
+      c.req.valid("param").id,
+    );
     // A signed URL must not outlive its minute in any cache; a public one is stable but may be deleted.
     const cacheControl = target.signed ? "no-store" : "public, max-age=60";
     return c.body(null, 302, { Location: target.url, "Cache-Control": cacheControl });
   })
   .openapi(remove, async (c) => {
-    await deleteAsset(assetServiceDeps(c.var.deps, c.var.log, c.var.config), signedIn(c.var.principal), c.req.valid("param").id);
+    await deleteAsset(
+      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
+      signedIn(c.var.principal),
+      c.req.valid("param").id,
+    );
     return c.body(null, 204);
   });

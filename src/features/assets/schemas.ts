@@ -5,7 +5,10 @@ export const VisibilitySchema = z.enum(["public", "private"]).openapi("AssetVisi
 export const AssetSchema = z
   .object({
     id: z.string().uuid(),
-    url: z.string().url().openapi({ description: "Absolute. Public assets: the bucket's public URL; private: this API's content route." }),
+    url: z
+      .string()
+      .url()
+      .openapi({ description: "Absolute. Public assets: the bucket's public URL; private: this API's content route." }),
     filename: z.string(),
     contentType: z.string(),
     size: z.number().int().nonnegative(),
@@ -19,7 +22,10 @@ export const AssetSchema = z
 
 export const AssetIdParams = z.object({
   // A plain string, not .uuid(): a malformed id is "not found" (404), like any id the caller may not see.
-  id: z.string().max(64).openapi({ param: { name: "id", in: "path" } }),
+  id: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" } }),
 });
 
 const FilenameSchema = z.string().trim().min(1).max(255);

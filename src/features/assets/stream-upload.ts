@@ -66,7 +66,8 @@ export async function streamToBucket(input: StreamUploadInput): Promise<{ sha256
       if (filled.n < want) throw lengthMismatch(declaredLength, "shorter");
       remaining -= filled.n;
       const chunk = buffer.subarray(0, filled.n);
-      if (parts.length === 0 && !matchesDeclaredType(contentType, chunk.subarray(0, SNIFF_BYTES))) throw typeMismatch(contentType);
+      if (parts.length === 0 && !matchesDeclaredType(contentType, chunk.subarray(0, SNIFF_BYTES)))
+        throw typeMismatch(contentType);
       await hash.write(chunk);
 
       if (remaining > 0) {
@@ -74,7 +75,10 @@ export async function streamToBucket(input: StreamUploadInput): Promise<{ sha256
           uploadId = await store.createMultipart(key, contentType);
           await input.onMultipartStarted(uploadId);
         }
-        parts.push({ partNumber: parts.length + 1, etag: await store.uploadPart(key, uploadId, parts.length + 1, chunk) });
+        parts.push({
+          partNumber: parts.length + 1,
+          etag: await store.uploadPart(key, uploadId, parts.length + 1, chunk),
+        });
         continue;
       }
 
@@ -86,9 +90,15 @@ export async function streamToBucket(input: StreamUploadInput): Promise<{ sha256
         // A body of at most one part: one PutObject, made visible only now that it checked out.
         await store.put(key, chunk, contentType);
       } else {
-        parts.push({ partNumber: parts.length + 1, etag: await store.uploadPart(key, uploadId, parts.length + 1, chunk) });
+        parts.push({
+          partNumber: parts.length + 1,
+          etag: await store.uploadPart(key, uploadId, parts.length + 1, chunk),
+        });
         if (!(await store.completeMultipart(key, uploadId, parts))) {
-          throw dependencyUnavailable("storage", new Error("CompleteMultipartUpload refused the parts it was just sent"));
+          throw dependencyUnavailable(
+            "storage",
+            new Error("CompleteMultipartUpload refused the parts it was just sent"),
+          );
         }
       }
       return { sha256 };

@@ -21,12 +21,19 @@ export interface SweepResult {
  * delete the row (only if still pending). Each step is idempotent, so a run that dies midway is
  * finished by the next. A row whose cleanup fails stays for the next run.
  */
-export async function sweepWith(store: ObjectStore, repo: AssetRepository, log: Logger, now: Date): Promise<SweepResult> {
+export async function sweepWith(
+  store: ObjectStore,
+  repo: AssetRepository,
+  log: Logger,
+  now: Date,
+): Promise<SweepResult> {
   const result: SweepResult = { removed: 0, failed: 0 };
   const cutoffs = sweepCutoffs(now);
   const failedIds = new Set<string>();
   for (let batch = 0; batch < SWEEP_MAX_BATCHES; batch++) {
-    const rows = (await repo.listStalePending(cutoffs, SWEEP_BATCH_SIZE + failedIds.size)).filter((r) => !failedIds.has(r.id));
+    const rows = (await repo.listStalePending(cutoffs, SWEEP_BATCH_SIZE + failedIds.size)).filter(
+      (r) => !failedIds.has(r.id),
+    );
     if (rows.length === 0) break;
     for (const row of rows.slice(0, SWEEP_BATCH_SIZE)) {
       try {

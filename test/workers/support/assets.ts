@@ -16,7 +16,8 @@ export interface TestUser {
   auth: { Authorization: string };
 }
 
-export const call = (path: string, init?: RequestInit) => exports.default.fetch(new Request(`http://edge.test${path}`, init));
+export const call = (path: string, init?: RequestInit) =>
+  exports.default.fetch(new Request(`http://edge.test${path}`, init));
 
 /** Opens a pool, runs `work`, closes it: a workerd test may not keep sockets across tests. */
 export async function withDb<T>(work: (db: ReturnType<typeof createPostgres>["db"]) => Promise<T>): Promise<T> {
@@ -128,10 +129,17 @@ export async function uploadRaw(
   bytes: Uint8Array,
   options: { contentType?: string; filename?: string; visibility?: "public" | "private" } = {},
 ): Promise<Response> {
-  const query = new URLSearchParams({ filename: options.filename ?? "photo.png", visibility: options.visibility ?? "private" });
+  const query = new URLSearchParams({
+    filename: options.filename ?? "photo.png",
+    visibility: options.visibility ?? "private",
+  });
   return call(`/v1/assets?${query}`, {
     method: "POST",
-    headers: { ...user.auth, "Content-Type": options.contentType ?? "image/png", "Content-Length": String(bytes.length) },
+    headers: {
+      ...user.auth,
+      "Content-Type": options.contentType ?? "image/png",
+      "Content-Length": String(bytes.length),
+    },
     body: bytes,
   });
 }
