@@ -11,10 +11,6 @@ const GROUP = "HTTP";
 const SIDES: [string, string] = [OURS, BASE];
 
 export interface Measured extends LoadResult {
-  /** Postgres table reads per 1,000 requests. */
-  pgReadsPer1000: number;
-  /** Postgres connections opened per 1,000 requests. */
-  pgConnectionsPer1000: number;
   /** CPU of the server process per request, µs. */
   serverCpuUs: number;
   /** CPU of the local stand-ins (bridges, S3 server) per request, µs. */
@@ -27,9 +23,6 @@ export async function measured(
   headers: Record<string, string>,
   serverPid: number,
 ): Promise<Measured> {
-  // Whatever ran before (a warm-up, the other side) must have published its counts first.
-  await settle();
-  const before = await ctx.pg.read();
   const cpuBefore = await Promise.all([cpuMs(serverPid), cpuMs(ctx.services.proc.pid)]);
   const load = await runLoad({
     url,
@@ -38,17 +31,73 @@ export async function measured(
     durationS: ctx.profile.http.durationS,
   });
   const cpuAfter = await Promise.all([cpuMs(serverPid), cpuMs(ctx.services.proc.pid)]);
-  await settle();
-  const after = await ctx.pg.read();
-  const per1000 = (n: number) => (load.requests ? (n / load.requests) * 1000 : Number.NaN);
   const perRequestUs = (ms: number) => (load.requests ? (ms * 1000) / load.requests : Number.NaN);
   return {
     ...load,
     serverCpuUs: perRequestUs((cpuAfter[0] as number) - (cpuBefore[0] as number)),
     standInCpuUs: perRequestUs((cpuAfter[1] as number) - (cpuBefore[1] as number)),
-    pgReadsPer1000: per1000(after.tableReads - before.tableReads),
-    pgConnectionsPer1000: per1000(after.sessions - before.sessions),
   };
+}
+
+export interface PostgresCost {
+  /** Table reads (sequential + index scans) per 1,000 requests. */
+  readsPer1000: number;
+  /** Connections opened per 1,000 requests. */
+  connectionsPer1000: number;
+}
+
+/**
+ * Postgres work per 1,000 requests, counted over exactly `count` requests that all finish before
+ * the second reading (a timed load run leaves requests in flight when it stops, which would
+ * inflate the ratio). Ten at a time; run after the load rounds, so caches are at steady state.
+ */
+export async function postgresPer1000(
+  ctx: BenchContext,
+  url: string,
+  headers: Record<string, string>,
+  count = 200,
+): Promise<PostgresCost> {
+  await settle();
+  const before = await ctx.pg.read();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      next++;
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(15_000) });
+      await res.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: 10 }, worker));
+  await settle();
+  const after = await ctx.pg.read();
+  return {
+    readsPer1000: ((after.tableReads - before.tableReads) / count) * 1000,
+    connectionsPer1000: ((after.sessions - before.sessions) / count) * 1000,
+  };
+}
+
+export function postgresRows(
+  group: string,
+  benchmark: string,
+  sides: [string, string],
+  a: PostgresCost,
+  b: PostgresCost,
+): Row[] {
+  const common = { group, benchmark, sides, unit: "", better: "none" as const };
+  return [
+    makeRow({
+      ...common,
+      metric: "Postgres table reads / 1,000 requests",
+      a: [a.readsPer1000],
+      b: [b.readsPer1000],
+    }),
+    makeRow({
+      ...common,
+      metric: "Postgres connections opened / 1,000 requests",
+      a: [a.connectionsPer1000],
+      b: [b.connectionsPer1000],
+    }),
+  ];
 }
 
 /** 200 from both sides, or the reason the benchmark cannot run. */
@@ -134,26 +183,6 @@ export function loadRows(
       a: pick(a, (m) => m.errors + m.badStatus),
       b: pick(b, (m) => m.errors + m.badStatus),
     }),
-    makeRow({
-      group,
-      benchmark,
-      sides,
-      metric: "Postgres table reads / 1,000 requests",
-      unit: "",
-      better: "none",
-      a: pick(a, (m) => m.pgReadsPer1000),
-      b: pick(b, (m) => m.pgReadsPer1000),
-    }),
-    makeRow({
-      group,
-      benchmark,
-      sides,
-      metric: "Postgres connections opened / 1,000 requests",
-      unit: "",
-      better: "none",
-      a: pick(a, (m) => m.pgConnectionsPer1000),
-      b: pick(b, (m) => m.pgConnectionsPer1000),
-    }),
   ];
 }
 
@@ -206,6 +235,13 @@ export const httpSuite: Suite = {
           a,
           b,
           `${ctx.profile.http.connections} connections, ${ctx.profile.http.durationS} s per round`,
+        ),
+        ...postgresRows(
+          GROUP,
+          ep.benchmark,
+          SIDES,
+          await postgresPer1000(ctx, oursUrl, oursHeaders),
+          await postgresPer1000(ctx, baseUrl, baseHeaders),
         ),
       );
     }

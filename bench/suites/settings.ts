@@ -7,7 +7,7 @@ import { type BenchContext, type Suite, alternate, deletePrefix } from "../lib/c
 import { warmUp } from "../lib/http-load.ts";
 import { makeRow, type Row, statusRow } from "../lib/report.ts";
 import { quantile } from "../lib/stats.ts";
-import { loadRows, measured, probe } from "./http.ts";
+import { loadRows, measured, postgresPer1000, postgresRows, probe } from "./http.ts";
 
 const GROUP = "Settings";
 
@@ -69,6 +69,14 @@ export const settingsSuite: Suite = {
             a,
             b,
             `${ctx.profile.http.connections} connections`,
+          ),
+          // At steady state a cache hit should read Postgres close to never.
+          ...postgresRows(
+            GROUP,
+            "GET /v1/settings at steady state",
+            ["cache hit", "no cache (Postgres)"],
+            await postgresPer1000(ctx, hitUrl, headers),
+            await postgresPer1000(ctx, missUrl, headers),
           ),
         );
       }
