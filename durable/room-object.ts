@@ -9,7 +9,6 @@ import {
   PING_FRAME,
   PONG_FRAME,
   type PresenceUser,
-  parseClientFrame,
   type ServerFrame,
 } from "../protocol/frames.ts";
 import { readAttachment, sessionTag, type SocketAttachment, userTag, writeAttachment } from "./attachment.ts";
@@ -24,6 +23,18 @@ import { MessageLog, resumePoint } from "./message-log.ts";
 import { Presence } from "./presence.ts";
 import { fullBucket, type TakeResult, takeToken, type TokenBucket } from "./rate-limit.ts";
 import { type RoomLimits, roomLimitsFor } from "./room-limits.ts";
+import {
+  answerClientFrame,
+  type HistoryItem,
+  type HistoryPage,
+  messageFrame,
+  type PublishOutcome,
+  type PublishRequest,
+  publishMessage,
+  type RoomActions,
+  toHistoryItem,
+  userRoomOf,
+} from "./room-logic.ts";
 import { type RegisterResult, SessionRegistry } from "./session-registry.ts";
 
 /** Budget for one call to another room object (the user's registry). */
@@ -31,34 +42,7 @@ const PEER_CALL_TIMEOUT_MS = 3_000;
 /** In-memory HTTP publish buckets are trimmed past this many users (full buckets are dropped). */
 const MAX_HTTP_BUCKETS = 10_000;
 
-export interface PublishRequest {
-  /** User id shown as `from.id` (SERVER_SENDER_ID for server events). */
-  from: string;
-  data: unknown;
-  /** Rate-limit this publish under the key (e.g. the user id); absent: not limited (server events). */
-  rateLimitKey?: string;
-}
-
-export type PublishOutcome =
-  | { ok: true; seq: number }
-  | { ok: false; reason: "too_large"; maxBytes: number }
-  | { ok: false; reason: "invalid" }
-  | { ok: false; reason: "rate_limited"; retryAfterMs: number };
-
-export interface HistoryItem {
-  seq: number;
-  from: { id: string };
-  data: unknown;
-  ts: number;
-}
-
-export interface HistoryPage {
-  items: HistoryItem[];
-  /** The latest seq in the room. */
-  seq: number;
-  /** The first retained seq (seq + 1 when nothing is retained). */
-  oldestSeq: number;
-}
+export type { HistoryItem, HistoryPage, PublishOutcome, PublishRequest } from "./room-logic.ts";
 
 export interface RevokeOutcome {
   /** Rooms whose sockets of the session were closed. */
@@ -68,14 +52,6 @@ export interface RevokeOutcome {
 }
 
 type RoomNamespace = DurableObjectNamespace<RoomObject>;
-
-const utf8 = new TextEncoder();
-/** UTF-8 size, without encoding when the UTF-16 length already decides it. */
-function exceedsBytes(text: string, max: number): boolean {
-  if (text.length > max) return true;
-  if (text.length * 3 <= max) return false;
-  return utf8.encode(text).byteLength > max;
-}
 
 /**
  * One realtime room. Sockets are accepted with the WebSocket Hibernation API, so an idle room is
@@ -96,6 +72,8 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
   // Publish rate buckets by connection id (sockets) or user id (HTTP). Lost on eviction, which
   // only refills them: an evicted room has been idle longer than a bucket takes to refill.
   readonly #buckets = new Map<string, TokenBucket>();
+  // What the shared room rules (room-logic.ts) need from this object.
+  readonly #actions: RoomActions;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -107,6 +85,11 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
       maxBytes: this.#limits.ROOM_RETENTION_BYTES,
     });
     this.#registry = new SessionRegistry(ctx.storage);
+    this.#actions = {
+      maxFrameBytes: this.#limits.ROOM_MAX_FRAME_BYTES,
+      take: (key) => this.#take(key),
+      append: (from, dataText) => this.#append(from, dataText),
+    };
     // Keep-alives are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     // The runtime delivers no event until this settles, so no handler sees uninitialised tables.
@@ -211,53 +194,8 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
   }
 
   #onFrame(ws: WebSocket, message: string | ArrayBuffer): void {
-    if (typeof message !== "string") {
-      send(ws, { type: "error", code: ERROR_CODES.badFrame, message: "Frames must be JSON text." });
-      return;
-    }
-    const maxBytes = this.#limits.ROOM_MAX_FRAME_BYTES;
-    if (exceedsBytes(message, maxBytes)) {
-      send(ws, { type: "error", code: ERROR_CODES.tooLarge, message: `Frames are limited to ${maxBytes} bytes.` });
-      return;
-    }
-    const parsed = parseClientFrame(message);
-    if (!parsed.ok) {
-      send(ws, { type: "error", code: ERROR_CODES.badFrame, message: `Invalid frame (${parsed.reason}).` });
-      return;
-    }
-    const frame = parsed.frame;
-    if (frame.type === "ping") {
-      ws.send(PONG_FRAME);
-      return;
-    }
-    const attachment = readAttachment(ws);
-    if (!attachment) {
-      send(ws, { type: "error", code: ERROR_CODES.internal, message: "This connection has no identity; reconnect." });
-      return;
-    }
-    const idField = frame.id === undefined ? {} : { id: frame.id };
-    if (!attachment.canPublish) {
-      send(ws, {
-        type: "error",
-        code: ERROR_CODES.readOnly,
-        message: "This room is read-only for clients.",
-        ...idField,
-      });
-      return;
-    }
-    const taken = this.#take(attachment.connectionId);
-    if (!taken.ok) {
-      send(ws, {
-        type: "error",
-        code: ERROR_CODES.rateLimited,
-        message: "Publishing too fast.",
-        retryAfterMs: taken.retryAfterMs,
-        ...idField,
-      });
-      return;
-    }
-    const seq = this.#append(attachment.userId, JSON.stringify(frame.data));
-    send(ws, { type: "ack", ...idField, seq });
+    const attachment = typeof message === "string" ? readAttachment(ws) : undefined;
+    ws.send(answerClientFrame(message, attachment, this.#actions));
   }
 
   override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
@@ -307,15 +245,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
 
   /** Stores the message, sends it to every connected member, and returns its seq. */
   publish(request: PublishRequest): PublishOutcome {
-    const dataText = safeStringify(request.data);
-    if (dataText === undefined) return { ok: false, reason: "invalid" };
-    const maxBytes = this.#limits.ROOM_MAX_FRAME_BYTES;
-    if (exceedsBytes(dataText, maxBytes)) return { ok: false, reason: "too_large", maxBytes };
-    if (request.rateLimitKey !== undefined) {
-      const taken = this.#take(`http:${request.rateLimitKey}`);
-      if (!taken.ok) return { ok: false, reason: "rate_limited", retryAfterMs: taken.retryAfterMs };
-    }
-    return { ok: true, seq: this.#append(request.from, dataText) };
+    return publishMessage(request, this.#actions);
   }
 
   /** Retained messages after `since`, oldest first, at most `limit`. */
@@ -386,11 +316,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
   // ------------------------------------------------------------------ internals
 
   #append(from: string, dataText: string): number {
-    const stored = this.#messages.append(
-      Date.now(),
-      (seq, ts) =>
-        `{"type":"message","seq":${seq},"from":${JSON.stringify({ id: from })},"data":${dataText},"ts":${ts}}`,
-    );
+    const stored = this.#messages.append(Date.now(), (seq, ts) => messageFrame(seq, from, dataText, ts));
     this.#broadcast(stored.frame);
     return stored.seq;
   }
@@ -479,8 +405,6 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
   }
 }
 
-const userRoomOf = (userId: string): string => `user:${userId}`;
-
 function refuse(reason: ConnectRefusal, status: number): Response {
   return new Response(null, { status, headers: { [REFUSAL_HEADER]: reason } });
 }
@@ -504,17 +428,4 @@ function safeJson(text: string | null): unknown {
   } catch {
     return undefined;
   }
-}
-
-function safeStringify(value: unknown): string | undefined {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return undefined;
-  }
-}
-
-function toHistoryItem(frame: string): HistoryItem {
-  const { seq, from, data, ts } = JSON.parse(frame) as HistoryItem;
-  return { seq, from, data, ts };
 }

@@ -1,6 +1,14 @@
-import { CONNECT_HEADER, type ConnectRequest, SERVER_SENDER_ID } from "../../durable/connect-request.ts";
-import type { HistoryPage, PublishOutcome, PublishRequest, RoomObject } from "../../durable/room-object.ts";
+import {
+  CONNECT_HEADER,
+  type ConnectRefusal,
+  type ConnectRequest,
+  REFUSAL_HEADER,
+  SERVER_SENDER_ID,
+} from "../../durable/connect-request.ts";
+import type { RoomObject } from "../../durable/room-object.ts";
+import type { HistoryPage, PublishOutcome, PublishRequest } from "../../durable/room-logic.ts";
 import type { PresenceUser } from "../../protocol/frames.ts";
+import type { Bindings } from "../core/app-env.ts";
 import { withTimeout } from "../core/timeout.ts";
 
 /**
@@ -13,10 +21,19 @@ export interface RoomPublisher {
   disconnectSession(userId: string, sessionId: string): Promise<void>;
 }
 
+/**
+ * An authorised upgrade's result: the response that completes it (Workers: the 101 carrying the
+ * client socket; Node and Bun: a placeholder their server ignores once it upgraded), or the room's refusal.
+ */
+export type ConnectOutcome = { ok: true; response: Response } | { ok: false; refusal: ConnectRefusal | null };
+
 /** The rest of the room object's surface, for the rooms feature's own routes. */
 export interface RoomGateway extends RoomPublisher {
-  /** Forwards an authorised WebSocket upgrade; the answer is the 101 or the object's refusal. */
-  connect(request: ConnectRequest): Promise<Response>;
+  /**
+   * Opens an authorised socket. `upgrade` is the client's own upgrade request: runtimes that upgrade
+   * in-process need it; the Durable Object gateway never forwards it (only `request` reaches the object).
+   */
+  connect(request: ConnectRequest, upgrade: Request): Promise<ConnectOutcome>;
   /** Publishes as a user; refusals (size, rate) come back as values, not errors. */
   publishAs(room: string, request: PublishRequest): Promise<PublishOutcome>;
   history(room: string, since: number, limit: number): Promise<HistoryPage>;
@@ -75,12 +92,14 @@ export function createRoomGateway(namespace: DurableObjectNamespace): RoomGatewa
       );
       if (outcome.failedRooms.length > 0) throw new SessionDisconnectError(outcome.failedRooms.length);
     },
-    connect(request) {
+    async connect(request) {
       // A fresh request: only what the Worker decided reaches the object, never client headers.
       const upgrade = new Request("https://room.internal/connect", {
         headers: { Upgrade: "websocket", [CONNECT_HEADER]: JSON.stringify(request) },
       });
-      return withTimeout(`room ${request.room}`, ROOM_CALL_TIMEOUT_MS, stub(request.room).fetch(upgrade));
+      const response = await withTimeout(`room ${request.room}`, ROOM_CALL_TIMEOUT_MS, stub(request.room).fetch(upgrade));
+      if (response.status === 101 && response.webSocket) return { ok: true, response };
+      return { ok: false, refusal: response.headers.get(REFUSAL_HEADER) as ConnectRefusal | null };
     },
     publishAs,
     history: (room, since, limit) =>
@@ -91,4 +110,18 @@ export function createRoomGateway(namespace: DurableObjectNamespace): RoomGatewa
 
 export function createRoomPublisher(namespace: DurableObjectNamespace): RoomPublisher {
   return createRoomGateway(namespace);
+}
+
+/**
+ * Where an entry point other than the Worker puts its room service: on the env, as Workers put the
+ * ROOMS namespace there, so every path that builds deps from an env (requests, cron jobs) reaches
+ * the same rooms without knowing the runtime.
+ */
+export const ROOMS_GATEWAY_BINDING = "ROOMS_GATEWAY";
+
+/** The env's room service: the one an entry point provided, else the Durable Object namespace. */
+export function roomGatewayFor(env: Bindings): RoomGateway {
+  const provided = env[ROOMS_GATEWAY_BINDING];
+  if (provided !== undefined && provided !== null) return provided as RoomGateway;
+  return createRoomGateway(env.ROOMS);
 }

@@ -1,6 +1,6 @@
 import { createPostgres, type Database, type PostgresHandle } from "../adapters/postgres.ts";
 import { createRedis, type Redis } from "../adapters/redis.ts";
-import { createRoomPublisher, type RoomPublisher } from "../adapters/rooms.ts";
+import { type RoomPublisher, roomGatewayFor } from "../adapters/rooms.ts";
 import { createStorage, type Storage } from "../adapters/storage.ts";
 import type { Bindings } from "./app-env.ts";
 import type { Config } from "./config.ts";
@@ -18,7 +18,7 @@ export interface Deps {
   readonly redis: Redis | null;
   /** The S3/R2 client. */
   readonly storage: Storage;
-  /** Publishes events to realtime rooms (Durable Objects). */
+  /** Publishes events to realtime rooms (Durable Objects, or the entry point's own room service). */
   readonly rooms: RoomPublisher;
   /** Hands background work to the runtime (ExecutionContext.waitUntil). */
   readonly background: BackgroundTasks;
@@ -74,7 +74,7 @@ export function createDeps(config: Config, env: Bindings, background: Background
       return storage;
     },
     get rooms() {
-      rooms ??= createRoomPublisher(env.ROOMS);
+      rooms ??= roomGatewayFor(env);
       return rooms;
     },
     background,

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { createRoomGateway } from "../../adapters/rooms.ts";
+import { roomGatewayFor } from "../../adapters/rooms.ts";
 import { jsonBodyLimit } from "../../core/body-limit.ts";
 import { bearerSecurity, createRouter, ProblemSchema, problems } from "../../core/openapi.ts";
 import { ProblemError, unauthorized } from "../../core/problem.ts";
@@ -112,8 +112,9 @@ export const roomsRoutes = createRouter()
         principal,
         since: c.req.valid("query").since,
         isSessionRevoked: (sessionId) => isSessionRevoked(deps, config, sessionId),
+        upgrade: c.req.raw,
       },
-      { gateway: createRoomGateway(c.env.ROOMS), log: c.var.log },
+      { gateway: roomGatewayFor(c.env), log: c.var.log },
     );
   })
   .openapi(publish, async (c) => {
@@ -121,7 +122,7 @@ export const roomsRoutes = createRouter()
     if (!principal) throw unauthorized();
     const result = await publishToRoom(
       { room: c.req.valid("param").room, principal, data: c.req.valid("json").data },
-      { gateway: createRoomGateway(c.env.ROOMS), log: c.var.log },
+      { gateway: roomGatewayFor(c.env), log: c.var.log },
     );
     return c.json(result, 202, noStore);
   })
@@ -131,7 +132,7 @@ export const roomsRoutes = createRouter()
     const query = c.req.valid("query");
     const result = await readHistory(
       { room: c.req.valid("param").room, principal, since: query.since, cursor: query.cursor, limit: query.limit },
-      { gateway: createRoomGateway(c.env.ROOMS), log: c.var.log },
+      { gateway: roomGatewayFor(c.env), log: c.var.log },
     );
     return c.json(result, 200, noStore);
   })
@@ -139,7 +140,7 @@ export const roomsRoutes = createRouter()
     const principal = c.var.principal;
     if (!principal) throw unauthorized();
     const result = await readPresence(c.req.valid("param").room, principal, {
-      gateway: createRoomGateway(c.env.ROOMS),
+      gateway: roomGatewayFor(c.env),
       log: c.var.log,
     });
     return c.json(result, 200, noStore);

@@ -1,6 +1,5 @@
 import type { ConnectRefusal } from "../../../durable/connect-request.ts";
-import { REFUSAL_HEADER } from "../../../durable/connect-request.ts";
-import type { HistoryItem } from "../../../durable/room-object.ts";
+import type { HistoryItem } from "../../../durable/room-logic.ts";
 import type { PresenceUser } from "../../../protocol/frames.ts";
 import type { RoomGateway } from "../../adapters/rooms.ts";
 import type { Config } from "../../core/config.ts";
@@ -56,6 +55,8 @@ export interface OpenSocketInput {
   since: number | undefined;
   /** Whether the principal's session was revoked (the auth feature's revocation list). */
   isSessionRevoked: (sessionId: string) => Promise<boolean>;
+  /** The client's upgrade request, for runtimes that upgrade in-process. */
+  upgrade: Request;
 }
 
 /**
@@ -66,17 +67,20 @@ export async function openRoomSocket(input: OpenSocketInput, ctx: RoomsContext):
   const { room, principal } = input;
   authorizeRoom(room, principal, "read");
   if (await input.isSessionRevoked(principal.sessionId)) throw unauthorized("This session was signed out.");
-  const response = await callRoom(() =>
-    ctx.gateway.connect({
-      room,
-      userId: principal.userId,
-      sessionId: principal.sessionId,
-      canPublish: roomAllows(room, principal, "publish-socket"),
-      ...(input.since !== undefined && { since: input.since }),
-    }),
+  const outcome = await callRoom(() =>
+    ctx.gateway.connect(
+      {
+        room,
+        userId: principal.userId,
+        sessionId: principal.sessionId,
+        canPublish: roomAllows(room, principal, "publish-socket"),
+        ...(input.since !== undefined && { since: input.since }),
+      },
+      input.upgrade,
+    ),
   );
-  if (response.status === 101 && response.webSocket) return response;
-  throw refusalProblem(response.headers.get(REFUSAL_HEADER) as ConnectRefusal | null, ctx.log);
+  if (outcome.ok) return outcome.response;
+  throw refusalProblem(outcome.refusal, ctx.log);
 }
 
 function refusalProblem(reason: ConnectRefusal | null, log: Logger): ProblemError {

@@ -1,0 +1,90 @@
+// Node entry point: `node runtimes/node.ts` (Node 24 strips the types). HTTP through
+// @hono/node-server; WebSocket upgrades through `ws`, handed to the in-process rooms.
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { serve } from "@hono/node-server";
+import { neonConfig } from "@neondatabase/serverless";
+import { WebSocket, WebSocketServer } from "ws";
+import type { RoomSocket, SocketUpgrader } from "./local-rooms.ts";
+import { createRuntimeService } from "./service.ts";
+
+// The Neon driver needs a WebSocket constructor outside browsers and Workers.
+neonConfig.webSocketConstructor = WebSocket;
+
+interface PendingUpgrade {
+  incoming: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  upgraded: boolean;
+}
+
+const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+// Upgrade requests the app is routing right now, by the Request object the app sees as c.req.raw.
+const pendingUpgrades = new WeakMap<Request, PendingUpgrade>();
+
+const upgrader: SocketUpgrader = {
+  upgrade(request, onOpen) {
+    const pending = pendingUpgrades.get(request);
+    if (!pending || pending.upgraded) return null;
+    pending.upgraded = true;
+    wss.handleUpgrade(pending.incoming, pending.socket, pending.head, (ws) => {
+      const socket: RoomSocket = { send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) };
+      const events = onOpen(socket);
+      ws.on("message", (data, isBinary) => {
+        const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+        events.message(isBinary ? buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) : buffer.toString("utf8"));
+      });
+      ws.on("close", (code) => events.closed(code));
+      ws.on("error", () => ws.terminate());
+    });
+    // Ignored: the socket already switched protocols.
+    return new Response(null);
+  },
+};
+
+const service = createRuntimeService(process.env, upgrader);
+
+const server = serve({ fetch: (request) => service.fetch(request), port: service.port, hostname: service.hostname }, (info) =>
+  service.log.info("listening", { runtime: "node", port: info.port }),
+);
+
+function requestOf(incoming: IncomingMessage): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(incoming.headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  return new Request(`http://${incoming.headers.host ?? "localhost"}${incoming.url ?? "/"}`, { headers });
+}
+
+/** Writes a refusal (the app's problem response) on the raw socket and closes it. */
+async function refuseOnSocket(socket: Duplex, response: Response): Promise<void> {
+  const body = Buffer.from(await response.arrayBuffer());
+  const head = [`HTTP/1.1 ${response.status} ${response.statusText || "Error"}`];
+  response.headers.forEach((value, name) => head.push(`${name}: ${value}`));
+  head.push(`content-length: ${body.byteLength}`, "connection: close", "", "");
+  socket.end(Buffer.concat([Buffer.from(head.join("\r\n")), body]));
+}
+
+server.on("upgrade", (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
+  socket.on("error", () => socket.destroy());
+  const request = requestOf(incoming);
+  const pending: PendingUpgrade = { incoming, socket, head, upgraded: false };
+  pendingUpgrades.set(request, pending);
+  service
+    .fetch(request)
+    .then((response) => (pending.upgraded ? undefined : refuseOnSocket(socket, response)))
+    .catch((error: unknown) => {
+      service.log.error("upgrade failed", { error });
+      socket.destroy();
+    });
+});
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    service.log.info("shutting down", { signal });
+    server.close();
+    wss.close();
+    void service.close().finally(() => process.exit(0));
+  });
+}

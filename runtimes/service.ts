@@ -1,0 +1,90 @@
+// What every non-Workers entry point shares: the env (process/Deno env instead of wrangler
+// bindings, plus the in-process room service as the ROOMS_GATEWAY binding), the app, the
+// ExecutionContext stand-in, and the scheduled jobs on an interval instead of a Cron Trigger.
+import { roomLimitsFor } from "../durable/room-limits.ts";
+import { ROOMS_GATEWAY_BINDING } from "../src/adapters/rooms.ts";
+import { createApp } from "../src/app.ts";
+import type { Bindings } from "../src/core/app-env.ts";
+import { configFor } from "../src/core/config.ts";
+import { createLogger, type Logger } from "../src/core/logger.ts";
+import { runScheduledJobs } from "../src/scheduled.ts";
+import { createLocalRooms, type SocketUpgrader } from "./local-rooms.ts";
+import { installWorkersStreams } from "./web-polyfills.ts";
+
+/** The Cron Trigger runs every 15 minutes (wrangler.toml); the interval defaults to the same. */
+const DEFAULT_SCHEDULE_SECONDS = 15 * 60;
+/** Background work still running at shutdown gets this long to finish. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export interface RuntimeService {
+  env: Bindings;
+  log: Logger;
+  /** The Worker's fetch signature, with this service's env and context filled in. */
+  fetch(request: Request): Promise<Response>;
+  port: number;
+  hostname: string;
+  /** Stops the schedule, closes the rooms' sockets, and waits (bounded) for background work. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the service for a runtime. `vars` are the environment variables (the same names as the
+ * Worker's vars and secrets, plus PORT, HOST and SCHEDULE_INTERVAL_SECONDS).
+ */
+export function createRuntimeService(vars: Record<string, string | undefined>, upgrader: SocketUpgrader): RuntimeService {
+  installWorkersStreams();
+  const plain: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(vars)) if (value !== undefined) plain[key] = value;
+  // Fail at start-up, not on the first request, when configuration is missing or malformed.
+  const config = configFor(plain);
+  const log = createLogger(config.LOG_LEVEL, { runtime: true });
+  const rooms = createLocalRooms(upgrader, { limits: roomLimitsFor(plain), log });
+  // Stable for the process's life, like a Worker's env: config is parsed once per env object.
+  const env = Object.freeze({ ...plain, [ROOMS_GATEWAY_BINDING]: rooms.gateway }) as unknown as Bindings;
+  configFor(env);
+
+  const pending = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>): void => {
+    const settled = work.catch((error: unknown) => log.warn("background work failed", { error })).finally(() => {
+      pending.delete(settled);
+    });
+    pending.add(settled);
+  };
+  const ctx = {
+    waitUntil: track,
+    passThroughOnException: () => {},
+    props: {},
+  } as unknown as ExecutionContext;
+  const app = createApp();
+
+  const intervalSeconds = Number(vars.SCHEDULE_INTERVAL_SECONDS ?? DEFAULT_SCHEDULE_SECONDS);
+  if (!Number.isInteger(intervalSeconds) || intervalSeconds <= 0) {
+    throw new Error("SCHEDULE_INTERVAL_SECONDS must be a positive integer (seconds between scheduled runs)");
+  }
+  let running: Promise<void> | null = null;
+  const runSchedule = (): void => {
+    // Never two runs at once: a slow run makes the next tick a no-op, as a cron would skip.
+    if (running) return;
+    running = runScheduledJobs(env, new Date())
+      .catch((error: unknown) => log.error("scheduled jobs failed", { error }))
+      .finally(() => {
+        running = null;
+      });
+    track(running);
+  };
+  const timer = setInterval(runSchedule, intervalSeconds * 1000);
+
+  return {
+    env,
+    log,
+    fetch: (request) => Promise.resolve(app.fetch(request, env, ctx)),
+    port: Number(vars.PORT ?? 8787),
+    hostname: vars.HOST ?? "0.0.0.0",
+    async close() {
+      clearInterval(timer);
+      rooms.close();
+      const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref?.());
+      await Promise.race([Promise.allSettled([...pending]), grace]);
+    },
+  };
+}

@@ -1,0 +1,240 @@
+// The contract every runtime must honour (API.md), over the network only: HTTP and WebSocket
+// against CONTRACT_BASE_URL. test/contract/run.ts starts the Worker (wrangler dev), Deno, Bun and
+// Node in turn against one local stack and runs this file against each.
+import { describe, expect, it } from "vitest";
+
+const BASE = process.env.CONTRACT_BASE_URL ?? "";
+const RUNTIME = process.env.CONTRACT_RUNTIME ?? "unknown";
+const unique = () => crypto.randomUUID().slice(0, 8);
+
+interface TokenPair {
+  user: { id: string; email: string; roles: string[] };
+  accessToken: string;
+  refreshToken: string;
+}
+
+async function call(path: string, init: RequestInit = {}, token?: string): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (token) headers.set("Authorization", `Bearer ${token}`);
+  if (typeof init.body === "string") headers.set("Content-Type", "application/json");
+  return fetch(`${BASE}${path}`, { ...init, headers, redirect: "manual", signal: AbortSignal.timeout(15_000) });
+}
+
+async function register(): Promise<TokenPair & { password: string }> {
+  const password = `pw-${crypto.randomUUID()}`;
+  const email = `contract-${unique()}@example.test`;
+  const res = await call("/v1/auth/register", { method: "POST", body: JSON.stringify({ email, password }) });
+  expect(res.status).toBe(201);
+  return { ...((await res.json()) as TokenPair), password };
+}
+
+/** The admin the runner seeded (CONTRACT_ADMIN_EMAIL / CONTRACT_ADMIN_PASSWORD), signed in. */
+async function adminToken(): Promise<string> {
+  const res = await call("/v1/auth/login", {
+    method: "POST",
+    body: JSON.stringify({ email: process.env.CONTRACT_ADMIN_EMAIL, password: process.env.CONTRACT_ADMIN_PASSWORD }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as TokenPair).accessToken;
+}
+
+/** Collects a socket's frames; `next` waits for the first frame (after those seen) matching a test. */
+function openSocket(url: string) {
+  const ws = new WebSocket(url);
+  const frames: Array<Record<string, unknown>> = [];
+  let seen = 0;
+  ws.addEventListener("message", (e) => frames.push(JSON.parse(String(e.data)) as Record<string, unknown>));
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.addEventListener("open", () => resolve());
+    ws.addEventListener("error", () => reject(new Error(`socket to ${url} failed`)));
+  });
+  return {
+    ws,
+    frames,
+    opened,
+    async next(match: (f: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const index = frames.findIndex((f, i) => i >= seen && match(f));
+        if (index >= 0) {
+          seen = index + 1;
+          return frames[index] as Record<string, unknown>;
+        }
+        if (Date.now() > deadline) throw new Error(`no ${what} frame; got ${JSON.stringify(frames)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
+
+describe(`the service contract on ${RUNTIME}`, () => {
+  it("answers liveness and readiness with every dependency up", async () => {
+    const live = await call("/healthz");
+    expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({ status: "ok" });
+    const ready = await call("/readyz");
+    const body = (await ready.json()) as { status: string; checks: Record<string, { ok: boolean }> };
+    expect(ready.status).toBe(200);
+    expect(body.status).toBe("ok");
+    expect(body.checks.postgres?.ok).toBe(true);
+    expect(body.checks.redis?.ok).toBe(true);
+    expect(body.checks.storage?.ok).toBe(true);
+  });
+
+  it("registers, logs in, refreshes once, and shows the signed-in user", async () => {
+    const registered = await register();
+    const login = await call("/v1/auth/login", {
+      method: "POST",
+      body: JSON.stringify({ email: registered.user.email, password: registered.password }),
+    });
+    expect(login.status).toBe(200);
+    const pair = (await login.json()) as TokenPair;
+    expect(pair.user.id).toBe(registered.user.id);
+
+    const wrong = await call("/v1/auth/login", {
+      method: "POST",
+      body: JSON.stringify({ email: registered.user.email, password: "not-the-password" }),
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get("content-type")).toContain("application/problem+json");
+
+    const refreshed = await call("/v1/auth/refresh", {
+      method: "POST",
+      body: JSON.stringify({ refreshToken: pair.refreshToken }),
+    });
+    expect(refreshed.status).toBe(200);
+    const next = (await refreshed.json()) as TokenPair;
+    expect(next.refreshToken).not.toBe(pair.refreshToken);
+
+    const me = await call("/v1/auth/me", {}, next.accessToken);
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { id: string }).id).toBe(registered.user.id);
+    expect((await call("/v1/auth/me")).status).toBe(401);
+  });
+
+  it("creates, reads, updates and deletes a setting with ETag preconditions", async () => {
+    const admin = await adminToken();
+    const key = `contract.${unique()}`;
+    const created = await call(
+      `/v1/settings/${key}`,
+      { method: "PUT", body: JSON.stringify({ value: { n: 1 }, visibility: "public" }), headers: { "If-None-Match": "*" } },
+      admin,
+    );
+    expect(created.status).toBe(201);
+    const etag = created.headers.get("ETag");
+    expect(etag).toMatch(/^"/);
+
+    const read = await call(`/v1/settings/${key}`);
+    expect(read.status).toBe(200);
+    expect(read.headers.get("ETag")).toBe(etag);
+    expect(((await read.json()) as { value: unknown }).value).toEqual({ n: 1 });
+
+    const noPrecondition = await call(`/v1/settings/${key}`, { method: "PUT", body: JSON.stringify({ value: 2 }) }, admin);
+    expect(noPrecondition.status).toBe(428);
+    const updated = await call(
+      `/v1/settings/${key}`,
+      { method: "PUT", body: JSON.stringify({ value: { n: 2 } }), headers: { "If-Match": etag ?? "" } },
+      admin,
+    );
+    expect(updated.status).toBe(200);
+    const stale = await call(
+      `/v1/settings/${key}`,
+      { method: "PUT", body: JSON.stringify({ value: { n: 3 } }), headers: { "If-Match": etag ?? "" } },
+      admin,
+    );
+    expect(stale.status).toBe(412);
+
+    const removed = await call(
+      `/v1/settings/${key}`,
+      { method: "DELETE", headers: { "If-Match": updated.headers.get("ETag") ?? "" } },
+      admin,
+    );
+    expect(removed.status).toBe(204);
+    expect((await call(`/v1/settings/${key}`)).status).toBe(404);
+  });
+
+  it("stores a raw upload and serves back identical bytes", async () => {
+    const { accessToken } = await register();
+    // A PNG signature (the type is sniffed) followed by bytes of every value.
+    const bytes = new Uint8Array(300_000);
+    bytes.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    for (let i = 8; i < bytes.length; i++) bytes[i] = (i * 31) & 0xff;
+    const uploaded = await call(
+      "/v1/assets?filename=contract.png&visibility=public",
+      { method: "POST", body: bytes, headers: { "Content-Type": "image/png" } },
+      accessToken,
+    );
+    expect(uploaded.status).toBe(201);
+    const asset = (await uploaded.json()) as { id: string };
+    const content = await call(`/v1/assets/${asset.id}/content`, {}, accessToken);
+    expect(content.status).toBe(302);
+    const location = content.headers.get("Location") ?? "";
+    const downloaded = await fetch(location, { signal: AbortSignal.timeout(15_000) });
+    expect(downloaded.status).toBe(200);
+    expect(Buffer.compare(Buffer.from(await downloaded.arrayBuffer()), Buffer.from(bytes))).toBe(0);
+  });
+
+  it("broadcasts a room message to members with acks, presence and sequence numbers, and resumes with ?since", async () => {
+    const alice = await register();
+    const bob = await register();
+    const room = `contract-${unique()}`;
+    const wsBase = BASE.replace(/^http/, "ws");
+    const url = (token: string, since?: number) =>
+      `${wsBase}/v1/rooms/${room}/ws?token=${encodeURIComponent(token)}${since === undefined ? "" : `&since=${since}`}`;
+
+    const a = openSocket(url(alice.accessToken));
+    await a.opened;
+    const welcome = await a.next((f) => f.type === "welcome", "welcome");
+    expect(welcome.seq).toBe(0);
+    await a.next((f) => f.type === "presence" && f.action === "sync", "presence sync");
+
+    const b = openSocket(url(bob.accessToken));
+    await b.opened;
+    await b.next((f) => f.type === "welcome", "welcome");
+    const joined = await a.next((f) => f.type === "presence" && f.action === "join", "presence join");
+    expect(joined.user).toEqual({ id: bob.user.id });
+
+    a.ws.send(JSON.stringify({ type: "publish", id: "m1", data: { text: "hello" } }));
+    const ack = await a.next((f) => f.type === "ack", "ack");
+    expect(ack).toEqual({ type: "ack", id: "m1", seq: 1 });
+    const delivered = await b.next((f) => f.type === "message", "message");
+    expect(delivered).toMatchObject({ seq: 1, from: { id: alice.user.id }, data: { text: "hello" } });
+
+    const posted = await call(`/v1/rooms/${room}/messages`, { method: "POST", body: JSON.stringify({ data: { n: 2 } }) }, bob.accessToken);
+    expect(posted.status).toBe(202);
+    expect(await posted.json()).toEqual({ seq: 2 });
+    await b.next((f) => f.type === "message" && f.seq === 2, "message 2");
+
+    const presence = await call(`/v1/rooms/${room}/presence`, {}, alice.accessToken);
+    const users = ((await presence.json()) as { users: Array<{ id: string }> }).users.map((u) => u.id).sort();
+    expect(users).toEqual([alice.user.id, bob.user.id].sort());
+
+    b.ws.close();
+    await a.next((f) => f.type === "presence" && f.action === "leave", "presence leave");
+    a.ws.send(JSON.stringify({ type: "publish", id: "m3", data: { n: 3 } }));
+    await a.next((f) => f.type === "ack" && f.seq === 3, "ack 3");
+
+    // Bob saw up to 2: resuming replays exactly what he missed.
+    const resumed = openSocket(url(bob.accessToken, 2));
+    await resumed.opened;
+    await resumed.next((f) => f.type === "welcome" && f.seq === 3, "welcome at 3");
+    const replayed = await resumed.next((f) => f.type === "message", "replayed message");
+    expect(replayed).toMatchObject({ seq: 3, data: { n: 3 } });
+
+    // A `since` beyond the room's log is resynced, never silently skipped.
+    const ahead = openSocket(url(bob.accessToken, 99));
+    await ahead.opened;
+    const resync = await ahead.next((f) => f.type === "error", "resync signal");
+    expect(resync).toMatchObject({ code: "resync_required", seq: 3 });
+
+    const history = await call(`/v1/rooms/${room}/messages?since=1`, {}, alice.accessToken);
+    expect(((await history.json()) as { items: Array<{ seq: number }> }).items.map((i) => i.seq)).toEqual([2, 3]);
+    for (const s of [a, resumed, ahead]) s.ws.close();
+  });
+
+  it("refuses a socket without a token with a plain 401 before any upgrade", async () => {
+    // (fetch cannot send an Upgrade header; authentication is checked before the upgrade anyway.)
+    const res = await call(`/v1/rooms/contract-${unique()}/ws`);
+    expect(res.status).toBe(401);
+  });
+});
