@@ -61,7 +61,7 @@ export interface CliOptions {
   only: Set<string> | null;
 }
 
-export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
+export function parseArgs(argv: string[], env: Record<string, string | undefined>): CliOptions {
   const quick = argv.includes("--quick") || env.BENCH_QUICK === "1";
   const onlyArg = argv.find((a) => a.startsWith("--only="))?.slice("--only=".length) ?? env.BENCH_ONLY;
   const profile = structuredClone(quick ? QUICK : FULL);
