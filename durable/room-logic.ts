@@ -82,11 +82,20 @@ export function answerClientFrame(
   const frame = parsed.frame;
   if (frame.type === "ping") return PONG_FRAME;
   if (!attachment) {
-    return encode({ type: "error", code: ERROR_CODES.internal, message: "This connection has no identity; reconnect." });
+    return encode({
+      type: "error",
+      code: ERROR_CODES.internal,
+      message: "This connection has no identity; reconnect.",
+    });
   }
   const idField = frame.id === undefined ? {} : { id: frame.id };
   if (!attachment.canPublish) {
-    return encode({ type: "error", code: ERROR_CODES.readOnly, message: "This room is read-only for clients.", ...idField });
+    return encode({
+      type: "error",
+      code: ERROR_CODES.readOnly,
+      message: "This room is read-only for clients.",
+      ...idField,
+    });
   }
   const taken = room.take(attachment.connectionId);
   if (!taken.ok) {

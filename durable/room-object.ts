@@ -25,7 +25,6 @@ import { fullBucket, type TakeResult, takeToken, type TokenBucket } from "./rate
 import { type RoomLimits, roomLimitsFor } from "./room-limits.ts";
 import {
   answerClientFrame,
-  type HistoryItem,
   type HistoryPage,
   messageFrame,
   type PublishOutcome,

@@ -51,7 +51,10 @@ holder.server = Bun.serve({
   websocket: {
     maxPayloadLength: 1024 * 1024,
     open(ws) {
-      const socket: RoomSocket = { send: (text) => void ws.send(text), close: (code, reason) => ws.close(code, reason) };
+      const socket: RoomSocket = {
+        send: (text) => void ws.send(text),
+        close: (code, reason) => ws.close(code, reason),
+      };
       ws.data.events = ws.data.onOpen(socket);
     },
     message(ws, message) {

@@ -37,7 +37,11 @@ const upgrader: SocketUpgrader = {
 
 const service = createRuntimeService(Deno.env.toObject(), upgrader);
 const server = Deno.serve(
-  { port: service.port, hostname: service.hostname, onListen: ({ port }) => service.log.info("listening", { runtime: "deno", port }) },
+  {
+    port: service.port,
+    hostname: service.hostname,
+    onListen: ({ port }) => service.log.info("listening", { runtime: "deno", port }),
+  },
   (request) => service.fetch(request),
 );
 

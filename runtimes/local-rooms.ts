@@ -89,7 +89,8 @@ class LocalRoom {
 
   capacityRefusal(userId: string): ConnectRefusal | undefined {
     if (this.presence.connectionCount >= this.#limits.ROOM_MAX_CONNECTIONS) return "room_full";
-    if (this.presence.connectionsOf(userId) >= this.#limits.ROOM_MAX_CONNECTIONS_PER_USER) return "too_many_connections";
+    if (this.presence.connectionsOf(userId) >= this.#limits.ROOM_MAX_CONNECTIONS_PER_USER)
+      return "too_many_connections";
     return undefined;
   }
 
@@ -127,10 +128,7 @@ class LocalRoom {
       for (const message of this.messages.after(from)) send(message.frame);
     }
     if (joined) {
-      this.broadcast(
-        encodeServerFrame({ type: "presence", action: "join", user: { id: attachment.userId } }),
-        socket,
-      );
+      this.broadcast(encodeServerFrame({ type: "presence", action: "join", user: { id: attachment.userId } }), socket);
     }
   }
 
@@ -202,7 +200,8 @@ class LocalRoom {
     if (!bucket) {
       if (this.#buckets.size >= MAX_HTTP_BUCKETS) {
         const refillMs = (limit.burst / limit.ratePerSecond) * 1000;
-        for (const [k, b] of this.#buckets) if (k.startsWith("http:") && now - b.updatedAt >= refillMs) this.#buckets.delete(k);
+        for (const [k, b] of this.#buckets)
+          if (k.startsWith("http:") && now - b.updatedAt >= refillMs) this.#buckets.delete(k);
       }
       bucket = fullBucket(limit, now);
       this.#buckets.set(key, bucket);

@@ -32,7 +32,11 @@ const upgrader: SocketUpgrader = {
       const events = onOpen(socket);
       ws.on("message", (data, isBinary) => {
         const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-        events.message(isBinary ? buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) : buffer.toString("utf8"));
+        events.message(
+          isBinary
+            ? buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength)
+            : buffer.toString("utf8"),
+        );
       });
       ws.on("close", (code) => events.closed(code));
       ws.on("error", () => ws.terminate());
@@ -44,8 +48,9 @@ const upgrader: SocketUpgrader = {
 
 const service = createRuntimeService(process.env, upgrader);
 
-const server = serve({ fetch: (request) => service.fetch(request), port: service.port, hostname: service.hostname }, (info) =>
-  service.log.info("listening", { runtime: "node", port: info.port }),
+const server = serve(
+  { fetch: (request) => service.fetch(request), port: service.port, hostname: service.hostname },
+  (info) => service.log.info("listening", { runtime: "node", port: info.port }),
 );
 
 function requestOf(incoming: IncomingMessage): Request {
@@ -61,7 +66,7 @@ function requestOf(incoming: IncomingMessage): Request {
 async function refuseOnSocket(socket: Duplex, response: Response): Promise<void> {
   const body = Buffer.from(await response.arrayBuffer());
   const head = [`HTTP/1.1 ${response.status} ${response.statusText || "Error"}`];
-  response.headers.forEach((value, name) => head.push(`${name}: ${value}`));
+  for (const [name, value] of response.headers) head.push(`${name}: ${value}`);
   head.push(`content-length: ${body.byteLength}`, "connection: close", "", "");
   socket.end(Buffer.concat([Buffer.from(head.join("\r\n")), body]));
 }

@@ -31,7 +31,10 @@ export interface RuntimeService {
  * Builds the service for a runtime. `vars` are the environment variables (the same names as the
  * Worker's vars and secrets, plus PORT, HOST and SCHEDULE_INTERVAL_SECONDS).
  */
-export function createRuntimeService(vars: Record<string, string | undefined>, upgrader: SocketUpgrader): RuntimeService {
+export function createRuntimeService(
+  vars: Record<string, string | undefined>,
+  upgrader: SocketUpgrader,
+): RuntimeService {
   installWorkersStreams();
   const plain: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(vars)) if (value !== undefined) plain[key] = value;
@@ -45,9 +48,11 @@ export function createRuntimeService(vars: Record<string, string | undefined>, u
 
   const pending = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>): void => {
-    const settled = work.catch((error: unknown) => log.warn("background work failed", { error })).finally(() => {
-      pending.delete(settled);
-    });
+    const settled = work
+      .catch((error: unknown) => log.warn("background work failed", { error }))
+      .finally(() => {
+        pending.delete(settled);
+      });
     pending.add(settled);
   };
   const ctx = {

@@ -7,7 +7,12 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 
-const HASHES: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
+const HASHES: Record<string, string> = {
+  "SHA-1": "sha1",
+  "SHA-256": "sha256",
+  "SHA-384": "sha384",
+  "SHA-512": "sha512",
+};
 
 class NodeDigestStream extends WritableStream<ArrayBuffer | ArrayBufferView> {
   readonly digest: Promise<ArrayBuffer>;

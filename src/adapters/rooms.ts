@@ -97,7 +97,11 @@ export function createRoomGateway(namespace: DurableObjectNamespace): RoomGatewa
       const upgrade = new Request("https://room.internal/connect", {
         headers: { Upgrade: "websocket", [CONNECT_HEADER]: JSON.stringify(request) },
       });
-      const response = await withTimeout(`room ${request.room}`, ROOM_CALL_TIMEOUT_MS, stub(request.room).fetch(upgrade));
+      const response = await withTimeout(
+        `room ${request.room}`,
+        ROOM_CALL_TIMEOUT_MS,
+        stub(request.room).fetch(upgrade),
+      );
       if (response.status === 101 && response.webSocket) return { ok: true, response };
       return { ok: false, refusal: response.headers.get(REFUSAL_HEADER) as ConnectRefusal | null };
     },

@@ -117,7 +117,11 @@ describe(`the service contract on ${RUNTIME}`, () => {
     const key = `contract.${unique()}`;
     const created = await call(
       `/v1/settings/${key}`,
-      { method: "PUT", body: JSON.stringify({ value: { n: 1 }, visibility: "public" }), headers: { "If-None-Match": "*" } },
+      {
+        method: "PUT",
+        body: JSON.stringify({ value: { n: 1 }, visibility: "public" }),
+        headers: { "If-None-Match": "*" },
+      },
       admin,
     );
     expect(created.status).toBe(201);
@@ -129,7 +133,11 @@ describe(`the service contract on ${RUNTIME}`, () => {
     expect(read.headers.get("ETag")).toBe(etag);
     expect(((await read.json()) as { value: unknown }).value).toEqual({ n: 1 });
 
-    const noPrecondition = await call(`/v1/settings/${key}`, { method: "PUT", body: JSON.stringify({ value: 2 }) }, admin);
+    const noPrecondition = await call(
+      `/v1/settings/${key}`,
+      { method: "PUT", body: JSON.stringify({ value: 2 }) },
+      admin,
+    );
     expect(noPrecondition.status).toBe(428);
     const updated = await call(
       `/v1/settings/${key}`,
@@ -200,7 +208,11 @@ describe(`the service contract on ${RUNTIME}`, () => {
     const delivered = await b.next((f) => f.type === "message", "message");
     expect(delivered).toMatchObject({ seq: 1, from: { id: alice.user.id }, data: { text: "hello" } });
 
-    const posted = await call(`/v1/rooms/${room}/messages`, { method: "POST", body: JSON.stringify({ data: { n: 2 } }) }, bob.accessToken);
+    const posted = await call(
+      `/v1/rooms/${room}/messages`,
+      { method: "POST", body: JSON.stringify({ data: { n: 2 } }) },
+      bob.accessToken,
+    );
     expect(posted.status).toBe(202);
     expect(await posted.json()).toEqual({ seq: 2 });
     await b.next((f) => f.type === "message" && f.seq === 2, "message 2");

@@ -26,7 +26,10 @@ function command(runtime: Runtime, port: number, workDir: string, envFile: strin
     case "node":
       return [process.execPath, [join(ROOT, "runtimes/node.ts")]];
     case "deno":
-      return [bin("deno"), ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", join(ROOT, "runtimes/deno.ts")]];
+      return [
+        bin("deno"),
+        ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", join(ROOT, "runtimes/deno.ts")],
+      ];
     case "bun":
       return [bin("bun"), [join(ROOT, "runtimes/bun.ts")]];
     case "worker": {
@@ -73,17 +76,21 @@ function stopGroup(child: ChildProcess): Promise<void> {
 const ADMIN = { email: "contract-admin@example.test", password: `pw-${crypto.randomUUID()}` };
 
 function runSuite(baseUrl: string, runtime: Runtime): Promise<number> {
-  const child = spawn(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--config", "vitest.contract.config.ts"], {
-    cwd: ROOT,
-    stdio: "inherit",
-    env: {
-      ...process.env,
-      CONTRACT_BASE_URL: baseUrl,
-      CONTRACT_RUNTIME: runtime,
-      CONTRACT_ADMIN_EMAIL: ADMIN.email,
-      CONTRACT_ADMIN_PASSWORD: ADMIN.password,
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--config", "vitest.contract.config.ts"],
+    {
+      cwd: ROOT,
+      stdio: "inherit",
+      env: {
+        ...process.env,
+        CONTRACT_BASE_URL: baseUrl,
+        CONTRACT_RUNTIME: runtime,
+        CONTRACT_ADMIN_EMAIL: ADMIN.email,
+        CONTRACT_ADMIN_PASSWORD: ADMIN.password,
+      },
     },
-  });
+  );
   return new Promise((resolve) => child.once("exit", (code) => resolve(code ?? 1)));
 }
 
@@ -141,7 +148,8 @@ async function main(): Promise<number> {
     for (const fn of cleanups.reverse()) await fn().catch((e: unknown) => console.error("contract cleanup:", e));
   }
   console.log("\n=== contract results");
-  for (const r of results) console.log(`${r.ok ? "PASS" : "FAIL"} ${r.runtime} (${r.seconds.toFixed(1)} s)${r.detail ? `: ${r.detail}` : ""}`);
+  for (const r of results)
+    console.log(`${r.ok ? "PASS" : "FAIL"} ${r.runtime} (${r.seconds.toFixed(1)} s)${r.detail ? `: ${r.detail}` : ""}`);
   const failed = results.filter((r) => !r.ok).length;
   console.log(`${results.length - failed} passed, ${failed} failed`);
   return failed === 0 && results.length === wanted.length ? 0 : 1;
