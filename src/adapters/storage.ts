@@ -5,6 +5,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -92,6 +93,8 @@ export interface ObjectStore {
   completeMultipart(key: string, uploadId: string, parts: CompletedPart[]): Promise<boolean>;
   /** Idempotent: an upload that is already gone counts as aborted. */
   abortMultipart(key: string, uploadId: string): Promise<void>;
+  /** Ids of the open multipart uploads of exactly `key` (first page of the listing: up to 1,000). */
+  listMultipartUploads(key: string): Promise<string[]>;
   /** A PUT URL whose signature binds Content-Type and Content-Length. */
   presignPut(key: string, contentType: string, contentLength: number, expiresInSeconds: number): Promise<string>;
   presignUploadPart(
@@ -294,6 +297,13 @@ export function objectStore(storage: Storage): ObjectStore {
         if (statusOf(error) === 404 || nameOf(error) === "NoSuchUpload") return;
         throw dependencyUnavailable("storage", error);
       }
+    },
+
+    listMultipartUploads: async (key) => {
+      const listed = await send("list multipart", (abortSignal) =>
+        client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key, MaxUploads: 1000 }), { abortSignal }),
+      );
+      return (listed.Uploads ?? []).filter((u) => u.Key === key && u.UploadId).map((u) => u.UploadId as string);
     },
 
     // Presigning is local computation (HMAC over the request), so it needs no timeout.

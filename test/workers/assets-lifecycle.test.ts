@@ -265,6 +265,10 @@ describe("the sweeper", () => {
     // Ready, and old: never the sweeper's business.
     const ready = (await (await uploadRaw(user, pngBytes(20))).json()) as AssetJson;
 
+    // A multipart upload on the same key that never reached Postgres (a Worker died after creating it).
+    const unrecordedKey = (await assetRow(single.asset.id))!.objectKey;
+    await testStore().createMultipart(unrecordedKey, "image/png");
+
     await backdate([single.asset.id], 60 * 60 * 1000);
     await backdate([multi.asset.id, ready.id], 2 * 60 * 60 * 1000);
     const singleKey = (await assetRow(single.asset.id))!.objectKey;
@@ -279,6 +283,7 @@ describe("the sweeper", () => {
 
     expect(await assetRow(single.asset.id)).toBeNull();
     expect(await testStore().head(singleKey)).toBeNull();
+    expect(await openMultipartUploads(`private/${user.id}/${single.asset.id}/`)).toEqual([]);
     expect(await assetRow(multi.asset.id)).toBeNull();
     expect(await openMultipartUploads(`private/${user.id}/${multi.asset.id}/`)).toEqual([]);
     expect((await assetRow(recent.asset.id))?.status).toBe("pending");

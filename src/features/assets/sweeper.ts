@@ -16,8 +16,23 @@ export interface SweepResult {
 }
 
 /**
+ * The recorded multipart upload plus any other open one on the same key: a Worker that died between
+ * creating an upload and recording it leaves one only the store knows about. Listing is a safety
+ * net; if the store cannot list, the recorded id still gets aborted.
+ */
+async function openUploads(store: ObjectStore, key: string, recorded: string | null, log: Logger): Promise<Set<string>> {
+  const ids = new Set(recorded ? [recorded] : []);
+  try {
+    for (const id of await store.listMultipartUploads(key)) ids.add(id);
+  } catch (error) {
+    log.warn("listing multipart uploads failed; aborting only the recorded one", { error });
+  }
+  return ids;
+}
+
+/**
  * Removes pending uploads whose URLs expired (plus a grace period) without being completed:
- * abort the multipart upload if one was started, delete the object if one was stored, then
+ * abort their multipart uploads if any were started, delete the object if one was stored, then
  * delete the row (only if still pending). Each step is idempotent, so a run that dies midway is
  * finished by the next. A row whose cleanup fails stays for the next run.
  */
@@ -37,7 +52,9 @@ export async function sweepWith(
     if (rows.length === 0) break;
     for (const row of rows.slice(0, SWEEP_BATCH_SIZE)) {
       try {
-        if (row.multipartUploadId) await store.abortMultipart(row.objectKey, row.multipartUploadId);
+        for (const uploadId of await openUploads(store, row.objectKey, row.multipartUploadId, log)) {
+          await store.abortMultipart(row.objectKey, uploadId);
+        }
         await store.delete(row.objectKey);
         if (await repo.removePending(row.id)) result.removed++;
       } catch (error) {
