@@ -75,31 +75,38 @@ function stopGroup(child: ChildProcess): Promise<void> {
 
 const ADMIN = { email: "contract-admin@example.test", password: `pw-${crypto.randomUUID()}` };
 
-function runSuite(baseUrl: string, runtime: Runtime): Promise<number> {
+function runVitest(project: string, env: Record<string, string>): Promise<number> {
+  const vitest = join(ROOT, "node_modules/vitest/vitest.mjs");
   const child = spawn(
     process.execPath,
-    [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--config", "vitest.contract.config.ts"],
+    [vitest, "run", "--config", "vitest.contract.config.ts", "--project", project],
     {
       cwd: ROOT,
       stdio: "inherit",
-      env: {
-        ...process.env,
-        CONTRACT_BASE_URL: baseUrl,
-        CONTRACT_RUNTIME: runtime,
-        CONTRACT_ADMIN_EMAIL: ADMIN.email,
-        CONTRACT_ADMIN_PASSWORD: ADMIN.password,
-      },
+      env: { ...process.env, ...env },
     },
   );
   return new Promise((resolve) => child.once("exit", (code) => resolve(code ?? 1)));
 }
+
+const runSuite = (baseUrl: string, runtime: Runtime): Promise<number> =>
+  runVitest("contract", {
+    CONTRACT_BASE_URL: baseUrl,
+    CONTRACT_RUNTIME: runtime,
+    CONTRACT_ADMIN_EMAIL: ADMIN.email,
+    CONTRACT_ADMIN_PASSWORD: ADMIN.password,
+  });
 
 async function main(): Promise<number> {
   const wanted = (process.env.CONTRACT_RUNTIMES ?? ALL.join(",")).split(",").map((s) => s.trim()) as Runtime[];
   const unknown = wanted.filter((r) => !ALL.includes(r));
   if (unknown.length > 0) throw new Error(`unknown runtime(s): ${unknown.join(", ")}; known: ${ALL.join(", ")}`);
   const cleanups: Array<() => Promise<unknown>> = [];
-  const results: Array<{ runtime: Runtime; ok: boolean; seconds: number; detail?: string }> = [];
+  const results: Array<{ runtime: Runtime | "adapters"; ok: boolean; seconds: number; detail?: string }> = [];
+  // The runtime adapters' own unit tests first: no stack needed.
+  const unitStarted = Date.now();
+  const unitCode = await runVitest("runtimes", {});
+  results.push({ runtime: "adapters", ok: unitCode === 0, seconds: (Date.now() - unitStarted) / 1000 });
   try {
     const workDir = await mkdtemp(join(tmpdir(), "contract-"));
     cleanups.push(() => rm(workDir, { recursive: true, force: true }));
@@ -152,7 +159,7 @@ async function main(): Promise<number> {
     console.log(`${r.ok ? "PASS" : "FAIL"} ${r.runtime} (${r.seconds.toFixed(1)} s)${r.detail ? `: ${r.detail}` : ""}`);
   const failed = results.filter((r) => !r.ok).length;
   console.log(`${results.length - failed} passed, ${failed} failed`);
-  return failed === 0 && results.length === wanted.length ? 0 : 1;
+  return failed === 0 && results.length === wanted.length + 1 ? 0 : 1;
 }
 
 process.exitCode = await main();
