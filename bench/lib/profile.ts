@@ -25,7 +25,7 @@ export const FULL: Profile = {
   name: "full",
   rounds: 3,
   budgetS: 540,
-  http: { connections: 50, durationS: 6, warmUpS: 2 },
+  http: { connections: 50, durationS: 5, warmUpS: 2 },
   tokens: { durationMs: 1500 },
   settings: { sequentialReads: 100 },
   realtime: {
