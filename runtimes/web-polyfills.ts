@@ -70,7 +70,7 @@ class NodeFixedLengthStream {
 
 export function installWorkersStreams(): void {
   const scope = globalThis as Record<string, unknown>;
-  const webCrypto = globalThis.crypto as unknown as Record<string, unknown>;
+  const webCrypto = crypto as unknown as Record<string, unknown>;
   if (!("DigestStream" in webCrypto)) {
     Object.defineProperty(webCrypto, "DigestStream", { value: NodeDigestStream, configurable: true });
   }
