@@ -117,7 +117,7 @@ async function withPayloadHash<C extends { middlewareStack: { add(...args: never
   command: C,
   body: Uint8Array,
 ): Promise<C> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body as Uint8Array<ArrayBuffer>));
   const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
   type Handler = (args: { request: unknown }) => Promise<unknown>;
   const middleware =
@@ -301,7 +301,9 @@ export function objectStore(storage: Storage): ObjectStore {
 
     listMultipartUploads: async (key) => {
       const listed = await send("list multipart", (abortSignal) =>
-        client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key, MaxUploads: 1000 }), { abortSignal }),
+        client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key, MaxUploads: 1000 }), {
+          abortSignal,
+        }),
       );
       return (listed.Uploads ?? []).filter((u) => u.Key === key && u.UploadId).map((u) => u.UploadId as string);
     },

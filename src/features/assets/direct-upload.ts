@@ -4,6 +4,7 @@ import { conflict, findVisible } from "./access.ts";
 import { essenceOf } from "./content-type.ts";
 import { matchesDeclaredType, SNIFF_BYTES } from "./magic-bytes.ts";
 import { checkTypeAndSize, discard, insertPending } from "./pending.ts";
+import { sha256Stream } from "./sha256-stream.ts";
 import type { Actor, AssetServiceDeps, Visibility } from "./service-deps.ts";
 import { PART_SIZE } from "./stream-upload.ts";
 import { completableSince, PRESIGN_MULTIPART_EXPIRY_SECONDS, PRESIGN_PUT_EXPIRY_SECONDS } from "./timing.ts";
@@ -103,7 +104,7 @@ async function hashObject(
   stream: ReadableStream<Uint8Array>,
   budgetMs: number,
 ): Promise<{ sha256: string; head: Uint8Array; size: number }> {
-  const digest = new crypto.DigestStream("SHA-256");
+  const digest = sha256Stream();
   const head = new Uint8Array(SNIFF_BYTES);
   let headFilled = 0;
   let size = 0;
@@ -119,12 +120,11 @@ async function hashObject(
     },
   });
   try {
-    await stream.pipeThrough(counter).pipeTo(digest, { signal: AbortSignal.timeout(budgetMs) });
+    await stream.pipeThrough(counter).pipeTo(digest.writable, { signal: AbortSignal.timeout(budgetMs) });
   } catch (error) {
-    digest.digest.catch(() => {});
     throw dependencyUnavailable("storage", error);
   }
-  const sha256 = Array.from(new Uint8Array(await digest.digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  const sha256 = await digest.hex();
   return { sha256, head: head.subarray(0, headFilled), size };
 }
 

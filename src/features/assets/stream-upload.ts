@@ -2,6 +2,7 @@ import type { ObjectStore } from "../../adapters/storage.ts";
 import { dependencyUnavailable, ProblemError } from "../../core/problem.ts";
 import { bodySource } from "./body-source.ts";
 import { matchesDeclaredType, SNIFF_BYTES } from "./magic-bytes.ts";
+import { sha256Stream } from "./sha256-stream.ts";
 
 /**
  * One part is the unit of memory: a body up to this size goes up in one PutObject, a larger one
@@ -35,9 +36,6 @@ export const typeMismatch = (contentType: string) =>
     detail: `The body's first bytes are not those of ${contentType}; nothing was stored.`,
   });
 
-const toHex = (buffer: ArrayBuffer): string =>
-  Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
-
 /**
  * Streams a request body to the bucket with at most one part in memory, hashing it on the way
  * (crypto.DigestStream is incremental; WebCrypto's digest() is not). Refuses a body whose length
@@ -48,8 +46,8 @@ const toHex = (buffer: ArrayBuffer): string =>
 export async function streamToBucket(input: StreamUploadInput): Promise<{ sha256: string }> {
   const { store, key, contentType, declaredLength } = input;
   const partSize = input.partSize ?? PART_SIZE;
-  const digest = new crypto.DigestStream("SHA-256");
-  const hash = digest.getWriter();
+  const digest = sha256Stream();
+  const hash = digest.writable.getWriter();
   const source = bodySource(input.body);
   // Sized to the body when it fits one part, so a small upload holds only its own bytes. The one
   // buffer is refilled for every part: the previous part was fully sent before the refill.
@@ -85,7 +83,7 @@ export async function streamToBucket(input: StreamUploadInput): Promise<{ sha256
       // The declared bytes are in: anything more means Content-Length lied.
       if (await source.hasMore()) throw lengthMismatch(declaredLength, "longer");
       await hash.close();
-      const sha256 = toHex(await digest.digest);
+      const sha256 = await digest.hex();
       if (uploadId === undefined) {
         // A body of at most one part: one PutObject, made visible only now that it checked out.
         await store.put(key, chunk, contentType);
@@ -106,8 +104,6 @@ export async function streamToBucket(input: StreamUploadInput): Promise<{ sha256
   } catch (error) {
     await source.cancel().catch(() => {});
     await hash.abort().catch(() => {});
-    // Aborting rejects the pending digest; nobody will read it.
-    digest.digest.catch(() => {});
     throw error;
   }
 }

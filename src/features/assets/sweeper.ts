@@ -20,7 +20,12 @@ export interface SweepResult {
  * creating an upload and recording it leaves one only the store knows about. Listing is a safety
  * net; if the store cannot list, the recorded id still gets aborted.
  */
-async function openUploads(store: ObjectStore, key: string, recorded: string | null, log: Logger): Promise<Set<string>> {
+async function openUploads(
+  store: ObjectStore,
+  key: string,
+  recorded: string | null,
+  log: Logger,
+): Promise<Set<string>> {
   const ids = new Set(recorded ? [recorded] : []);
   try {
     for (const id of await store.listMultipartUploads(key)) ids.add(id);
