@@ -39,6 +39,8 @@ export interface RowInput {
   a: number[];
   b: number[];
   note?: string;
+  /** Differences of the medians below this (in the row's unit) are measurement noise: "about equal". */
+  noiseFloor?: number;
 }
 
 function verdictOf(better: Better, ratio: RatioSummary | null, sides: [string, string]): string {
@@ -64,7 +66,15 @@ export function makeRow(input: RowInput): Row {
     bMedian: med(input.b),
     ratio,
     // A side with no numbers (e.g. ours refusing an upload size) shows why in the verdict column.
-    verdict: !input.a.length && input.b.length && input.note ? input.note : verdictOf(input.better, ratio, input.sides),
+    verdict:
+      !input.a.length && input.b.length && input.note
+        ? input.note
+        : input.noiseFloor !== undefined &&
+            input.a.length &&
+            input.b.length &&
+            Math.abs(median(input.a) - median(input.b)) < input.noiseFloor
+          ? "about equal (below resolution)"
+          : verdictOf(input.better, ratio, input.sides),
   };
 }
 

@@ -5,7 +5,7 @@ import { type BenchContext, BASE, OURS, type Suite, alternate } from "../lib/con
 import { type LoadResult, runLoad, warmUp } from "../lib/http-load.ts";
 import { settle } from "../lib/pg-counter.ts";
 import { cpuMs } from "../lib/proc-cpu.ts";
-import { makeRow, type Row, statusRow } from "../lib/report.ts";
+import { type Better, makeRow, type Row, statusRow } from "../lib/report.ts";
 
 const GROUP = "HTTP";
 const SIDES: [string, string] = [OURS, BASE];
@@ -120,70 +120,27 @@ export function loadRows(
   b: Measured[],
   note?: string,
 ): Row[] {
-  const pick = (list: Measured[], f: (m: Measured) => number) => list.map(f);
-  return [
-    makeRow({
-      group,
-      benchmark,
-      sides,
-      metric: "requests/s",
-      unit: "",
-      better: "higher",
-      a: pick(a, (m) => m.requestsPerSec),
-      b: pick(b, (m) => m.requestsPerSec),
-      note,
-    }),
-    makeRow({
-      group,
-      benchmark,
-      sides,
-      metric: "latency p50",
-      unit: "ms",
-      better: "lower",
-      a: pick(a, (m) => m.p50Ms),
-      b: pick(b, (m) => m.p50Ms),
-    }),
-    makeRow({
-      group,
-      benchmark,
-      sides,
-      metric: "latency p99",
-      unit: "ms",
-      better: "lower",
-      a: pick(a, (m) => m.p99Ms),
-      b: pick(b, (m) => m.p99Ms),
-    }),
-    makeRow({
-      group,
-      benchmark,
-      sides,
-      metric: "server process CPU per request",
-      unit: "µs",
-      better: "lower",
-      a: pick(a, (m) => m.serverCpuUs),
-      b: pick(b, (m) => m.serverCpuUs),
-    }),
-    makeRow({
-      group,
-      benchmark,
-      sides,
-      metric: "local stand-ins' CPU per request (bridges, S3)",
-      unit: "µs",
-      better: "none",
-      a: pick(a, (m) => m.standInCpuUs),
-      b: pick(b, (m) => m.standInCpuUs),
-    }),
-    makeRow({
-      group,
-      benchmark,
-      sides,
-      metric: "errors + wrong status",
-      unit: "",
-      better: "none",
-      a: pick(a, (m) => m.errors + m.badStatus),
-      b: pick(b, (m) => m.errors + m.badStatus),
-    }),
+  const metrics: Array<[string, string, Better, (m: Measured) => number]> = [
+    ["requests/s", "", "higher", (m) => m.requestsPerSec],
+    ["latency p50", "ms", "lower", (m) => m.p50Ms],
+    ["latency p99", "ms", "lower", (m) => m.p99Ms],
+    ["server process CPU per request", "µs", "lower", (m) => m.serverCpuUs],
+    ["local stand-ins' CPU per request (bridges, S3)", "µs", "none", (m) => m.standInCpuUs],
+    ["errors + wrong status", "", "none", (m) => m.errors + m.badStatus],
   ];
+  return metrics.map(([metric, unit, better, f], i) =>
+    makeRow({
+      group,
+      benchmark,
+      sides,
+      metric,
+      unit,
+      better,
+      a: a.map(f),
+      b: b.map(f),
+      note: i === 0 ? note : undefined,
+    }),
+  );
 }
 
 export const httpSuite: Suite = {

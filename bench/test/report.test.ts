@@ -103,3 +103,21 @@ describe("the table", () => {
     await expect(rewriteBenchmarksMd(dir, "x")).rejects.toThrow(/no <!-- bench:results:start -->/);
   });
 });
+
+describe("noise", () => {
+  it("calls differences below the row's noise floor about equal", () => {
+    const r = makeRow({
+      group: "g",
+      benchmark: "u",
+      sides,
+      metric: "growth",
+      unit: "MiB",
+      better: "lower",
+      a: [0.8],
+      b: [0.3],
+      noiseFloor: 2,
+    });
+    expect(r.verdict).toBe("about equal (below resolution)");
+    expect(oursLoses([r])).toEqual([]);
+  });
+});
