@@ -97,6 +97,27 @@ const runSuite = (baseUrl: string, runtime: Runtime): Promise<number> =>
     CONTRACT_ADMIN_PASSWORD: ADMIN.password,
   });
 
+/** Collects the child's stdout; passes on everything but info lines (the jobs' own chatter). */
+function captureOutput(child: ChildProcess): { text: string } {
+  const output = { text: "" };
+  child.stdout?.setEncoding("utf8");
+  child.stdout?.on("data", (chunk: string) => {
+    output.text += chunk;
+    for (const line of chunk.split("\n")) if (line && !line.startsWith('{"level":"info"')) console.log(line);
+  });
+  return output;
+}
+
+/** Both scheduled jobs (src/scheduled.ts) logged a completed run within a few interval ticks. */
+async function scheduledJobsRan(output: { text: string }): Promise<boolean> {
+  const deadline = Date.now() + 10_000;
+  const ran = () =>
+    output.text.includes('"msg":"pruned expired refresh tokens"') &&
+    output.text.includes('"msg":"swept pending uploads"');
+  while (!ran() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  return ran();
+}
+
 async function main(): Promise<number> {
   const wanted = (process.env.CONTRACT_RUNTIMES ?? ALL.join(",")).split(",").map((s) => s.trim()) as Runtime[];
   const unknown = wanted.filter((r) => !ALL.includes(r));
@@ -125,7 +146,9 @@ async function main(): Promise<number> {
         ...stack.vars,
         REDIS_KEY_PREFIX: `test:contract:${runId}:${runtime}:`,
         JWT_KEYS: JSON.stringify(testJwtKeys),
-        LOG_LEVEL: "warn",
+        // Info off Workers: the scheduled jobs' log lines prove the interval ran them (checked below).
+        LOG_LEVEL: runtime === "worker" ? "warn" : "info",
+        SCHEDULE_INTERVAL_SECONDS: "2",
         PORT: String(port),
         HOST: "127.0.0.1",
       };
@@ -135,16 +158,23 @@ async function main(): Promise<number> {
       console.log(`\n=== ${runtime}: starting on port ${port}`);
       const child = spawn(cmd, args, {
         cwd: ROOT,
-        stdio: ["ignore", "inherit", "inherit"],
+        stdio: ["ignore", "pipe", "inherit"],
         detached: true,
         env: { ...process.env, ...vars, WRANGLER_SEND_METRICS: "false", DENO_NO_UPDATE_CHECK: "1" },
       });
+      const output = captureOutput(child);
       try {
         const baseUrl = `http://127.0.0.1:${port}`;
         await waitForHealth(`${baseUrl}/healthz`, child);
         console.log(`=== ${runtime}: up after ${((Date.now() - started) / 1000).toFixed(1)} s; running the contract`);
         const code = await runSuite(baseUrl, runtime);
-        results.push({ runtime, ok: code === 0, seconds: (Date.now() - started) / 1000 });
+        const scheduled = runtime === "worker" || (await scheduledJobsRan(output));
+        results.push({
+          runtime,
+          ok: code === 0 && scheduled,
+          seconds: (Date.now() - started) / 1000,
+          ...(!scheduled && { detail: "the scheduled jobs did not run on the interval" }),
+        });
       } catch (error) {
         results.push({ runtime, ok: false, seconds: (Date.now() - started) / 1000, detail: String(error) });
       } finally {
