@@ -8,6 +8,7 @@ import { normaliseEmail } from "./email.ts";
 import { burnPasswordCheck, hashPassword, verifyPassword } from "./password.ts";
 import { emailTaken, invalidCredentials, invalidRefreshToken } from "./problems.ts";
 import { accountIdentifier, AUTH_RATE_LIMITS, enforceRateLimits } from "./rate-limit.ts";
+import { cacheProfile, forgetProfile, readCachedProfile } from "./profile-cache.ts";
 import { announceRevokedSessions } from "./revocation.ts";
 import { revokeAllSessions, revokeSessionOfToken, rotateRefreshToken, type Session, startSession } from "./sessions.ts";
 import {
@@ -180,10 +181,15 @@ export function logoutAll(ctx: AuthContext, principal: Principal): Promise<void>
   return revokeEverySession(ctx, principal.userId, { userId: principal.userId, sessionId: principal.sessionId });
 }
 
+/** The caller's profile: from the Redis profile cache when it has it, else from Postgres (then cached). */
 export async function currentUser(ctx: AuthContext, userId: string): Promise<PublicUser> {
+  const cached = await readCachedProfile(ctx.deps, ctx.config, ctx.log, userId);
+  if (cached) return cached;
   const user = await findUserById(ctx.deps.db, userId);
   if (!user) throw unauthorized("The account no longer exists.");
-  return toPublicUser(user);
+  const profile = toPublicUser(user);
+  await cacheProfile(ctx.deps, ctx.config, ctx.log, profile);
+  return profile;
 }
 
 /**
@@ -195,6 +201,7 @@ export async function changeRoles(ctx: AuthContext, userId: string, roles: strin
   const wanted = [...new Set(roles)].sort();
   const change = await setUserRoles(ctx.deps.db, userId, wanted);
   if (!change) throw notFound("No account has this id.");
+  await forgetProfile(ctx.deps, ctx.config, ctx.log, userId);
   if (change.removed.length > 0) {
     ctx.log.info("roles removed: sessions revoked", { userId, removed: change.removed });
     await revokeEverySession(ctx, userId);
