@@ -27,6 +27,14 @@ export default defineConfig({
       },
       {
         test: {
+          name: "bench",
+          environment: "node",
+          include: ["bench/test/**/*.test.ts"],
+          testTimeout: 10_000,
+        },
+      },
+      {
+        test: {
           name: "node",
           environment: "node",
           include: ["test/dev/**/*.test.ts", "test/node/**/*.test.ts"],
