@@ -10,6 +10,7 @@ interface SocketData {
 interface BunSocket {
   data: SocketData;
   send(text: string): number;
+  getBufferedAmount(): number;
   close(code?: number, reason?: string): void;
 }
 interface BunServer {
@@ -44,6 +45,8 @@ const upgrader: SocketUpgrader = {
 };
 
 const service = createRuntimeService(Bun.env, upgrader);
+// A stray rejection is logged, never fatal: on Workers it would fail one request, not the process.
+process.on("unhandledRejection", (error) => service.log.error("unhandled rejection", { error }));
 holder.server = Bun.serve({
   port: service.port,
   hostname: service.hostname,
@@ -54,6 +57,7 @@ holder.server = Bun.serve({
       const socket: RoomSocket = {
         send: (text) => void ws.send(text),
         close: (code, reason) => ws.close(code, reason),
+        bufferedAmount: () => ws.getBufferedAmount(),
       };
       ws.data.events = ws.data.onOpen(socket);
     },

@@ -26,7 +26,12 @@ const upgrader: SocketUpgrader = {
     const ws = upgraded.socket;
     // Deno's socket is open only after the 101 went out: the room greets it then.
     ws.addEventListener("open", () => {
-      const socket: RoomSocket = { send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) };
+      const socket: RoomSocket = {
+        send: (text) => ws.send(text),
+        close: (code, reason) => ws.close(code, reason),
+        // Deno's WebSocket has the standard bufferedAmount; the Workers types in scope do not.
+        bufferedAmount: () => (ws as unknown as { bufferedAmount: number }).bufferedAmount,
+      };
       const events = onOpen(socket);
       ws.addEventListener("message", (e) => events.message(e.data as string | ArrayBuffer));
       ws.addEventListener("close", (e) => events.closed(e.code));
@@ -36,6 +41,11 @@ const upgrader: SocketUpgrader = {
 };
 
 const service = createRuntimeService(Deno.env.toObject(), upgrader);
+// A stray rejection is logged, never fatal: on Workers it would fail one request, not the process.
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  service.log.error("unhandled rejection", { error: event.reason });
+});
 const server = Deno.serve(
   {
     port: service.port,

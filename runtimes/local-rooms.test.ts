@@ -8,6 +8,8 @@ import { createLocalRooms, type RoomSocket, type SocketEvents, type SocketUpgrad
 
 interface FakeSocket extends RoomSocket {
   frames: Array<Record<string, unknown>>;
+  /** What bufferedAmount() reports (a slow client's backlog). */
+  backlog: number;
   closedWith?: number;
   events: SocketEvents;
   /** Sends a client frame (as JSON) to the room. */
@@ -20,6 +22,10 @@ function setup(limits: Record<string, string> = {}) {
     upgrade(_request, onOpen) {
       const socket: FakeSocket = {
         frames: [],
+        backlog: 0,
+        bufferedAmount() {
+          return this.backlog;
+        },
         events: { message: () => {}, closed: () => {} },
         send(text) {
           this.frames.push(JSON.parse(text) as Record<string, unknown>);
@@ -162,5 +168,17 @@ describe("in-process rooms", () => {
     await gateway.publish("r", 2);
     expect(await gateway.publish("r", 3)).toEqual({ seq: 3 });
     expect((await gateway.history("r", 0, 10)).items.map((i) => i.seq)).toEqual([3]);
+  });
+
+  it("closes a member whose send backlog passes twice the retention bytes, and keeps serving the others", async () => {
+    const { gateway, open } = setup({ ROOM_MAX_FRAME_BYTES: "1000", ROOM_RETENTION_BYTES: "4000" });
+    const slow = await open({ room: "r", userId: "slow" });
+    const fast = await open({ room: "r", userId: "fast", sessionId: "s2" });
+    slow.backlog = 8_001;
+    await gateway.publish("r", { n: 1 });
+    expect(slow.closedWith).toBe(1013);
+    expect(ofType(slow, "message")).toEqual([]);
+    expect(ofType(fast, "message").map((m) => m.seq)).toEqual([1]);
+    expect(ofType(fast, "presence").at(-1)).toEqual({ type: "presence", action: "leave", user: { id: "slow" } });
   });
 });

@@ -29,6 +29,8 @@ import { type MemorySqlStore, memorySqlStore } from "./sqlite-store.ts";
 export interface RoomSocket {
   send(text: string): void;
   close(code: number, reason: string): void;
+  /** Bytes queued but not yet sent (the runtime's bufferedAmount). */
+  bufferedAmount(): number;
 }
 
 /** What the room does with a socket's events; the runtime adapter calls these. */
@@ -173,9 +175,17 @@ class LocalRoom {
   }
 
   broadcast(text: string, except?: RoomSocket): void {
-    for (const socket of this.sockets.keys()) {
+    // A member that cannot keep up is closed rather than buffered without bound; twice the
+    // retention leaves room for a full replay plus live traffic. It resumes with ?since.
+    const maxBuffered = 2 * this.#limits.ROOM_RETENTION_BYTES;
+    for (const socket of [...this.sockets.keys()]) {
       if (socket === except) continue;
       try {
+        if (socket.bufferedAmount() > maxBuffered) {
+          this.drop(socket);
+          socket.close(1013, "too slow");
+          continue;
+        }
         socket.send(text);
       } catch {
         // A socket closing right now; its close event cleans up.

@@ -28,7 +28,11 @@ const upgrader: SocketUpgrader = {
     if (!pending || pending.upgraded) return null;
     pending.upgraded = true;
     wss.handleUpgrade(pending.incoming, pending.socket, pending.head, (ws) => {
-      const socket: RoomSocket = { send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) };
+      const socket: RoomSocket = {
+        send: (text) => ws.send(text),
+        close: (code, reason) => ws.close(code, reason),
+        bufferedAmount: () => ws.bufferedAmount,
+      };
       const events = onOpen(socket);
       ws.on("message", (data, isBinary) => {
         const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
@@ -47,6 +51,8 @@ const upgrader: SocketUpgrader = {
 };
 
 const service = createRuntimeService(process.env, upgrader);
+// A stray rejection is logged, never fatal: on Workers it would fail one request, not the process.
+process.on("unhandledRejection", (error) => service.log.error("unhandled rejection", { error }));
 
 const server = serve(
   { fetch: (request) => service.fetch(request), port: service.port, hostname: service.hostname },
