@@ -1,9 +1,10 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * Two projects for the runtimes beyond Workers, both plain Node:
+ * Three projects for the runtimes beyond Workers, all plain Node:
  * - `runtimes`: unit tests of the runtime adapters (runtimes/**), no network;
- * - `contract`: the contract suite, network only, against CONTRACT_BASE_URL. Run it through
+ * - `degraded`: the same service with Redis unreachable (test/contract/degraded.test.ts);
+ * - `contract`: the contract suite, network only, against CONTRACT_BASE_URL. Run them through
  *   `npm run test:contract` (test/contract/run.ts starts the stack and each runtime), not directly.
  */
 export default defineConfig({
@@ -21,10 +22,18 @@ export default defineConfig({
         test: {
           name: "contract",
           environment: "node",
-          include: ["test/contract/**/*.test.ts"],
+          include: ["test/contract/contract.test.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
           fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "degraded",
+          environment: "node",
+          include: ["test/contract/degraded.test.ts"],
+          testTimeout: 30_000,
         },
       },
     ],

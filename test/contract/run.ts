@@ -118,16 +118,65 @@ async function scheduledJobsRan(output: { text: string }): Promise<boolean> {
   return ran();
 }
 
+interface PhaseResult {
+  name: string;
+  ok: boolean;
+  seconds: number;
+  detail?: string;
+}
+
+/**
+ * Starts `runtime` with `vars` on a free port, runs `check` against it (a failure reason, or
+ * undefined), and stops it. A runtime that exits while being checked fails the phase: nothing crashes.
+ */
+async function phase(
+  runtime: Runtime,
+  label: string,
+  baseVars: Record<string, string>,
+  workDir: string,
+  check: (baseUrl: string, output: { text: string }) => Promise<string | undefined>,
+): Promise<PhaseResult> {
+  const name = `${runtime} ${label}`;
+  const started = Date.now();
+  const port = await freePort();
+  const vars = { ...baseVars, PORT: String(port), HOST: "127.0.0.1" };
+  const envFile = join(workDir, `${runtime}-${label}.env`);
+  await writeFile(envFile, formatEnvFile(vars), { mode: 0o600 });
+  const [cmd, args] = command(runtime, port, workDir, envFile);
+  console.log(`\n=== ${name}: starting on port ${port}`);
+  const child = spawn(cmd, args, {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+    detached: true,
+    env: { ...process.env, ...vars, WRANGLER_SEND_METRICS: "false", DENO_NO_UPDATE_CHECK: "1" },
+  });
+  const output = captureOutput(child);
+  const seconds = () => (Date.now() - started) / 1000;
+  try {
+    const baseUrl = `http://127.0.0.1:${port}`;
+    await waitForHealth(`${baseUrl}/healthz`, child);
+    console.log(`=== ${name}: up after ${seconds().toFixed(1)} s`);
+    const failure = await check(baseUrl, output);
+    const exited = child.exitCode !== null ? `the process exited (${child.exitCode}) during the run` : undefined;
+    const detail = failure ?? exited;
+    return { name, ok: detail === undefined, seconds: seconds(), ...(detail !== undefined && { detail }) };
+  } catch (error) {
+    return { name, ok: false, seconds: seconds(), detail: String(error) };
+  } finally {
+    await stopGroup(child);
+  }
+}
+
 async function main(): Promise<number> {
   const wanted = (process.env.CONTRACT_RUNTIMES ?? ALL.join(",")).split(",").map((s) => s.trim()) as Runtime[];
   const unknown = wanted.filter((r) => !ALL.includes(r));
   if (unknown.length > 0) throw new Error(`unknown runtime(s): ${unknown.join(", ")}; known: ${ALL.join(", ")}`);
   const cleanups: Array<() => Promise<unknown>> = [];
-  const results: Array<{ runtime: Runtime | "adapters"; ok: boolean; seconds: number; detail?: string }> = [];
+  const results: PhaseResult[] = [];
   // The runtime adapters' own unit tests first: no stack needed.
   const unitStarted = Date.now();
   const unitCode = await runVitest("runtimes", {});
-  results.push({ runtime: "adapters", ok: unitCode === 0, seconds: (Date.now() - unitStarted) / 1000 });
+  results.push({ name: "runtime adapters", ok: unitCode === 0, seconds: (Date.now() - unitStarted) / 1000 });
   try {
     const workDir = await mkdtemp(join(tmpdir(), "contract-"));
     cleanups.push(() => rm(workDir, { recursive: true, force: true }));
@@ -140,56 +189,41 @@ async function main(): Promise<number> {
     const runId = Date.now().toString(36);
 
     for (const runtime of wanted) {
-      const started = Date.now();
-      const port = await freePort();
-      const vars: Record<string, string> = {
+      const vars = {
         ...stack.vars,
         REDIS_KEY_PREFIX: `test:contract:${runId}:${runtime}:`,
         JWT_KEYS: JSON.stringify(testJwtKeys),
         // Info off Workers: the scheduled jobs' log lines prove the interval ran them (checked below).
         LOG_LEVEL: runtime === "worker" ? "warn" : "info",
         SCHEDULE_INTERVAL_SECONDS: "2",
-        PORT: String(port),
-        HOST: "127.0.0.1",
       };
-      const envFile = join(workDir, `${runtime}.env`);
-      await writeFile(envFile, formatEnvFile(vars), { mode: 0o600 });
-      const [cmd, args] = command(runtime, port, workDir, envFile);
-      console.log(`\n=== ${runtime}: starting on port ${port}`);
-      const child = spawn(cmd, args, {
-        cwd: ROOT,
-        stdio: ["ignore", "pipe", "inherit"],
-        detached: true,
-        env: { ...process.env, ...vars, WRANGLER_SEND_METRICS: "false", DENO_NO_UPDATE_CHECK: "1" },
-      });
-      const output = captureOutput(child);
-      try {
-        const baseUrl = `http://127.0.0.1:${port}`;
-        await waitForHealth(`${baseUrl}/healthz`, child);
-        console.log(`=== ${runtime}: up after ${((Date.now() - started) / 1000).toFixed(1)} s; running the contract`);
-        const code = await runSuite(baseUrl, runtime);
-        const scheduled = runtime === "worker" || (await scheduledJobsRan(output));
-        results.push({
-          runtime,
-          ok: code === 0 && scheduled,
-          seconds: (Date.now() - started) / 1000,
-          ...(!scheduled && { detail: "the scheduled jobs did not run on the interval" }),
-        });
-      } catch (error) {
-        results.push({ runtime, ok: false, seconds: (Date.now() - started) / 1000, detail: String(error) });
-      } finally {
-        await stopGroup(child);
-      }
+      results.push(
+        await phase(runtime, "contract", vars, workDir, async (baseUrl, output) => {
+          if ((await runSuite(baseUrl, runtime)) !== 0) return "the contract suite failed";
+          if (runtime !== "worker" && !(await scheduledJobsRan(output)))
+            return "the scheduled jobs did not run on the interval";
+          return undefined;
+        }),
+      );
+      // The same runtime with the cache unreachable: degraded, never down, never crashed.
+      const deadRedis = { ...vars, UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9", LOG_LEVEL: "error" };
+      results.push(
+        await phase(runtime, "degraded", deadRedis, workDir, async (baseUrl) =>
+          (await runVitest("degraded", { CONTRACT_BASE_URL: baseUrl, CONTRACT_RUNTIME: runtime })) === 0
+            ? undefined
+            : "the degraded suite failed",
+        ),
+      );
     }
   } finally {
     for (const fn of cleanups.reverse()) await fn().catch((e: unknown) => console.error("contract cleanup:", e));
   }
   console.log("\n=== contract results");
   for (const r of results)
-    console.log(`${r.ok ? "PASS" : "FAIL"} ${r.runtime} (${r.seconds.toFixed(1)} s)${r.detail ? `: ${r.detail}` : ""}`);
+    console.log(`${r.ok ? "PASS" : "FAIL"} ${r.name} (${r.seconds.toFixed(1)} s)${r.detail ? `: ${r.detail}` : ""}`);
   const failed = results.filter((r) => !r.ok).length;
   console.log(`${results.length - failed} passed, ${failed} failed`);
-  return failed === 0 && results.length === wanted.length + 1 ? 0 : 1;
+  return failed === 0 && results.length === 2 * wanted.length + 1 ? 0 : 1;
 }
 
 process.exitCode = await main();
