@@ -2,6 +2,10 @@
 // against CONTRACT_BASE_URL. test/contract/run.ts starts the Worker (wrangler dev), Deno, Bun and
 // Node in turn against one local stack and runs this file against each.
 import { describe, expect, it } from "vitest";
+import { WebSocket as NodeWebSocket } from "ws";
+import { connectRoom } from "../../client/room-client.ts";
+import type { MessageFrame } from "../../protocol/frames.ts";
+import { startTcpProxy } from "../node/support/tcp-proxy.ts";
 
 const BASE = process.env.CONTRACT_BASE_URL ?? "";
 const RUNTIME = process.env.CONTRACT_RUNTIME ?? "unknown";
@@ -248,5 +252,60 @@ describe(`the service contract on ${RUNTIME}`, () => {
     // (fetch cannot send an Upgrade header; authentication is checked before the upgrade anyway.)
     const res = await call(`/v1/rooms/contract-${unique()}/ws`);
     expect(res.status).toBe(401);
+  });
+
+  it("delivers every message exactly once and in order to an SDK client whose connection is cut mid-stream", async () => {
+    const reader = await register();
+    const admin = await adminToken();
+    const room = `contract-sdk-${unique()}`;
+    const proxy = await startTcpProxy(Number(new URL(BASE).port));
+    const client = connectRoom({
+      url: proxy.url,
+      room,
+      token: async () => reader.accessToken,
+      WebSocket: NodeWebSocket,
+      heartbeatMs: 1_000,
+      minReconnectionDelay: 100,
+      maxReconnectionDelay: 400,
+      connectionTimeout: 3_000,
+    });
+    const received: MessageFrame[] = [];
+    let welcomes = 0;
+    client.on("message", (m) => received.push(m));
+    client.on("welcome", () => welcomes++);
+    const until = async (check: () => boolean, what: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!check()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    try {
+      await until(() => client.connected, "the first welcome");
+      const total = 40;
+      for (let i = 1; i <= total; i++) {
+        const res = await call(
+          `/v1/rooms/${room}/messages`,
+          { method: "POST", body: JSON.stringify({ data: { i } }) },
+          admin,
+        );
+        expect(res.status).toBe(202);
+        // Cut the way a network does (no close frame), once keeping reconnects out for a while.
+        if (i === 15) proxy.cut(600);
+        if (i === 30) {
+          await until(() => welcomes >= 2, "the reconnect after the first cut");
+          proxy.cut(0);
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await until(() => received.length >= total, `${total} messages (got ${received.length})`);
+      await new Promise((r) => setTimeout(r, 300)); // a duplicate would show up now
+      expect(received.map((m) => m.seq)).toEqual(Array.from({ length: total }, (_, k) => k + 1));
+      expect(proxy.cutCount).toBeGreaterThanOrEqual(2);
+      expect(welcomes).toBeGreaterThanOrEqual(3);
+    } finally {
+      client.close();
+      await proxy.close();
+    }
   });
 });
