@@ -28,7 +28,7 @@ function command(runtime: Runtime, port: number, workDir: string, envFile: strin
     case "deno":
       return [
         bin("deno"),
-        ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", join(ROOT, "runtimes/deno.ts")],
+        ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys=osRelease", join(ROOT, "runtimes/deno.ts")],
       ];
     case "bun":
       return [bin("bun"), [join(ROOT, "runtimes/bun.ts")]];
