@@ -22,16 +22,24 @@ const profileSchema = z.object({
 
 export const profileKey = (config: Config, userId: string): string => `${config.REDIS_KEY_PREFIX}auth:profile:${userId}`;
 
-/** The cached profile, or undefined on a miss, a malformed entry, no cache or Redis down. */
-export async function readCachedProfile(deps: Deps, config: Config, log: Logger, userId: string) {
+/**
+ * The cached profile; "miss" (absent or malformed: fill it), or "unavailable" (no cache, or Redis
+ * failed: do not try to fill it, which would only wait out a second timeout).
+ */
+export async function readCachedProfile(
+  deps: Deps,
+  config: Config,
+  log: Logger,
+  userId: string,
+): Promise<PublicUser | "miss" | "unavailable"> {
   const redis = deps.redis;
-  if (!redis) return undefined;
+  if (!redis) return "unavailable";
   try {
     const parsed = profileSchema.safeParse(await redis.get(profileKey(config, userId)));
-    return parsed.success ? (parsed.data satisfies PublicUser) : undefined;
+    return parsed.success ? parsed.data : "miss";
   } catch (error) {
     log.warn("profile cache read failed; reading Postgres", { error });
-    return undefined;
+    return "unavailable";
   }
 }
 

@@ -184,11 +184,11 @@ export function logoutAll(ctx: AuthContext, principal: Principal): Promise<void>
 /** The caller's profile: from the Redis profile cache when it has it, else from Postgres (then cached). */
 export async function currentUser(ctx: AuthContext, userId: string): Promise<PublicUser> {
   const cached = await readCachedProfile(ctx.deps, ctx.config, ctx.log, userId);
-  if (cached) return cached;
+  if (typeof cached === "object") return cached;
   const user = await findUserById(ctx.deps.db, userId);
   if (!user) throw unauthorized("The account no longer exists.");
   const profile = toPublicUser(user);
-  await cacheProfile(ctx.deps, ctx.config, ctx.log, profile);
+  if (cached === "miss") await cacheProfile(ctx.deps, ctx.config, ctx.log, profile);
   return profile;
 }
 
