@@ -1,6 +1,6 @@
 // Deno entry point: `deno run --allow-net --allow-env --allow-read --allow-sys=osRelease runtimes/deno.ts`
 // (the AWS SDK reads the OS release for its user agent; without it storage calls fail). Deno 2 reads
-// the npm packages from node_modules through package.json). Deno Deploy: deploy this file.
+// the npm packages from node_modules through package.json. Deno Deploy: deploy this file.
 import type { RoomSocket, SocketUpgrader } from "./local-rooms.ts";
 import { createRuntimeService } from "./service.ts";
 

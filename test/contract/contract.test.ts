@@ -248,10 +248,28 @@ describe(`the service contract on ${RUNTIME}`, () => {
     for (const s of [a, resumed, ahead]) s.ws.close();
   });
 
-  it("refuses a socket without a token with a plain 401 before any upgrade", async () => {
-    // (fetch cannot send an Upgrade header; authentication is checked before the upgrade anyway.)
-    const res = await call(`/v1/rooms/contract-${unique()}/ws`);
-    expect(res.status).toBe(401);
+  it("refuses a socket upgrade without a token, or to a room the user may not join, with plain HTTP before any upgrade", async () => {
+    const statusOf = (url: string, headers: Record<string, string> = {}) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new NodeWebSocket(url, { headers });
+        ws.once("unexpected-response", (_request, response) => {
+          resolve(response.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.once("open", () => {
+          ws.close();
+          reject(new Error("the upgrade was accepted"));
+        });
+        ws.once("error", () => {});
+      });
+    const wsBase = BASE.replace(/^http/, "ws");
+    expect(await statusOf(`${wsBase}/v1/rooms/contract-${unique()}/ws`)).toBe(401);
+    const someone = await register();
+    const other = await register();
+    const auth = { Authorization: `Bearer ${someone.accessToken}` };
+    expect(await statusOf(`${wsBase}/v1/rooms/user:${other.user.id}/ws`, auth)).toBe(403);
+    // Still serving after the refusals (on Node they are written on the raw socket).
+    expect((await call("/healthz")).status).toBe(200);
   });
 
   it("delivers every message exactly once and in order to an SDK client whose connection is cut mid-stream", async () => {
