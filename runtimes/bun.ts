@@ -44,7 +44,7 @@ const upgrader: SocketUpgrader = {
   },
 };
 
-const service = createRuntimeService(Bun.env, upgrader);
+const service = createRuntimeService("bun", Bun.env, upgrader);
 // A stray rejection is logged, never fatal: on Workers it would fail one request, not the process.
 process.on("unhandledRejection", (error) => service.log.error("unhandled rejection", { error }));
 holder.server = Bun.serve({
@@ -70,7 +70,7 @@ holder.server = Bun.serve({
     },
   },
 });
-service.log.info("listening", { runtime: "bun", port: holder.server.port });
+service.log.info("listening", { port: holder.server.port });
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {

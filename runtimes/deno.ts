@@ -41,7 +41,7 @@ const upgrader: SocketUpgrader = {
   },
 };
 
-const service = createRuntimeService(Deno.env.toObject(), upgrader);
+const service = createRuntimeService("deno", Deno.env.toObject(), upgrader);
 // A stray rejection is logged, never fatal: on Workers it would fail one request, not the process.
 globalThis.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
@@ -51,7 +51,7 @@ const server = Deno.serve(
   {
     port: service.port,
     hostname: service.hostname,
-    onListen: ({ port }) => service.log.info("listening", { runtime: "deno", port }),
+    onListen: ({ port }) => service.log.info("listening", { port }),
   },
   (request) => service.fetch(request),
 );

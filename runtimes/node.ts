@@ -50,13 +50,13 @@ const upgrader: SocketUpgrader = {
   },
 };
 
-const service = createRuntimeService(process.env, upgrader);
+const service = createRuntimeService("node", process.env, upgrader);
 // A stray rejection is logged, never fatal: on Workers it would fail one request, not the process.
 process.on("unhandledRejection", (error) => service.log.error("unhandled rejection", { error }));
 
 const server = serve(
   { fetch: (request) => service.fetch(request), port: service.port, hostname: service.hostname },
-  (info) => service.log.info("listening", { runtime: "node", port: info.port }),
+  (info) => service.log.info("listening", { port: info.port }),
 );
 
 function requestOf(incoming: IncomingMessage): Request {

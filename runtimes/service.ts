@@ -32,6 +32,7 @@ export interface RuntimeService {
  * Worker's vars and secrets, plus PORT, HOST and SCHEDULE_INTERVAL_SECONDS).
  */
 export function createRuntimeService(
+  runtime: "node" | "deno" | "bun",
   vars: Record<string, string | undefined>,
   upgrader: SocketUpgrader,
 ): RuntimeService {
@@ -40,7 +41,7 @@ export function createRuntimeService(
   for (const [key, value] of Object.entries(vars)) if (value !== undefined) plain[key] = value;
   // Fail at start-up, not on the first request, when configuration is missing or malformed.
   const config = configFor(plain);
-  const log = createLogger(config.LOG_LEVEL, { runtime: true });
+  const log = createLogger(config.LOG_LEVEL, { runtime });
   const rooms = createLocalRooms(upgrader, { limits: roomLimitsFor(plain), log });
   // Stable for the process's life, like a Worker's env: config is parsed once per env object.
   const env = Object.freeze({ ...plain, [ROOMS_GATEWAY_BINDING]: rooms.gateway }) as unknown as Bindings;
