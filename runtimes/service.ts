@@ -63,6 +63,8 @@ export function createRuntimeService(
   } as unknown as ExecutionContext;
   const app = createApp();
 
+  const port = Number(vars.PORT ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error("PORT must be a TCP port number (0-65535)");
   const intervalSeconds = Number(vars.SCHEDULE_INTERVAL_SECONDS ?? DEFAULT_SCHEDULE_SECONDS);
   if (!Number.isInteger(intervalSeconds) || intervalSeconds <= 0) {
     throw new Error("SCHEDULE_INTERVAL_SECONDS must be a positive integer (seconds between scheduled runs)");
@@ -84,7 +86,7 @@ export function createRuntimeService(
     env,
     log,
     fetch: (request) => Promise.resolve(app.fetch(request, env, ctx)),
-    port: Number(vars.PORT ?? 8787),
+    port,
     hostname: vars.HOST ?? "0.0.0.0",
     async close() {
       clearInterval(timer);
