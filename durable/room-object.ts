@@ -356,7 +356,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     if (!this.#presence) {
       const presence = new Presence();
       for (const ws of this.ctx.getWebSockets()) {
-        if (ws.readyState !== WebSocket.READY_STATE_OPEN) continue;
+        if (ws.readyState !== WebSocket.OPEN) continue;
         const attachment = readAttachment(ws);
         if (attachment && !attachment.dropped) presence.add(attachment.connectionId, attachment.userId);
       }
