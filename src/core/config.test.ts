@@ -51,9 +51,9 @@ describe("configuration", () => {
   });
 
   it("refuses a short HMAC secret and a signing kid that names no key", () => {
-    expect(() => parseConfig({ ...valid(), JWT_KEYS: JSON.stringify([{ kid: "a", alg: "HS256", secret: "short" }]) })).toThrowError(
-      /JWT_KEYS/,
-    );
+    expect(() =>
+      parseConfig({ ...valid(), JWT_KEYS: JSON.stringify([{ kid: "a", alg: "HS256", secret: "short" }]) }),
+    ).toThrowError(/JWT_KEYS/);
     expect(() => parseConfig({ ...valid(), JWT_SIGNING_KID: "nope" })).toThrowError(/JWT_SIGNING_KID names no key/);
   });
 

@@ -5,9 +5,7 @@ import { z } from "zod";
  * wrangler `[vars]`, `wrangler secret put`, or `.dev.vars` locally. Each entry's description
  * says how to set it; a bad or missing value fails with that text, naming the key.
  */
-const bool = z
-  .enum(["true", "false", "1", "0"])
-  .transform((v) => v === "true" || v === "1");
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -29,68 +27,75 @@ const jwtKey = z.discriminatedUnion("alg", [
 export type JwtKeyConfig = z.infer<typeof jwtKey>;
 
 const jsonArray = <T extends z.ZodType>(item: T) =>
-  z.string().transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "is not valid JSON" });
-      return z.NEVER;
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "is not valid JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(item).min(1));
+
+export const configSchema = z
+  .object({
+    DATABASE_URL: z
+      .string({ error: "is required: a Postgres URL (Neon: the pooled connection string)" })
+      .regex(/^postgres(ql)?:\/\//, "must start with postgres:// or postgresql://"),
+    /** Dev/test only: a ws-to-TCP bridge in front of a plain Postgres (see dev/). */
+    DATABASE_WS_PROXY: z.string().url().optional(),
+    DATABASE_TIMEOUT_MS: positiveInt(5_000),
+
+    UPSTASH_REDIS_REST_URL: z.string().url("must be the Upstash REST URL (https://...)").optional(),
+    UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+    REDIS_KEY_PREFIX: z.string().max(64).default("eb:"),
+    REDIS_TIMEOUT_MS: positiveInt(1_500),
+
+    S3_ENDPOINT: z
+      .string({ error: "is required: the S3 API endpoint (R2: https://<account>.r2.cloudflarestorage.com)" })
+      .url(),
+    S3_REGION: z.string().default("auto"),
+    S3_BUCKET: z.string({ error: "is required: the bucket name" }).min(3).max(63),
+    S3_ACCESS_KEY_ID: z.string({ error: "is required: an access key id with read/write on the bucket" }).min(1),
+    S3_SECRET_ACCESS_KEY: z.string({ error: "is required: the secret for S3_ACCESS_KEY_ID" }).min(1),
+    S3_PUBLIC_BASE_URL: z
+      .string({ error: "is required: the public URL prefix of the bucket (R2 custom domain or r2.dev URL)" })
+      .url()
+      .transform((u) => u.replace(/\/+$/, "")),
+    S3_FORCE_PATH_STYLE: bool.default(false),
+    STORAGE_TIMEOUT_MS: positiveInt(10_000),
+
+    JWT_KEYS: jsonArray(jwtKey).describe("JSON array of signing/verification keys"),
+    /** The kid that signs; every listed key verifies. Defaults to the first key. */
+    JWT_SIGNING_KID: z.string().optional(),
+    JWT_ISSUER: z.string().min(1).default("edge-backend"),
+    JWT_AUDIENCE: z.string().min(1).default("edge-backend"),
+    ACCESS_TOKEN_TTL_SECONDS: positiveInt(600),
+    REFRESH_TOKEN_TTL_SECONDS: positiveInt(30 * 24 * 3600),
+
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  })
+  .superRefine((c, ctx) => {
+    if (Boolean(c.UPSTASH_REDIS_REST_URL) !== Boolean(c.UPSTASH_REDIS_REST_TOKEN)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [c.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL"],
+        message: "is required when the other Upstash value is set (set both, or neither to run without a cache)",
+      });
     }
-  }).pipe(z.array(item).min(1));
-
-export const configSchema = z.object({
-  DATABASE_URL: z
-    .string({ error: "is required: a Postgres URL (Neon: the pooled connection string)" })
-    .regex(/^postgres(ql)?:\/\//, "must start with postgres:// or postgresql://"),
-  /** Dev/test only: a ws-to-TCP bridge in front of a plain Postgres (see dev/). */
-  DATABASE_WS_PROXY: z.string().url().optional(),
-  DATABASE_TIMEOUT_MS: positiveInt(5_000),
-
-  UPSTASH_REDIS_REST_URL: z.string().url("must be the Upstash REST URL (https://...)").optional(),
-  UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
-  REDIS_KEY_PREFIX: z.string().max(64).default("eb:"),
-  REDIS_TIMEOUT_MS: positiveInt(1_500),
-
-  S3_ENDPOINT: z.string({ error: "is required: the S3 API endpoint (R2: https://<account>.r2.cloudflarestorage.com)" }).url(),
-  S3_REGION: z.string().default("auto"),
-  S3_BUCKET: z.string({ error: "is required: the bucket name" }).min(3).max(63),
-  S3_ACCESS_KEY_ID: z.string({ error: "is required: an access key id with read/write on the bucket" }).min(1),
-  S3_SECRET_ACCESS_KEY: z.string({ error: "is required: the secret for S3_ACCESS_KEY_ID" }).min(1),
-  S3_PUBLIC_BASE_URL: z
-    .string({ error: "is required: the public URL prefix of the bucket (R2 custom domain or r2.dev URL)" })
-    .url()
-    .transform((u) => u.replace(/\/+$/, "")),
-  S3_FORCE_PATH_STYLE: bool.default(false),
-  STORAGE_TIMEOUT_MS: positiveInt(10_000),
-
-  JWT_KEYS: jsonArray(jwtKey).describe("JSON array of signing/verification keys"),
-  /** The kid that signs; every listed key verifies. Defaults to the first key. */
-  JWT_SIGNING_KID: z.string().optional(),
-  JWT_ISSUER: z.string().min(1).default("edge-backend"),
-  JWT_AUDIENCE: z.string().min(1).default("edge-backend"),
-  ACCESS_TOKEN_TTL_SECONDS: positiveInt(600),
-  REFRESH_TOKEN_TTL_SECONDS: positiveInt(30 * 24 * 3600),
-
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
-}).superRefine((c, ctx) => {
-  if (Boolean(c.UPSTASH_REDIS_REST_URL) !== Boolean(c.UPSTASH_REDIS_REST_TOKEN)) {
-    ctx.addIssue({
-      code: "custom",
-      path: [c.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL"],
-      message: "is required when the other Upstash value is set (set both, or neither to run without a cache)",
-    });
-  }
-  const kids = c.JWT_KEYS.map((k) => k.kid);
-  if (new Set(kids).size !== kids.length) {
-    ctx.addIssue({ code: "custom", path: ["JWT_KEYS"], message: "has duplicate kid values" });
-  }
-  const signing = c.JWT_SIGNING_KID ? c.JWT_KEYS.find((k) => k.kid === c.JWT_SIGNING_KID) : c.JWT_KEYS[0];
-  if (!signing) {
-    ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KID"], message: "names no key in JWT_KEYS" });
-  } else if (!("secret" in signing) && !signing.privateJwk) {
-    ctx.addIssue({ code: "custom", path: ["JWT_KEYS"], message: `signing key "${signing.kid}" needs a privateJwk` });
-  }
-});
+    const kids = c.JWT_KEYS.map((k) => k.kid);
+    if (new Set(kids).size !== kids.length) {
+      ctx.addIssue({ code: "custom", path: ["JWT_KEYS"], message: "has duplicate kid values" });
+    }
+    const signing = c.JWT_SIGNING_KID ? c.JWT_KEYS.find((k) => k.kid === c.JWT_SIGNING_KID) : c.JWT_KEYS[0];
+    if (!signing) {
+      ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KID"], message: "names no key in JWT_KEYS" });
+    } else if (!("secret" in signing) && !signing.privateJwk) {
+      ctx.addIssue({ code: "custom", path: ["JWT_KEYS"], message: `signing key "${signing.kid}" needs a privateJwk` });
+    }
+  });
 
 export type Config = z.output<typeof configSchema>;
 

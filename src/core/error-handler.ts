@@ -56,4 +56,7 @@ const safeMessage = (message: string): string | undefined =>
   message && message.length < 200 && !/[\n{]/.test(message) ? message : undefined;
 
 export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
-  problemResponse(new ProblemError({ status: 404, detail: `No route matches ${c.req.method} ${c.req.path}.` }), c.var.requestId ?? crypto.randomUUID());
+  problemResponse(
+    new ProblemError({ status: 404, detail: `No route matches ${c.req.method} ${c.req.path}.` }),
+    c.var.requestId ?? crypto.randomUUID(),
+  );

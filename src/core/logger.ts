@@ -25,7 +25,12 @@ function redact(value: unknown, depth = 0): unknown {
 export function createLogger(level: LogLevel, base: Record<string, unknown> = {}): Logger {
   const emit = (at: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[at] < ORDER[level]) return;
-    const line = JSON.stringify({ level: at, msg, time: new Date().toISOString(), ...(redact({ ...base, ...fields }) as object) });
+    const line = JSON.stringify({
+      level: at,
+      msg,
+      time: new Date().toISOString(),
+      ...(redact({ ...base, ...fields }) as object),
+    });
     if (at === "error") console.error(line);
     else if (at === "warn") console.warn(line);
     else console.log(line);

@@ -65,7 +65,9 @@ export const settings = pgTable(
     key: text("key").primaryKey(),
     value: jsonb("value").notNull(),
     version: integer("version").notNull(),
-    visibility: text("visibility", { enum: ["public", "authenticated", "admin"] }).notNull().default("admin"),
+    visibility: text("visibility", { enum: ["public", "authenticated", "admin"] })
+      .notNull()
+      .default("admin"),
     /** Optional JSON Schema every write of this key must satisfy. */
     schema: jsonb("schema"),
     updatedAt: updatedAt(),
@@ -107,8 +109,12 @@ export const assets = pgTable(
     contentType: text("content_type").notNull(),
     size: bigint("size", { mode: "number" }).notNull(),
     sha256: text("sha256"),
-    visibility: text("visibility", { enum: ["public", "private"] }).notNull().default("private"),
-    status: text("status", { enum: ["pending", "ready"] }).notNull().default("pending"),
+    visibility: text("visibility", { enum: ["public", "private"] })
+      .notNull()
+      .default("private"),
+    status: text("status", { enum: ["pending", "ready"] })
+      .notNull()
+      .default("pending"),
     /** Set while a presigned multipart upload is open, so the sweeper can abort it. */
     multipartUploadId: text("multipart_upload_id"),
     createdAt: createdAt(),

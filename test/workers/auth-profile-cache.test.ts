@@ -7,7 +7,11 @@ const app = createApp();
 
 async function meWith(overrides: Record<string, string>, auth: Record<string, string>): Promise<Response> {
   const ctx = createExecutionContext();
-  const res = await app.fetch(new Request("http://edge.test/v1/auth/me", { headers: auth }), { ...env, ...overrides }, ctx);
+  const res = await app.fetch(
+    new Request("http://edge.test/v1/auth/me", { headers: auth }),
+    { ...env, ...overrides },
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
   return res;
 }
@@ -35,10 +39,14 @@ describe("the profile behind GET /v1/auth/me", () => {
     const admin = await createAuthUser({ roles: ["admin", "user"], loginable: false });
     const user = await createAuthUser({ loginable: false });
     expect(await (await call("/v1/auth/me", { headers: user.auth })).json()).toMatchObject({ roles: ["user"] });
-    const changed = await callJson(`/v1/users/${user.id}/roles`, { roles: ["user", "editor"] }, {
-      method: "PUT",
-      headers: admin.auth,
-    });
+    const changed = await callJson(
+      `/v1/users/${user.id}/roles`,
+      { roles: ["user", "editor"] },
+      {
+        method: "PUT",
+        headers: admin.auth,
+      },
+    );
     expect(changed.status).toBe(200);
     const after = (await (await call("/v1/auth/me", { headers: user.auth })).json()) as { roles: string[] };
     expect(after.roles.sort()).toEqual(["editor", "user"]);

@@ -20,7 +20,8 @@ const profileSchema = z.object({
   createdAt: z.string(),
 });
 
-export const profileKey = (config: Config, userId: string): string => `${config.REDIS_KEY_PREFIX}auth:profile:${userId}`;
+export const profileKey = (config: Config, userId: string): string =>
+  `${config.REDIS_KEY_PREFIX}auth:profile:${userId}`;
 
 /**
  * The cached profile; "miss" (absent or malformed: fill it), or "unavailable" (no cache, or Redis

@@ -22,7 +22,10 @@ export async function pruneExpiredRefreshTokens(db: Database, now: Date): Promis
       .from(refreshTokens)
       .where(lt(refreshTokens.expiresAt, cutoff))
       .limit(PRUNE_BATCH);
-    const deleted = await db.delete(refreshTokens).where(inArray(refreshTokens.id, expired)).returning({ id: refreshTokens.id });
+    const deleted = await db
+      .delete(refreshTokens)
+      .where(inArray(refreshTokens.id, expired))
+      .returning({ id: refreshTokens.id });
     removed += deleted.length;
     if (deleted.length < PRUNE_BATCH) break;
   }
