@@ -31,3 +31,17 @@ export async function canConnect(host: string, port: number, timeoutMs = 500): P
     socket.once("error", () => done(false));
   });
 }
+
+/** Starts `server` on 127.0.0.1 (port 0: the OS picks one) and resolves the port it got. */
+export async function listenOnLoopback(server: import("node:net").Server, port = 0): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address !== "object") throw new Error("the server has no TCP address");
+  return address.port;
+}

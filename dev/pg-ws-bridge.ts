@@ -5,8 +5,9 @@
 // opens ws://127.0.0.1:PORT/v1?address=host:port and we pipe raw bytes both ways (binary frames).
 // Targets are limited to an allow-list: this is an open relay otherwise, even on loopback.
 import { createServer, type IncomingMessage } from "node:http";
-import { type AddressInfo, connect, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { listenOnLoopback } from "./free-port.ts";
 
 export interface PgWsBridgeOptions {
   /** 0 or absent: a free port. */
@@ -82,14 +83,7 @@ export async function startPgWsBridge(opts: PgWsBridgeOptions): Promise<PgWsBrid
     ws.on("error", () => tcp.destroy());
   };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server, opts.port);
 
   let closing: Promise<void> | null = null;
   return {

@@ -9,9 +9,9 @@
 import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { isSigV4Signed, verifySigV4 } from "./s3-sigv4.ts";
+import { listenOnLoopback } from "./free-port.ts";
 
 export interface S3ServerOptions {
   /** 0 or absent: a free port. */
@@ -164,14 +164,7 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server, opts.port);
 
   let closing: Promise<void> | null = null;
   return {

@@ -13,9 +13,9 @@
 // Also accepted, for curl: REST path commands (`GET /get/key`, `POST /set/key` with the value as body)
 // and `?_token=`. Not supported: SUBSCRIBE/PSUBSCRIBE streams and commands that change connection state.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { type RedisArg, RedisPool, type RedisReply, RedisReplyError, RedisUnavailableError } from "./redis-resp.ts";
 import { ScriptShaMap } from "./upstash-scripts.ts";
+import { listenOnLoopback } from "./free-port.ts";
 
 export interface UpstashBridgeOptions {
   /** 0 or absent: a free port. */
@@ -228,14 +228,7 @@ export async function startUpstashBridge(opts: UpstashBridgeOptions): Promise<Up
   });
   // fetch() keeps connections alive; without this, close() would wait for the client to hang up.
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server, opts.port);
 
   let closing: Promise<void> | null = null;
   return {
