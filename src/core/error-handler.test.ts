@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { AppEnv } from "./app-env.ts";
 import { onError } from "./error-handler.ts";
+import { createLogger } from "./logger.ts";
 
 function appThrowing(error: unknown) {
   const app = new Hono<AppEnv>();
@@ -47,5 +48,17 @@ describe("the error handler", () => {
     const res = await appThrowing(new Error("token=abc123 leaked")).request("/");
     expect(res.status).toBe(500);
     expect(await res.text()).not.toContain("abc123");
+  });
+});
+
+describe("the logger", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("logs a failed query's SQL but not its parameters", () => {
+    const logged = vi.spyOn(console, "warn").mockImplementation(() => {});
+    createLogger("info").warn("query failed", { error: queryError(new Error("boom")) });
+    const line = JSON.stringify(logged.mock.calls);
+    expect(line).toContain("password_hash");
+    expect(line).not.toContain("secret-hash-value");
   });
 });

@@ -14,7 +14,11 @@ const SECRET_FIELD = /pass(word)?|secret|token|authorization|cookie|jwt|key|sign
 
 function redact(value: unknown, depth = 0): unknown {
   if (depth > 4 || value === null || typeof value !== "object") return value;
-  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (value instanceof Error) {
+    // A failed query's message ends with its parameters (hashes, emails): keep only the SQL line.
+    const message = "params" in value ? (value.message.split("\n")[0] ?? "") : value.message;
+    return { name: value.name, message };
+  }
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = SECRET_FIELD.test(k) ? "[redacted]" : redact(v, depth + 1);
