@@ -15,6 +15,7 @@ import {
   ListQuery,
   RawUploadQuery,
 } from "./schemas.ts";
+import { isSessionRevoked } from "../auth/revocation.ts";
 import { completeUpload, createDirectUpload } from "./direct-upload.ts";
 import { uploadThroughWorker } from "./raw-upload.ts";
 import { contentLocation, deleteAsset, getAsset, listAssets } from "./service.ts";
@@ -212,10 +213,12 @@ export const assetsRoutes = createRouter()
     return c.body(null, 302, { Location: target.url, "Cache-Control": cacheControl });
   })
   .openapi(remove, async (c) => {
-    await deleteAsset(
-      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
-      signedIn(c.var.principal),
-      c.req.valid("param").id,
-    );
+    const { deps, config, principal } = c.var;
+    const actor = signedIn(principal);
+    await deleteAsset(assetServiceDeps(deps, c.var.log, config), actor, c.req.valid("param").id, async () => {
+      if (principal && (await isSessionRevoked(deps, config, principal.sessionId))) {
+        throw unauthorized("This session was signed out.");
+      }
+    });
     return c.body(null, 204);
   });

@@ -26,10 +26,18 @@ export async function contentLocation(
 /**
  * Deletes object and row. The row is first set back to pending, so a failure after that leaves
  * a pending row (never a ready one without its object) which a retry or the sweeper finishes.
+ * An admin deleting someone else's asset is an admin write: `ensureActiveSession` (the revocation
+ * list) must pass first, so a signed-out or demoted admin's unexpired token cannot do it.
  */
-export async function deleteAsset(deps: AssetServiceDeps, actor: Actor, id: string): Promise<void> {
+export async function deleteAsset(
+  deps: AssetServiceDeps,
+  actor: Actor,
+  id: string,
+  ensureActiveSession: () => Promise<void>,
+): Promise<void> {
   const row = await findVisible(deps, actor, id);
   if (!canManage(actor, row)) throw forbidden("Only the owner or an admin can delete this asset.");
+  if (row.ownerId !== actor.userId) await ensureActiveSession();
   if (row.status === "ready") await deps.repo.markPending(row.id);
   if (row.multipartUploadId) await deps.store.abortMultipart(row.objectKey, row.multipartUploadId);
   await deps.store.delete(row.objectKey);

@@ -120,8 +120,14 @@ export const roomsRoutes = createRouter()
   .openapi(publish, async (c) => {
     const principal = c.var.principal;
     if (!principal) throw unauthorized();
+    const { deps, config } = c.var;
     const result = await publishToRoom(
-      { room: c.req.valid("param").room, principal, data: c.req.valid("json").data },
+      {
+        room: c.req.valid("param").room,
+        principal,
+        data: c.req.valid("json").data,
+        isSessionRevoked: (sessionId) => isSessionRevoked(deps, config, sessionId),
+      },
       { gateway: roomGatewayFor(c.env), log: c.var.log },
     );
     return c.json(result, 202, noStore);

@@ -115,6 +115,8 @@ export interface PublishInput {
   room: string;
   principal: Principal;
   data: unknown;
+  /** The revocation list (auth); checked for admins, whose publishes speak for the server. */
+  isSessionRevoked: (sessionId: string) => Promise<boolean>;
 }
 
 /** Publishes as the caller; answers once the room stored it and sent it to every member. */
@@ -122,12 +124,16 @@ export async function publishToRoom(input: PublishInput, ctx: RoomsContext): Pro
   const { room, principal } = input;
   authorizeRoom(room, principal, "read");
   if (!roomAllows(room, principal, "publish-http")) throw forbidden("Only the server and admins publish to this room.");
+  // An admin's publish is unthrottled and trusted by every client (e.g. `system`): a signed-out or
+  // demoted admin's still-unexpired token must not make one, as on every other admin write.
+  const admin = principal.roles.includes("admin");
+  if (admin && (await input.isSessionRevoked(principal.sessionId))) throw unauthorized("This session was signed out.");
   const outcome = await callRoom(() =>
     ctx.gateway.publishAs(room, {
       from: principal.userId,
       data: input.data,
       // Admins publish for the server (settings, operations); everyone else is rate limited per room.
-      ...(!principal.roles.includes("admin") && { rateLimitKey: principal.userId }),
+      ...(!admin && { rateLimitKey: principal.userId }),
     }),
   );
   if (outcome.ok) return { seq: outcome.seq };
