@@ -142,18 +142,31 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
       canPublish: connect.canPublish,
       connectedAt: Date.now(),
     };
-    writeAttachment(server, attachment);
     const presence = this.#presenceNow();
-    const joined = presence.add(connectionId, connect.userId);
+    try {
+      writeAttachment(server, attachment);
+      const joined = presence.add(connectionId, connect.userId);
 
-    this.#messages.pruneExpired(Date.now());
-    const latest = this.#messages.latestSeq;
-    send(server, { type: "welcome", room: connect.room, connectionId, user: { id: connect.userId }, seq: latest });
-    send(server, { type: "presence", action: "sync", users: presence.users() });
-    if (connect.since !== undefined) this.#replay(server, connect.since, latest);
-    if (joined)
-      this.#broadcast(encodeServerFrame({ type: "presence", action: "join", user: { id: connect.userId } }), server);
-    return new Response(null, { status: 101, webSocket: client });
+      this.#messages.pruneExpired(Date.now());
+      const latest = this.#messages.latestSeq;
+      send(server, { type: "welcome", room: connect.room, connectionId, user: { id: connect.userId }, seq: latest });
+      send(server, { type: "presence", action: "sync", users: presence.users() });
+      if (connect.since !== undefined) this.#replay(server, connect.since, latest);
+      if (joined)
+        this.#broadcast(encodeServerFrame({ type: "presence", action: "join", user: { id: connect.userId } }), server);
+      return new Response(null, { status: 101, webSocket: client });
+    } catch (error) {
+      // The socket was accepted but the connect failed: undo it, or a ghost member would hold a
+      // presence entry, a connection slot and a registry row until the object is evicted.
+      presence.remove(connectionId);
+      try {
+        server.close(1011, "connect failed");
+      } catch {
+        // already closed
+      }
+      this.#unregisterInBackground(connect.userId, connect.room, connectionId);
+      throw error;
+    }
   }
 
   #capacityRefusal(userId: string): Response | undefined {

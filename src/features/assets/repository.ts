@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, isNull, lt, or } from "drizzle-orm";
 import type { Database } from "../../adapters/postgres.ts";
-import { dependencyUnavailable, ProblemError } from "../../core/problem.ts";
+import { withDatabase } from "../../core/database-errors.ts";
 import { type AssetRow, assets } from "../../db/schema.ts";
 import type { ListPosition } from "./cursor.ts";
 
@@ -29,19 +29,12 @@ export interface AssetRepository {
   removePending(id: string): Promise<boolean>;
 }
 
-async function guarded<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof ProblemError) throw error;
-    throw dependencyUnavailable("postgres", error);
-  }
-}
 
+/** Every query runs in withDatabase: unreachable Postgres is a 503, a server error (SQLSTATE) a 500. */
 export function drizzleAssetRepository(db: Database): AssetRepository {
   return {
     insertPending: (asset) =>
-      guarded(async () => {
+      withDatabase(async () => {
         const [row] = await db
           .insert(assets)
           .values({ ...asset, status: "pending", updatedAt: asset.createdAt })
@@ -51,12 +44,12 @@ export function drizzleAssetRepository(db: Database): AssetRepository {
       }),
 
     setMultipartUpload: (id, uploadId) =>
-      guarded(async () => {
+      withDatabase(async () => {
         await db.update(assets).set({ multipartUploadId: uploadId, updatedAt: new Date() }).where(eq(assets.id, id));
       }),
 
     markReady: (id, sha256, createdAfter) =>
-      guarded(async () => {
+      withDatabase(async () => {
         const [row] = await db
           .update(assets)
           .set({ status: "ready", sha256, multipartUploadId: null, updatedAt: new Date() })
@@ -66,18 +59,18 @@ export function drizzleAssetRepository(db: Database): AssetRepository {
       }),
 
     markPending: (id) =>
-      guarded(async () => {
+      withDatabase(async () => {
         await db.update(assets).set({ status: "pending", updatedAt: new Date() }).where(eq(assets.id, id));
       }),
 
     find: (id) =>
-      guarded(async () => {
+      withDatabase(async () => {
         const [row] = await db.select().from(assets).where(eq(assets.id, id)).limit(1);
         return row ?? null;
       }),
 
     listByOwner: (ownerId, after, limit) =>
-      guarded(() =>
+      withDatabase(() =>
         db
           .select()
           .from(assets)
@@ -97,13 +90,13 @@ export function drizzleAssetRepository(db: Database): AssetRepository {
       ),
 
     remove: (id) =>
-      guarded(async () => {
+      withDatabase(async () => {
         const deleted = await db.delete(assets).where(eq(assets.id, id)).returning({ id: assets.id });
         return deleted.length > 0;
       }),
 
     listStalePending: (cutoffs, limit) =>
-      guarded(() =>
+      withDatabase(() =>
         db
           .select()
           .from(assets)
@@ -121,7 +114,7 @@ export function drizzleAssetRepository(db: Database): AssetRepository {
       ),
 
     removePending: (id) =>
-      guarded(async () => {
+      withDatabase(async () => {
         const deleted = await db
           .delete(assets)
           .where(and(eq(assets.id, id), eq(assets.status, "pending")))
