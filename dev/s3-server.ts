@@ -155,6 +155,14 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
     if (req.method === "GET" && bucket && !key && url.searchParams.has("uploads")) {
       return listMultipart(req, res, decodeURIComponent(bucket), url.searchParams.get("prefix") ?? "");
     }
+    // Conditional create (S3 and R2 honour `If-None-Match: *` on PutObject; s3rver ignores it).
+    if (req.method === "PUT" && bucket && key && uploadId === null && req.headers["if-none-match"] === "*") {
+      const objectPath = s3rver.store.getResourcePath(decodeURIComponent(bucket), decodeURIComponent(key), "object");
+      if (await stat(objectPath).then(() => true, () => false)) {
+        req.resume();
+        return sendError(req, res, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+      }
+    }
     inner(req, res);
   };
 

@@ -312,11 +312,19 @@ export function objectStore(storage: Storage): ObjectStore {
     presignPut: (key, contentType, contentLength, expiresIn) =>
       getSignedUrl(
         client,
-        new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType, ContentLength: contentLength }),
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ContentType: contentType,
+          ContentLength: contentLength,
+          // Create-only: once the object exists (and the server has checked it), the same URL cannot
+          // overwrite it with other bytes for the rest of its lifetime.
+          IfNoneMatch: "*",
+        }),
         {
           expiresIn,
           // Signed headers are what R2 enforces on a presigned PUT: the client must send exactly these.
-          signableHeaders: new Set(["content-type", "content-length"]),
+          signableHeaders: new Set(["content-type", "content-length", "if-none-match"]),
         },
       ),
 

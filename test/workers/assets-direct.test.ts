@@ -54,7 +54,9 @@ describe("direct uploads with presigned URLs", () => {
     const { asset, upload } = json!;
     expect(asset).toMatchObject({ status: "pending", sha256: null, size: bytes.length, visibility: "private" });
     expect(upload.method).toBe("PUT");
-    expect(new URL(upload.url).searchParams.get("X-Amz-SignedHeaders")).toBe("content-length;content-type;host");
+    expect(new URL(upload.url).searchParams.get("X-Amz-SignedHeaders")).toBe(
+      "content-length;content-type;host;if-none-match",
+    );
     expect(new URL(upload.url).searchParams.get("X-Amz-Expires")).toBe("600");
     expect(Date.parse(upload.expiresAt) - Date.now()).toBeGreaterThan(9 * 60 * 1000);
 
@@ -67,6 +69,31 @@ describe("direct uploads with presigned URLs", () => {
 
     // Completing again is harmless.
     expect((await complete(user, asset.id)).status).toBe(200);
+
+    const content = await call(`/v1/assets/${asset.id}/content`, { headers: user.auth, redirect: "manual" });
+    const download = await fetch(content.headers.get("Location") ?? "");
+    expect(await sha256Hex(await download.arrayBuffer())).toBe(ready.sha256);
+  });
+
+  it("makes the presigned PUT create-only: the checked object cannot be overwritten through the same URL", async () => {
+    const user = await createUser();
+    const bytes = pngBytes(5_000, 3);
+    const { json } = await startUpload(user, { filename: "a.png", contentType: "image/png", size: bytes.length });
+    const { asset, upload } = json!;
+    expect(upload.headers["If-None-Match"]).toBe("*");
+    expect((await fetch(upload.url, { method: "PUT", headers: upload.headers, body: bytes })).status).toBe(200);
+    const ready = (await (await complete(user, asset.id)).json()) as AssetJson;
+
+    const other = pngBytes(5_000, 4);
+    const overwrite = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: other });
+    expect(overwrite.status).toBe(412);
+    // Without the signed header the signature does not match either.
+    const unsigned = await fetch(upload.url, {
+      method: "PUT",
+      headers: { "Content-Type": "image/png" },
+      body: other,
+    });
+    expect(unsigned.status).toBe(403);
 
     const content = await call(`/v1/assets/${asset.id}/content`, { headers: user.auth, redirect: "manual" });
     const download = await fetch(content.headers.get("Location") ?? "");

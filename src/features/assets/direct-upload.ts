@@ -55,7 +55,8 @@ export async function createDirectUpload(
         method: "PUT",
         url,
         // Content-Length is signed too: the body must be exactly `size` bytes (clients set it from the body).
-        headers: { "Content-Type": contentType },
+        // If-None-Match makes the URL create-only: a 412 on a retry means the object is already there.
+        headers: { "Content-Type": contentType, "If-None-Match": "*" },
         expiresAt: new Date(now.getTime() + PRESIGN_PUT_EXPIRY_SECONDS * 1000).toISOString(),
       },
     };
