@@ -158,9 +158,20 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
     // Conditional create (S3 and R2 honour `If-None-Match: *` on PutObject; s3rver ignores it).
     if (req.method === "PUT" && bucket && key && uploadId === null && req.headers["if-none-match"] === "*") {
       const objectPath = s3rver.store.getResourcePath(decodeURIComponent(bucket), decodeURIComponent(key), "object");
-      if (await stat(objectPath).then(() => true, () => false)) {
+      if (
+        await stat(objectPath).then(
+          () => true,
+          () => false,
+        )
+      ) {
         req.resume();
-        return sendError(req, res, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+        return sendError(
+          req,
+          res,
+          412,
+          "PreconditionFailed",
+          "At least one of the pre-conditions you specified did not hold",
+        );
       }
     }
     inner(req, res);

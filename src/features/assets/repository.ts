@@ -29,7 +29,6 @@ export interface AssetRepository {
   removePending(id: string): Promise<boolean>;
 }
 
-
 /** Every query runs in withDatabase: unreachable Postgres is a 503, a server error (SQLSTATE) a 500. */
 export function drizzleAssetRepository(db: Database): AssetRepository {
   return {
