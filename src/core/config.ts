@@ -75,6 +75,16 @@ export const configSchema = z
     ACCESS_TOKEN_TTL_SECONDS: positiveInt(600),
     REFRESH_TOKEN_TTL_SECONDS: positiveInt(30 * 24 * 3600),
 
+    /**
+     * The service's public origin (https://api.example.com), used for absolute URLs it stores
+     * (private asset URLs). Unset: the request's own origin, which on Workers is the routed host;
+     * set it off Workers, where the Host header is whatever the client sent.
+     */
+    PUBLIC_API_URL: z
+      .url("must be the service's public origin, e.g. https://api.example.com")
+      .transform((u) => new URL(u).origin)
+      .optional(),
+
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
   .superRefine((c, ctx) => {

@@ -34,7 +34,8 @@ function signedIn(principal: Principal | undefined): Actor {
   return actor;
 }
 
-const apiOrigin = (url: string): string => new URL(url).origin;
+/** Where the API is reached: configured (PUBLIC_API_URL), else this request's origin. */
+const apiOrigin = (configured: string | undefined, url: string): string => configured ?? new URL(url).origin;
 
 const upload = createRoute({
   method: "post",
@@ -158,7 +159,7 @@ export const assetsRoutes = createRouter()
         contentType: c.req.header("Content-Type"),
         contentLength: c.req.header("Content-Length"),
         body: c.req.raw.body,
-        apiOrigin: apiOrigin(c.req.url),
+        apiOrigin: apiOrigin(c.var.config.PUBLIC_API_URL, c.req.url),
       },
     );
     return c.json(asset, 201, { Location: `/v1/assets/${asset.id}` });
@@ -170,7 +171,7 @@ export const assetsRoutes = createRouter()
       signedIn(c.var.principal),
       {
         ...body,
-        apiOrigin: apiOrigin(c.req.url),
+        apiOrigin: apiOrigin(c.var.config.PUBLIC_API_URL, c.req.url),
       },
     );
     return c.json(result, 201, { "Cache-Control": "no-store" });
