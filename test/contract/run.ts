@@ -13,6 +13,7 @@ import { createTestDatabase } from "../../dev/test-database.ts";
 import { migrateDatabase } from "../../scripts/migrate.ts";
 import { seedAdmin } from "../../scripts/seed-admin.ts";
 import { testJwtKeys } from "../support/keys.ts";
+import { deleteKeysWithPrefix } from "../support/redis-cleanup.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -187,6 +188,10 @@ async function main(): Promise<number> {
     const stack = await startLocalStack({ databaseUrl: database.url, dataDir: workDir, bucket: "contract" });
     cleanups.push(() => stack.close());
     const runId = Date.now().toString(36);
+    const { UPSTASH_REDIS_REST_URL: redisUrl, UPSTASH_REDIS_REST_TOKEN: redisToken } = stack.vars;
+    // Runs before the stack closes (cleanups run in reverse): the machine's Redis outlives the run.
+    if (redisUrl && redisToken)
+      cleanups.push(() => deleteKeysWithPrefix(redisUrl, redisToken, `test:contract:${runId}:`));
 
     for (const runtime of wanted) {
       const vars = {
