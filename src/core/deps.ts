@@ -24,6 +24,20 @@ export interface Deps {
   readonly background: BackgroundTasks;
 }
 
+/** The S3/R2 client the config describes (also used by jobs and tests that need only storage). */
+export function storageFromConfig(config: Config): Storage {
+  return createStorage({
+    endpoint: config.S3_ENDPOINT,
+    region: config.S3_REGION,
+    bucket: config.S3_BUCKET,
+    accessKeyId: config.S3_ACCESS_KEY_ID,
+    secretAccessKey: config.S3_SECRET_ACCESS_KEY,
+    publicBaseUrl: config.S3_PUBLIC_BASE_URL,
+    forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    timeoutMs: config.STORAGE_TIMEOUT_MS,
+  });
+}
+
 export interface RequestDeps {
   deps: Deps;
   /** Ends whatever the request opened; safe to call when nothing was. */
@@ -61,16 +75,7 @@ export function createDeps(config: Config, env: Bindings, background: Background
       return redis;
     },
     get storage() {
-      storage ??= createStorage({
-        endpoint: config.S3_ENDPOINT,
-        region: config.S3_REGION,
-        bucket: config.S3_BUCKET,
-        accessKeyId: config.S3_ACCESS_KEY_ID,
-        secretAccessKey: config.S3_SECRET_ACCESS_KEY,
-        publicBaseUrl: config.S3_PUBLIC_BASE_URL,
-        forcePathStyle: config.S3_FORCE_PATH_STYLE,
-        timeoutMs: config.STORAGE_TIMEOUT_MS,
-      });
+      storage ??= storageFromConfig(config);
       return storage;
     },
     get rooms() {

@@ -3,7 +3,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { RoomPublisher } from "../../src/adapters/rooms.ts";
-import { createStorage } from "../../src/adapters/storage.ts";
+import { storageFromConfig } from "../../src/core/deps.ts";
 import { createApp } from "../../src/app.ts";
 import type { Bindings } from "../../src/core/app-env.ts";
 import { configFor } from "../../src/core/config.ts";
@@ -48,16 +48,7 @@ const silentLog = (): Logger & { warnings: string[] } => {
 
 async function objectKeysUnder(prefix: string): Promise<string[]> {
   const c = configFor(env);
-  const storage = createStorage({
-    endpoint: c.S3_ENDPOINT,
-    region: c.S3_REGION,
-    bucket: c.S3_BUCKET,
-    accessKeyId: c.S3_ACCESS_KEY_ID,
-    secretAccessKey: c.S3_SECRET_ACCESS_KEY,
-    publicBaseUrl: c.S3_PUBLIC_BASE_URL,
-    forcePathStyle: c.S3_FORCE_PATH_STYLE,
-    timeoutMs: c.STORAGE_TIMEOUT_MS,
-  });
+  const storage = storageFromConfig(c);
   try {
     const listed = await storage.client.send(new ListObjectsV2Command({ Bucket: c.S3_BUCKET, Prefix: prefix }));
     return (listed.Contents ?? []).map((o) => o.Key ?? "");

@@ -3,7 +3,8 @@ import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { exports } from "cloudflare:workers";
 import { createPostgres } from "../../../src/adapters/postgres.ts";
-import { createStorage, objectStore, type ObjectStore } from "../../../src/adapters/storage.ts";
+import { objectStore, type ObjectStore } from "../../../src/adapters/storage.ts";
+import { storageFromConfig } from "../../../src/core/deps.ts";
 import { configFor } from "../../../src/core/config.ts";
 import { type AssetRow, assets, users } from "../../../src/db/schema.ts";
 import { issueAccessToken } from "../../../src/features/auth/access-token.ts";
@@ -40,33 +41,13 @@ export async function createUser(roles: string[] = ["user"]): Promise<TestUser> 
 
 export function testStore(): ObjectStore {
   const c = configFor(env);
-  return objectStore(
-    createStorage({
-      endpoint: c.S3_ENDPOINT,
-      region: c.S3_REGION,
-      bucket: c.S3_BUCKET,
-      accessKeyId: c.S3_ACCESS_KEY_ID,
-      secretAccessKey: c.S3_SECRET_ACCESS_KEY,
-      publicBaseUrl: c.S3_PUBLIC_BASE_URL,
-      forcePathStyle: c.S3_FORCE_PATH_STYLE,
-      timeoutMs: c.STORAGE_TIMEOUT_MS,
-    }),
-  );
+  return objectStore(storageFromConfig(c));
 }
 
 /** Multipart uploads still open in the bucket under `prefix` (the store's own listing, not our rows). */
 export async function openMultipartUploads(prefix: string): Promise<string[]> {
   const c = configFor(env);
-  const storage = createStorage({
-    endpoint: c.S3_ENDPOINT,
-    region: c.S3_REGION,
-    bucket: c.S3_BUCKET,
-    accessKeyId: c.S3_ACCESS_KEY_ID,
-    secretAccessKey: c.S3_SECRET_ACCESS_KEY,
-    publicBaseUrl: c.S3_PUBLIC_BASE_URL,
-    forcePathStyle: c.S3_FORCE_PATH_STYLE,
-    timeoutMs: c.STORAGE_TIMEOUT_MS,
-  });
+  const storage = storageFromConfig(c);
   try {
     const listed = await storage.client.send(new ListMultipartUploadsCommand({ Bucket: c.S3_BUCKET, Prefix: prefix }));
     return (listed.Uploads ?? []).map((u) => u.UploadId ?? "");
