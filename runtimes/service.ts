@@ -8,6 +8,8 @@ import type { Bindings } from "../src/core/app-env.ts";
 import { configFor } from "../src/core/config.ts";
 import { createLogger, type Logger } from "../src/core/logger.ts";
 import { runScheduledJobs } from "../src/scheduled.ts";
+import { createFleetLease, type FleetLease } from "./linked/fleet-lease.ts";
+import { openLinkRedis, type LinkRedis, parseRedisUrl } from "./linked/redis-link.ts";
 import { createLocalRooms, type SocketUpgrader } from "./local-rooms.ts";
 import { installWorkersStreams } from "./web-polyfills.ts";
 
@@ -69,11 +71,34 @@ export function createRuntimeService(
   if (!Number.isInteger(intervalSeconds) || intervalSeconds <= 0) {
     throw new Error("SCHEDULE_INTERVAL_SECONDS must be a positive integer (seconds between scheduled runs)");
   }
+  // REDIS_URL links this instance with the others on the same Redis (see docs/runtimes.md).
+  if (vars.REDIS_URL !== undefined) parseRedisUrl(vars.REDIS_URL);
+  const instanceId = crypto.randomUUID();
+  const link: LinkRedis | null = vars.REDIS_URL
+    ? openLinkRedis({ url: vars.REDIS_URL, log: log.child({ component: "redis-link" }) })
+    : null;
+  const lease: FleetLease | null = link
+    ? createFleetLease(link, { prefix: config.REDIS_KEY_PREFIX, instanceId })
+    : null;
+
+  /** Linked: only the instance holding this interval's lease runs the jobs, as one cron would. */
+  const holdsLease = async (): Promise<boolean> => {
+    if (!lease) return true;
+    try {
+      return await lease.acquire("scheduled-jobs", intervalSeconds * 1000);
+    } catch (error) {
+      // Both jobs are idempotent: with Redis unreachable every instance runs them rather than none.
+      log.warn("redis link: scheduled-jobs lease unavailable; running the jobs here", { error });
+      return true;
+    }
+  };
+
   let running: Promise<void> | null = null;
   const runSchedule = (): void => {
     // Never two runs at once: a slow run makes the next tick a no-op, as a cron would skip.
     if (running) return;
-    running = runScheduledJobs(env, new Date())
+    running = holdsLease()
+      .then((held) => (held ? runScheduledJobs(env, new Date()) : undefined))
       .catch((error: unknown) => log.error("scheduled jobs failed", { error }))
       .finally(() => {
         running = null;
@@ -91,6 +116,7 @@ export function createRuntimeService(
     async close() {
       clearInterval(timer);
       rooms.close();
+      await link?.close();
       const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref?.());
       await Promise.race([Promise.allSettled([...pending]), grace]);
     },
