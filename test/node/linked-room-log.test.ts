@@ -3,8 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/core/logger.ts";
 import { createFleetLease } from "../../runtimes/linked/fleet-lease.ts";
+import { createPresenceRegistry } from "../../runtimes/linked/presence-registry.ts";
 import { openLinkRedis, type LinkRedis, parseRedisUrl } from "../../runtimes/linked/redis-link.ts";
 import { createRoomFeed } from "../../runtimes/linked/room-feed.ts";
+import { createSessionRevocations } from "../../runtimes/linked/session-revocations.ts";
 import { createLinkedRoomLog, type LinkedRoomLog } from "../../runtimes/linked/room-log.ts";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -220,5 +222,73 @@ describe("the fleet lease", () => {
     const granted = await Promise.all(leases.map((l) => l.acquire("sweep", 60_000)));
     expect(granted.filter(Boolean)).toHaveLength(1);
     expect(await leases[0]?.acquire("prune", 60_000)).toBe(true);
+  });
+});
+
+describe("presence across instances", () => {
+  const limits = { maxConnections: 3, maxPerUser: 2 };
+  const registry = (instanceId: string, leaseMs = 60_000) =>
+    createPresenceRegistry(redis, { prefix, instanceId, leaseMs });
+
+  it("lists the members of every instance and says join only for a user's first socket anywhere", async () => {
+    const [a, b] = await Promise.all([registry("a"), registry("b")]);
+    expect(await a.admit("p1", "u1", limits)).toEqual({ ok: true, joined: true, left: [] });
+    expect(await b.admit("p1", "u1", limits)).toEqual({ ok: true, joined: false, left: [] });
+    expect(await b.admit("p1", "u2", limits)).toEqual({ ok: true, joined: true, left: [] });
+    expect((await a.read("p1")).users).toEqual([
+      { id: "u1", connections: 2 },
+      { id: "u2", connections: 1 },
+    ]);
+    expect(await a.release("p1", "u1")).toBe(false);
+    expect(await b.release("p1", "u1")).toBe(true);
+    expect((await b.read("p1")).users).toEqual([{ id: "u2", connections: 1 }]);
+  });
+
+  it("enforces the room's and the user's connection limits across instances", async () => {
+    const [a, b] = await Promise.all([registry("a"), registry("b")]);
+    await a.admit("p2", "u1", limits);
+    expect(await b.admit("p2", "u1", limits)).toMatchObject({ ok: true });
+    expect(await a.admit("p2", "u1", limits)).toMatchObject({ ok: false, refusal: "too_many_connections" });
+    await b.admit("p2", "u2", limits);
+    expect(await a.admit("p2", "u3", limits)).toMatchObject({ ok: false, refusal: "room_full" });
+    await b.release("p2", "u2");
+    expect(await a.admit("p2", "u3", limits)).toMatchObject({ ok: true, joined: true });
+  });
+
+  it("lets a dead instance's members leave once its lease runs out", async () => {
+    const dying = await registry("dying", 50);
+    const alive = await registry("alive");
+    await dying.admit("p3", "gone", limits);
+    await alive.admit("p3", "stays", limits);
+    expect((await alive.read("p3")).users.map((u) => u.id)).toEqual(["gone", "stays"]);
+    // The dying instance stops heartbeating: its lease (50 ms) passes with no renewal.
+    const deadline = Date.now() + 2_000;
+    let presence = await alive.read("p3");
+    while (presence.left.length === 0 && Date.now() < deadline) presence = await alive.read("p3");
+    expect(presence.left).toEqual(["gone"]);
+    expect(presence.users.map((u) => u.id)).toEqual(["stays"]);
+    expect((await alive.read("p3")).left).toEqual([]);
+  });
+});
+
+describe("session revocation across instances", () => {
+  it("reaches every subscribed instance and refuses the session's later connects everywhere", async () => {
+    const here = createSessionRevocations(redis, { prefix });
+    const there = createSessionRevocations(other, { prefix });
+    const heard: string[] = [];
+    const wait = until(() => heard.length === 2);
+    await here.onRevoke((sid) => {
+      heard.push(`here:${sid}`);
+      wait.check();
+    });
+    await there.onRevoke((sid) => {
+      heard.push(`there:${sid}`);
+      wait.check();
+    });
+    expect(await there.isRevoked("s1")).toBe(false);
+    await here.revoke("s1");
+    await wait.done;
+    expect(heard.sort()).toEqual(["here:s1", "there:s1"]);
+    expect(await there.isRevoked("s1")).toBe(true);
   });
 });
