@@ -14,6 +14,7 @@ import { loadOrCreateAdmin, loadOrCreateJwtKeys } from "./dev-secrets.ts";
 import { formatEnvFile, parseEnvFile } from "./env-file.ts";
 import { type LocalStack, postgresAddress, redactUrl, startLocalStack } from "./local-stack.ts";
 import { consoleLog } from "./log.ts";
+import { type MailOutbox, startMailOutbox } from "./mail-outbox.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DATA_DIR = join(ROOT, ".data");
@@ -21,7 +22,8 @@ const log = consoleLog("dev");
 
 // Process-environment keys that count as configuration (anything else in the environment, e.g. PATH
 // or HOME, must not leak into the Worker).
-const CONFIG_KEY = /^(DATABASE_|UPSTASH_|REDIS_|S3_|STORAGE_|JWT_|ACCESS_TOKEN_|REFRESH_TOKEN_|ADMIN_|LOG_LEVEL$)/;
+const CONFIG_KEY =
+  /^(DATABASE_|UPSTASH_|REDIS_|S3_|STORAGE_|JWT_|ACCESS_TOKEN_|REFRESH_TOKEN_|ADMIN_|MAIL_|AUTH_|LOG_LEVEL$)/;
 // Read by this script only, never handed to the Worker.
 const STACK_ONLY = new Set(["REDIS_URL", "ADMIN_EMAIL", "ADMIN_PASSWORD"]);
 
@@ -49,6 +51,7 @@ async function waitForHealth(url: string, timeoutMs: number, stillRunning: () =>
 async function main(): Promise<number> {
   const children = new Children();
   let stack: LocalStack | null = null;
+  let outbox: MailOutbox | null = null;
   let envFile: string | null = null;
   let stopping: Promise<number> | null = null;
 
@@ -56,6 +59,7 @@ async function main(): Promise<number> {
     stopping ??= (async () => {
       await children.stopAll();
       await stack?.close().catch((err: unknown) => log(`while closing: ${String(err)}`));
+      await outbox?.close();
       if (envFile) await rm(envFile, { force: true });
       return code;
     })();
@@ -128,6 +132,15 @@ async function main(): Promise<number> {
 
     // Configured values win over the stand-ins' (e.g. a DATABASE_WS_PROXY of your own).
     const workerVars: Record<string, string> = { ...stack.vars, JWT_KEYS: jwtKeys };
+    // Mail: the local outbox (dev/mail-outbox.ts) unless a real API key is configured.
+    if (!configured.MAIL_API_KEY) {
+      outbox = await startMailOutbox({ directory: join(DATA_DIR, "outbox") });
+      Object.assign(workerVars, {
+        MAIL_API_URL: outbox.url,
+        MAIL_API_KEY: outbox.apiKey,
+        MAIL_FROM: "edge-backend <no-reply@localhost>",
+      });
+    }
     for (const [k, v] of Object.entries(configured)) if (!STACK_ONLY.has(k)) workerVars[k] = v;
     if (configured.DATABASE_URL && !postgresAddress(configured.DATABASE_URL).local && !configured.DATABASE_WS_PROXY) {
       delete workerVars.DATABASE_WS_PROXY;
@@ -181,6 +194,7 @@ async function main(): Promise<number> {
       ...stack.services.map((s) => `    - ${s}`),
       ...(hasUpstash ? [`    - Cache: configured Upstash ${redactUrl(configured.UPSTASH_REDIS_REST_URL ?? "")}`] : []),
       ...(hasS3 ? [`    - S3: configured ${configured.S3_ENDPOINT}`] : []),
+      outbox ? `    - Mail: outbox ${outbox.directory} (${outbox.url})` : "    - Mail: configured MAIL_API_URL",
       "  Ctrl-C to stop.",
       "",
     ];

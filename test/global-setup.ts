@@ -7,6 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
+import { startMailOutbox } from "../dev/mail-outbox.ts";
 import { startPgWsBridge } from "../dev/pg-ws-bridge.ts";
 import { startS3Server } from "../dev/s3-server.ts";
 import { createTestDatabase } from "../dev/test-database.ts";
@@ -50,6 +51,11 @@ export default async function setup(project: TestProject) {
     const s3 = await startS3Server({ directory: s3Dir, buckets: [bucket] });
     cleanups.push(() => s3.close());
 
+    const outboxDir = await mkdtemp(join(tmpdir(), "edge-outbox-"));
+    cleanups.push(() => rm(outboxDir, { recursive: true, force: true }));
+    const outbox = await startMailOutbox({ directory: outboxDir });
+    cleanups.push(() => outbox.close());
+
     project.provide("workerBindings", {
       DATABASE_URL: database.url,
       DATABASE_WS_PROXY: pgBridge.url,
@@ -64,6 +70,10 @@ export default async function setup(project: TestProject) {
       S3_PUBLIC_BASE_URL: `${s3.endpoint}/${bucket}`,
       S3_FORCE_PATH_STYLE: "true",
       JWT_KEYS: JSON.stringify(testJwtKeys),
+      MAIL_API_URL: outbox.url,
+      MAIL_API_KEY: outbox.apiKey,
+      MAIL_FROM: "Edge Tests <no-reply@edge.test>",
+      AUTH_LINK_BASE_URL: "https://app.edge.test",
       LOG_LEVEL: "warn",
     });
   } catch (error) {

@@ -105,13 +105,18 @@ export async function verifyAccessToken(token: string, config: Config, now = Dat
   }
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === "string"))
     throw new InvalidTokenError("roles required");
-  return { userId: sub, roles: roles as string[], sessionId: sid, tokenId: jti, expiresAt: exp };
+  const principal: Principal = { userId: sub, roles: roles as string[], sessionId: sid, tokenId: jti, expiresAt: exp };
+  // issue #15: the `email_verified` claim, when the token carries one.
+  if (typeof payload.email_verified === "boolean") principal.emailVerified = payload.email_verified;
+  return principal;
 }
 
 export interface IssueAccessTokenInput {
   userId: string;
   roles: string[];
   sessionId: string;
+  /** issue #15: the `email_verified` claim (OIDC's name), omitted when not given. */
+  emailVerified?: boolean;
 }
 
 /** Signs an access token with the configured signing key (`kid` in the header). */
@@ -133,6 +138,7 @@ export async function issueAccessToken(
       aud: config.JWT_AUDIENCE,
       iat,
       exp: iat + expiresIn,
+      ...(input.emailVerified !== undefined && { email_verified: input.emailVerified }),
     },
     keys.signing,
   );
