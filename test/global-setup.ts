@@ -13,6 +13,7 @@ import { startS3Server } from "../dev/s3-server.ts";
 import { createTestDatabase } from "../dev/test-database.ts";
 import { startUpstashBridge } from "../dev/upstash-bridge.ts";
 import { migrateDatabase } from "../scripts/migrate.ts";
+import { startJwksServer } from "./support/jwks-server.ts";
 import { testJwtKeys } from "./support/keys.ts";
 import { deleteKeysWithPrefix } from "./support/redis-cleanup.ts";
 
@@ -56,6 +57,24 @@ export default async function setup(project: TestProject) {
     const outbox = await startMailOutbox({ directory: outboxDir });
     cleanups.push(() => outbox.close());
 
+    // An outside OIDC issuer (ES256) whose tokens the Worker accepts; the tests sign with its private key.
+    const jwks = await startJwksServer();
+    cleanups.push(() => jwks.close());
+    const issuerKeys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
+    const externalIssuer = {
+      issuer: "https://issuer.edge.test/main",
+      audience: "edge-test-api",
+      kid: "main-es256",
+      rolesClaim: "https://edge.test/roles",
+      jwksBase: jwks.url,
+      privateJwk: await crypto.subtle.exportKey("jwk", issuerKeys.privateKey),
+    };
+    const publicJwk = await crypto.subtle.exportKey("jwk", issuerKeys.publicKey);
+    jwks.set("main", { keys: [{ ...publicJwk, kid: externalIssuer.kid, alg: "ES256", use: "sig" }] });
+
     project.provide("workerBindings", {
       DATABASE_URL: database.url,
       DATABASE_WS_PROXY: pgBridge.url,
@@ -74,6 +93,16 @@ export default async function setup(project: TestProject) {
       MAIL_API_KEY: outbox.apiKey,
       MAIL_FROM: "Edge Tests <no-reply@edge.test>",
       AUTH_LINK_BASE_URL: "https://app.edge.test",
+      AUTH_EXTERNAL_ISSUERS: JSON.stringify([
+        {
+          issuer: externalIssuer.issuer,
+          jwksUri: `${jwks.url}/main/jwks.json`,
+          audience: externalIssuer.audience,
+          rolesClaim: externalIssuer.rolesClaim,
+        },
+      ]),
+      // Read by test/workers/auth-external.test.ts only (not configuration).
+      TEST_EXTERNAL_ISSUER: JSON.stringify(externalIssuer),
       LOG_LEVEL: "warn",
     });
   } catch (error) {

@@ -29,7 +29,12 @@ export type JwtKeyConfig = z.infer<typeof jwtKey>;
 /** An outside OIDC issuer whose access tokens are accepted (docs/auth.md "External issuers"). */
 const externalIssuer = z.object({
   issuer: z.string().min(1).max(512),
-  jwksUri: z.url("must be the issuer's JWKS URL (https://.../.well-known/jwks.json)"),
+  jwksUri: z
+    .url("must be the issuer's JWKS URL (https://.../.well-known/jwks.json)")
+    .refine(
+      (u) => u.startsWith("https://") || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//.test(u),
+      "must be https:// (plain http only for 127.0.0.1 or localhost)",
+    ),
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   /** Claim holding the roles (a string list, or a dotted path into the payload); unset: every user gets "user". */
   rolesClaim: z.string().min(1).max(128).optional(),
