@@ -7,6 +7,10 @@ import { createDeps, type Deps } from "../../src/core/deps.ts";
 import { createLogger } from "../../src/core/logger.ts";
 import { ProblemError } from "../../src/core/problem.ts";
 import { settings } from "../../src/db/schema.ts";
+import { createDisabledMailer, createHttpMailer } from "../../src/adapters/mail.ts";
+import { forgotPassword } from "../../src/features/auth/account-recovery.ts";
+import { mailerFor } from "../../src/features/auth/auth-mailer.ts";
+import type { Logger } from "../../src/core/logger.ts";
 import {
   type AuthContext,
   login as loginService,
@@ -251,5 +255,43 @@ describe("the auth.require-verified-email setting", () => {
     await real.close();
     // Outside the transaction the setting never existed: the same account signs in as before.
     expect((await login(user.email, user.password)).status).toBe(200);
+  });
+});
+
+describe("mail transport", () => {
+  it("without one configured sends nothing and says so once", async () => {
+    const { MAIL_API_KEY: _key, ...unconfigured } = config;
+    expect(mailerFor({ ...unconfigured }, createLogger("error")).configured).toBe(false);
+    const warnings: string[] = [];
+    const mailer = createDisabledMailer((message) => warnings.push(message));
+    for (let i = 0; i < 3; i++) await mailer.send({ to: "a@example.test", subject: "s", text: "t", html: "h" });
+    expect(warnings.length).toBeLessThanOrEqual(1);
+    expect(warnings.join()).not.toContain("a@example.test");
+  });
+
+  it("a provider that refuses the mail does not change the 202 answer; the failure is logged without the token", async () => {
+    const user = await createAuthUser({ loginable: false });
+    const background = createExecutionContext();
+    const real = createDeps(config, env as unknown as Bindings, background);
+    const logged: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const log: Logger = {
+      debug: () => {},
+      info: () => {},
+      warn: (msg, fields) => void logged.push({ msg, ...(fields && { fields }) }),
+      error: (msg, fields) => void logged.push({ msg, ...(fields && { fields }) }),
+      child: () => log,
+    };
+    const refusing = createHttpMailer({
+      apiUrl: config.MAIL_API_URL,
+      apiKey: "wrong-key",
+      from: "x@edge.test",
+      timeoutMs: 2_000,
+    });
+    const ctx: AuthContext = { deps: real.deps, config, log, client: randomClientIp(), mail: refusing };
+    await expect(forgotPassword(ctx, user.email)).resolves.toBeUndefined();
+    await waitOnExecutionContext(background);
+    await real.close();
+    expect(logged.map((l) => l.msg)).toContain("sending an auth mail failed");
+    expect(JSON.stringify(logged)).not.toMatch(/token=/);
   });
 });
