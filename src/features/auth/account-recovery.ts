@@ -1,15 +1,17 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
+import type { MailMessage } from "../../adapters/mail.ts";
+import { createPostgres } from "../../adapters/postgres.ts";
 import { withDatabase } from "../../core/database-errors.ts";
 import type { Principal } from "../../core/principal.ts";
 import { unauthorized } from "../../core/problem.ts";
 import { users } from "../../db/schema.ts";
 import { passwordResetMail, verificationMail } from "./auth-mails.ts";
-import { sendInBackground } from "./auth-mailer.ts";
 import { normaliseEmail } from "./email.ts";
 import {
   findLiveMailToken,
   issueMailTokenForEmail,
   isMailTokenShape,
+  type MailTokenPurpose,
   spendAllMailTokens,
   spendMailToken,
 } from "./mail-tokens.ts";
@@ -55,16 +57,43 @@ const limitTokenSpend = (ctx: AuthContext): Promise<void> =>
   );
 
 /**
- * POST /v1/auth/password/forgot. The same answer (202) and the same work for every address: one
- * INSERT ... SELECT that issues a token only when an (enabled) account has it; the mail goes out
- * after the response.
+ * Issues a token for `email` and mails it, all after the response: the answer (202) then does the
+ * same work for every address (the rate limits), so neither its body nor its timing says whether
+ * an account exists. The request's Postgres pool is closed once the response is out, so this
+ * opens its own. Failures are logged, never the token.
  */
+function mailTokenAfterResponse(
+  ctx: AuthContext,
+  purpose: MailTokenPurpose,
+  email: string,
+  compose: (to: string, linkBase: string, token: string) => MailMessage,
+): void {
+  const mailer = mailOf(ctx);
+  const linkBase = linkBaseOf(ctx);
+  const work = async (): Promise<void> => {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const pg = createPostgres({
+      url: ctx.config.DATABASE_URL,
+      wsProxy: ctx.config.DATABASE_WS_PROXY,
+      timeoutMs: ctx.config.DATABASE_TIMEOUT_MS,
+    });
+    try {
+      const issued = await issueMailTokenForEmail(pg.db, purpose, email);
+      if (issued) await mailer.send(compose(email, linkBase, issued.token));
+    } catch (error) {
+      ctx.log.error("issuing or sending an auth mail failed", { purpose, error });
+    } finally {
+      await pg.close().catch(() => {});
+    }
+  };
+  ctx.deps.background.waitUntil(work());
+}
+
+/** POST /v1/auth/password/forgot: 202 for every address; a reset link only to an enabled account. */
 export async function forgotPassword(ctx: AuthContext, rawEmail: string): Promise<void> {
   const email = normaliseEmail(rawEmail);
   await limitMailRequest(ctx, email, "reset");
-  const issued = await issueMailTokenForEmail(ctx.deps.db, "password-reset", email);
-  if (!issued) return;
-  sendInBackground(mailOf(ctx), ctx.deps.background, ctx.log, passwordResetMail(email, linkBaseOf(ctx), issued.token));
+  mailTokenAfterResponse(ctx, "password-reset", email, passwordResetMail);
 }
 
 /**
@@ -106,9 +135,7 @@ export async function resetPassword(ctx: AuthContext, input: { token: string; pa
 export async function requestEmailVerification(ctx: AuthContext, rawEmail: string): Promise<void> {
   const email = normaliseEmail(rawEmail);
   await limitMailRequest(ctx, email, "verify");
-  const issued = await issueMailTokenForEmail(ctx.deps.db, "email-verification", email);
-  if (!issued) return;
-  sendInBackground(mailOf(ctx), ctx.deps.background, ctx.log, verificationMail(email, linkBaseOf(ctx), issued.token));
+  mailTokenAfterResponse(ctx, "email-verification", email, verificationMail);
 }
 
 /**

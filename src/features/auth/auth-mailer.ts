@@ -19,9 +19,10 @@ export function mailerFor(config: Config, log: Logger): Mailer {
  * the provider's latency. A failure is logged without the message (its text holds a token).
  */
 export function sendInBackground(mailer: Mailer, background: BackgroundTasks, log: Logger, message: MailMessage): void {
+  // Started on the next turn, so not even the request's first bytes go out before the response does.
   background.waitUntil(
-    mailer
-      .send(message)
+    new Promise((resolve) => setTimeout(resolve, 0))
+      .then(() => mailer.send(message))
       .catch((error: unknown) => log.error("sending an auth mail failed", { subject: message.subject, error })),
   );
 }
