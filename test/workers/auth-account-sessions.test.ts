@@ -180,3 +180,24 @@ describe("admin: users", () => {
     expect(missing.status).toBe(404);
   });
 });
+
+describe("the OpenAPI document", () => {
+  it("lists every account route", async () => {
+    const doc = (await (await call("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>;
+    };
+    const expected: [string, string][] = [
+      ["/v1/auth/password/forgot", "post"],
+      ["/v1/auth/password/reset", "post"],
+      ["/v1/auth/password/change", "post"],
+      ["/v1/auth/email/verification", "post"],
+      ["/v1/auth/email/verify", "post"],
+      ["/v1/auth/sessions", "get"],
+      ["/v1/auth/sessions/{id}", "delete"],
+      ["/v1/users", "get"],
+      ["/v1/users/{id}/disabled", "put"],
+    ];
+    for (const [path, method] of expected) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+    expect(Object.keys(doc.paths["/v1/auth/register"]?.post?.responses ?? {})).toContain("202");
+  });
+});

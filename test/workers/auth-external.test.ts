@@ -8,6 +8,7 @@ import { users } from "../../src/db/schema.ts";
 import { InvalidTokenError } from "../../src/features/auth/access-token.ts";
 import { externalUuid, REFETCH_INTERVAL_MS, verifyExternalToken } from "../../src/features/auth/external-issuers.ts";
 import { call, withDatabase } from "./support/auth.ts";
+import { join, uniqueRoom } from "./support/rooms.ts";
 
 interface TestIssuer {
   issuer: string;
@@ -60,6 +61,16 @@ describe("access tokens from an external issuer", () => {
     expect(rows).toMatchObject([{ externalIssuer: main.issuer, externalSubject: sub }]);
     // The same identity again: the same account, no second row.
     expect((await call("/v1/auth/me", { headers: bearer(await mainToken({ sub })) })).status).toBe(200);
+  });
+
+  it("opens a realtime socket (the WebSocket upgrade accepts external tokens too)", async () => {
+    const sub = `ws-${crypto.randomUUID()}`;
+    const token = await mainToken({ sub, "https://edge.test/roles": ["user"] });
+    const userId = await externalUuid("user", main.issuer, sub);
+    const socket = await join(uniqueRoom("external"), { userId, sessionId: "unused", roles: ["user"], token });
+    socket.send({ type: "publish", data: "hi", id: "m1" });
+    expect(await socket.next("ack")).toMatchObject({ id: "m1" });
+    socket.close();
   });
 
   it("maps roles from the configured claim", async () => {

@@ -6,7 +6,7 @@ import type { Logger } from "../../core/logger.ts";
 import type { Principal } from "../../core/principal.ts";
 import { dependencyUnavailable } from "../../core/problem.ts";
 import { users } from "../../db/schema.ts";
-import { CLOCK_SKEW_SECONDS, InvalidTokenError, MAX_TOKEN_LENGTH } from "./access-token.ts";
+import { CLOCK_SKEW_SECONDS, InvalidTokenError, MAX_TOKEN_LENGTH, verifyAccessToken } from "./access-token.ts";
 import { DEFAULT_ROLES } from "./users.ts";
 
 /**
@@ -308,5 +308,16 @@ export async function authenticateExternal(
 ): Promise<Principal> {
   const { subject, ...principal } = await verifyExternalToken(token, issuer);
   await ensureExternalUser(scope.deps, scope.log, { ...principal, subject });
+  return principal;
+}
+
+/**
+ * Our own access token or a configured outside issuer's, for callers that only need the principal
+ * (the WebSocket upgrade): no account row is made, so no database I/O.
+ */
+export async function verifyAnyAccessToken(token: string, config: Config): Promise<Principal> {
+  const issuer = externalIssuerOf(token, config);
+  if (!issuer) return verifyAccessToken(token, config);
+  const { subject: _subject, ...principal } = await verifyExternalToken(token, issuer);
   return principal;
 }
