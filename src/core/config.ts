@@ -115,7 +115,7 @@ export const configSchema = z
     /**
      * Where links in auth mails point: the app's pages that read `?token=` and call the API
      * (`<base>/reset-password?token=…`, `<base>/verify-email?token=…`). Default: PUBLIC_API_URL,
-     * else the request's origin.
+     * else on Workers the request's origin (off Workers no mail is sent without one of them).
      */
     AUTH_LINK_BASE_URL: z
       .url("must be the app's public URL, e.g. https://app.example.com")

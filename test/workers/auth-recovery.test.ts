@@ -10,6 +10,8 @@ import { settings } from "../../src/db/schema.ts";
 import { createDisabledMailer, createHttpMailer } from "../../src/adapters/mail.ts";
 import { forgotPassword } from "../../src/features/auth/account-recovery.ts";
 import { mailerFor } from "../../src/features/auth/auth-mailer.ts";
+import { linkBaseOf } from "../../src/features/auth/service.ts";
+import { callWithEnv } from "./support/settings.ts";
 import type { Logger } from "../../src/core/logger.ts";
 import {
   type AuthContext,
@@ -293,5 +295,35 @@ describe("mail transport", () => {
     await real.close();
     expect(logged.map((l) => l.msg)).toContain("issuing or sending an auth mail failed");
     expect(JSON.stringify(logged)).not.toMatch(/token=/);
+  });
+});
+
+describe("where mail links point", () => {
+  it("without AUTH_LINK_BASE_URL or PUBLIC_API_URL, on Workers: the routed origin", async () => {
+    const user = await createAuthUser({ loginable: false });
+    const res = await callWithEnv(
+      "/v1/auth/password/forgot",
+      { AUTH_LINK_BASE_URL: undefined, PUBLIC_API_URL: undefined },
+      {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "CF-Connecting-IP": randomClientIp() },
+        body: JSON.stringify({ email: user.email }),
+      },
+    );
+    expect(res.status).toBe(202);
+    const [mail] = await waitForMails(user.email, 1);
+    expect(mail?.text).toContain("http://edge.test/reset-password?token=");
+  });
+
+  it("off Workers without a configured base: no link at all, rather than one to the client's Host", () => {
+    const errors: string[] = [];
+    const log = { ...createLogger("error"), error: (msg: string) => void errors.push(msg) };
+    const { AUTH_LINK_BASE_URL: _a, PUBLIC_API_URL: _p, ...bare } = config;
+    const ctx = { deps: {} as Deps, config: bare, log, client: "test", linkBase: undefined };
+    expect(linkBaseOf(ctx)).toBeUndefined();
+    expect(errors.join()).toContain("AUTH_LINK_BASE_URL");
+    expect(linkBaseOf({ ...ctx, config: { ...bare, PUBLIC_API_URL: "https://api.example.com" } })).toBe(
+      "https://api.example.com",
+    );
   });
 });

@@ -70,6 +70,7 @@ function mailTokenAfterResponse(
 ): void {
   const mailer = mailOf(ctx);
   const linkBase = linkBaseOf(ctx);
+  if (!linkBase) return;
   const work = async (): Promise<void> => {
     await new Promise((resolve) => setTimeout(resolve, 0));
     const pg = createPostgres({

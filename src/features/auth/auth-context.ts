@@ -4,6 +4,9 @@ import { clientBucket, clientNetwork } from "./client-ip.ts";
 import type { AuthContext } from "./service.ts";
 import { USER_AGENT_MAX_CHARS } from "./session-list.ts";
 
+/** workerd identifies itself so (Node, Deno and Bun say their own names). */
+const ON_WORKERS = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+
 /** Auth bodies are small; this bounds what a client can make us read before validation. */
 export const AUTH_BODY_LIMIT_BYTES = 4 * 1024;
 
@@ -17,5 +20,6 @@ export const authContext = (c: Context<AppEnv>): AuthContext => ({
     userAgent: c.req.header("User-Agent")?.slice(0, USER_AGENT_MAX_CHARS) ?? null,
     clientPrefix: clientNetwork(c.req.header("CF-Connecting-IP")),
   },
-  linkBase: new URL(c.req.url).origin,
+  // On Workers the URL's host is a route of this Worker; elsewhere it is whatever Host the client sent.
+  linkBase: ON_WORKERS ? new URL(c.req.url).origin : undefined,
 });

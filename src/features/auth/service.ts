@@ -44,8 +44,8 @@ export interface AuthContext {
   client: string;
   /** Where the request came from, recorded on a new session (the sessions list shows it). */
   device?: SessionDevice;
-  /** Base of the links in auth mails (AUTH_LINK_BASE_URL, else the public origin). */
-  linkBase?: string;
+  /** The request's origin when it can be trusted (on Workers: the routed host), for mail links. */
+  linkBase?: string | undefined;
   /** The mail transport; built from config when absent. */
   mail?: Mailer;
 }
@@ -53,9 +53,17 @@ export interface AuthContext {
 /** The mailer of a context (the configured one unless a caller supplied its own). */
 export const mailOf = (ctx: AuthContext): Mailer => ctx.mail ?? mailerFor(ctx.config, ctx.log);
 
-/** The base of mail links: the configured app URL, else the public API origin. */
-export const linkBaseOf = (ctx: AuthContext): string =>
-  ctx.config.AUTH_LINK_BASE_URL ?? ctx.linkBase ?? ctx.config.PUBLIC_API_URL ?? "http://localhost";
+/**
+ * The base of mail links: AUTH_LINK_BASE_URL, else PUBLIC_API_URL, else (on Workers only) the
+ * request's origin. Off Workers the Host header is the client's, and a reset link must never point
+ * at a host the client chose (it would carry the token there), so without configuration the mail
+ * is not sent and the error says which key to set.
+ */
+export function linkBaseOf(ctx: AuthContext): string | undefined {
+  const base = ctx.config.AUTH_LINK_BASE_URL ?? ctx.config.PUBLIC_API_URL ?? ctx.linkBase;
+  if (!base) ctx.log.error("auth mail not sent: set AUTH_LINK_BASE_URL (or PUBLIC_API_URL) off Workers");
+  return base;
+}
 
 /** An optional runtime setting: when true, unverified accounts cannot sign in. */
 export const REQUIRE_VERIFIED_EMAIL_KEY = "auth.require-verified-email";
@@ -128,9 +136,10 @@ export async function register(ctx: AuthContext, input: RegisterInput): Promise<
   const user = await insertUser(ctx.deps.db, { email, passwordHash, name: input.name ?? null, roles: DEFAULT_ROLES });
   if (!user) throw emailTaken();
   const mailer = mailOf(ctx);
-  if (mailer.configured) {
+  const linkBase = mailer.configured ? linkBaseOf(ctx) : undefined;
+  if (linkBase) {
     const token = await issueMailTokenForUser(ctx.deps.db, "email-verification", user);
-    sendInBackground(mailer, ctx.deps.background, ctx.log, verificationMail(user.email, linkBaseOf(ctx), token));
+    sendInBackground(mailer, ctx.deps.background, ctx.log, verificationMail(user.email, linkBase, token));
   }
   if (await requireVerifiedEmail(ctx)) return { user: toPublicUser(user), emailVerificationRequired: true };
   return signIn(ctx, user);
