@@ -25,6 +25,7 @@ import { authMailTokens, users } from "../../src/db/schema.ts";
 import { MAIL_TOKEN_TTL_SECONDS } from "../../src/features/auth/mail-tokens.ts";
 import { call, callJson, createAuthUser, randomClientIp, uniqueEmail, withDatabase } from "./support/auth.ts";
 import { mailsTo, tokenIn, waitForMails } from "./support/outbox.ts";
+import { join, uniqueRoom } from "./support/rooms.ts";
 
 interface TokenPair {
   accessToken: string;
@@ -45,6 +46,12 @@ describe("password reset by mail", () => {
   it("forgot → mail in the outbox → reset: old sessions and password die, the new password signs in, the link works once", async () => {
     const user = await createAuthUser();
     const second = (await (await login(user.email, user.password)).json()) as TokenPair;
+    const socket = await join(uniqueRoom("reset"), {
+      userId: user.id,
+      sessionId: user.sessionId,
+      roles: user.roles,
+      token: user.accessToken,
+    });
 
     const res = await forgot(user.email);
     expect(res.status).toBe(202);
@@ -56,6 +63,7 @@ describe("password reset by mail", () => {
 
     const newPassword = `new-${crypto.randomUUID()}`;
     expect((await reset(token, newPassword)).status).toBe(204);
+    expect((await socket.waitClosed(10_000)).code).not.toBe(1000);
 
     expect((await refresh(user.refreshToken)).status).toBe(401);
     expect((await refresh(second.refreshToken)).status).toBe(401);

@@ -26,7 +26,8 @@ export interface IssuedMailToken {
 
 /**
  * Issues a token for the account with this (normalised) address, if there is one that may get it:
- * not disabled, and for verification not verified yet. One INSERT ... SELECT either way, so a known
+ * local (an external issuer's account has a placeholder address and no password), not disabled,
+ * and for verification not verified yet. One INSERT ... SELECT either way, so a known
  * and an unknown address cost the same round trip (no account enumeration by timing).
  */
 export async function issueMailTokenForEmail(
@@ -45,7 +46,8 @@ export async function issueMailTokenForEmail(
       select ${users.id}, ${purpose}::text, ${tokenHash}::text, ${users.email},
         ${expiresAt.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
       from ${users}
-      where ${users.email} = ${email} and ${users.disabledAt} is null ${onlyUnverified}
+      where ${users.email} = ${email} and ${users.disabledAt} is null and ${users.externalIssuer} is null
+        ${onlyUnverified}
       returning "user_id"`),
   );
   const userId = result.rows[0]?.user_id;
