@@ -170,6 +170,65 @@ describe("the JWKS cache", () => {
     expect(await hits(name)).toBe(2);
   });
 
+  it("verifies RS256 and EdDSA keys (alg inferred from kty when the JWK has none) and at+jwt tokens; never an oct key", async () => {
+    const rsa = (await crypto.subtle.generateKey(
+      { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+      true,
+      ["sign", "verify"],
+    )) as CryptoKeyPair;
+    const ed = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+    const secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMjM0NTY3ODkw";
+    const name = `algs-${crypto.randomUUID().slice(0, 8)}`;
+    const publicOf = async (key: CryptoKey) => {
+      const {
+        alg: _alg,
+        key_ops: _ops,
+        ext: _ext,
+        ...jwk
+      } = (await crypto.subtle.exportKey("jwk", key)) as unknown as Record<string, unknown>;
+      return jwk;
+    };
+    const body = {
+      keys: [
+        { ...(await publicOf(rsa.publicKey)), kid: "rsa" },
+        { ...(await publicOf(ed.publicKey)), kid: "ed" },
+        { kty: "oct", k: secret, kid: "oct", alg: "HS256" },
+      ],
+    };
+    expect(
+      (await fetch(`${main.jwksBase}/${name}/jwks.json`, { method: "PUT", body: JSON.stringify(body) })).status,
+    ).toBe(204);
+    const config: ExternalIssuerConfig = {
+      issuer: `https://issuer.edge.test/${name}`,
+      jwksUri: `${main.jwksBase}/${name}/jwks.json`,
+      audience: ["api", "other"],
+    };
+    const claims = { iss: config.issuer, aud: "api", sub: "s", iat: nowSeconds(), exp: nowSeconds() + 60 };
+    const jwkOf = async (key: CryptoKey, kid: string, alg: string) => ({
+      ...((await crypto.subtle.exportKey("jwk", key)) as unknown as Record<string, unknown>),
+      kid,
+      alg,
+    });
+    const rs = await sign(claims, (await jwkOf(rsa.privateKey, "rsa", "RS256")) as never);
+    const eddsa = await sign(claims, (await jwkOf(ed.privateKey, "ed", "EdDSA")) as never);
+    expect((await verifyExternalToken(rs, config)).externalIssuer).toBe(config.issuer);
+    expect((await verifyExternalToken(eddsa, config)).externalIssuer).toBe(config.issuer);
+
+    // RFC 9068's typ for access tokens is fine; a made-up typ is not.
+    const [, payload, signature] = eddsa.split(".");
+    const retyped = (typ: string) =>
+      `${b64url(JSON.stringify({ alg: "EdDSA", kid: "ed", typ }))}.${payload}.${signature}`;
+    // The signature covers the header, so only the typ check can be tested this way: both fail, for different reasons.
+    await expect(verifyExternalToken(retyped("at+jwt"), config)).rejects.toThrow("JwtTokenSignatureMismatched");
+    await expect(verifyExternalToken(retyped("weird"), config)).rejects.toThrow("unexpected typ");
+
+    const hs = await sign(claims, { kty: "oct", k: secret, kid: "oct", alg: "HS256" } as never);
+    await expect(verifyExternalToken(hs, config)).rejects.toBeInstanceOf(InvalidTokenError);
+    // An RSA-signed token claiming the Ed25519 key's kid: the key's algorithm is pinned.
+    const swapped = await sign(claims, (await jwkOf(rsa.privateKey, "ed", "RS256")) as never);
+    await expect(verifyExternalToken(swapped, config)).rejects.toThrow("alg does not match the key");
+  });
+
   it("answers 503, not 401, when the issuer's JWKS cannot be fetched and no keys are cached", async () => {
     const k0 = await newKeyPair();
     const config: ExternalIssuerConfig = {
