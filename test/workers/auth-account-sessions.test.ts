@@ -97,6 +97,13 @@ describe("the caller's sessions", () => {
       headers: bearer(phone.accessToken),
     });
     expect(twice.status).toBe(404);
+    // The revoked session's access token (still within its lifetime) may neither list nor revoke.
+    expect((await call("/v1/auth/sessions", { headers: bearer(refreshed.accessToken) })).status).toBe(401);
+    const fromRevoked = await call(`/v1/auth/sessions/${sidOf(phone.accessToken)}`, {
+      method: "DELETE",
+      headers: bearer(refreshed.accessToken),
+    });
+    expect(fromRevoked.status).toBe(401);
   });
 
   it("answers 404 for another account's session and leaves it alone", async () => {

@@ -104,7 +104,8 @@ const sessionsRoute = createRoute({
   tags: ["Auth"],
   summary: "The caller's sessions (one per sign-in), newest first",
   security: bearerSecurity,
-  middleware: [requireUser()] as const,
+  // Devices and networks are private: a signed-out session's token may not read them.
+  middleware: [requireUser(), requireActiveSession()] as const,
   responses: {
     200: { description: "Sessions", content: { "application/json": { schema: SessionListSchema } } },
     ...problems(401, 503),
@@ -117,7 +118,7 @@ const revokeSessionRoute = createRoute({
   tags: ["Auth"],
   summary: "Sign one of the caller's sessions out (its sockets close)",
   security: bearerSecurity,
-  middleware: [requireUser()] as const,
+  middleware: [requireUser(), requireActiveSession()] as const,
   request: { params: SessionIdParams },
   responses: { 204: { description: "Session revoked" }, ...problems(401, 404, 422, 503) },
 });
