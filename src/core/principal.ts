@@ -8,10 +8,6 @@ export interface Principal {
   tokenId: string;
   /** Access token expiry, epoch seconds. */
   expiresAt: number;
-  /** The `email_verified` claim, when the token carries one. */
-  emailVerified?: boolean;
-  /** Set when the token came from an outside issuer (AUTH_EXTERNAL_ISSUERS): that issuer. */
-  externalIssuer?: string;
 }
 
 export const isAdmin = (p: Principal | undefined): boolean => p?.roles.includes("admin") ?? false;

@@ -105,10 +105,7 @@ export async function verifyAccessToken(token: string, config: Config, now = Dat
   }
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === "string"))
     throw new InvalidTokenError("roles required");
-  const principal: Principal = { userId: sub, roles: roles as string[], sessionId: sid, tokenId: jti, expiresAt: exp };
-  // issue #15: the `email_verified` claim, when the token carries one.
-  if (typeof payload.email_verified === "boolean") principal.emailVerified = payload.email_verified;
-  return principal;
+  return { userId: sub, roles: roles as string[], sessionId: sid, tokenId: jti, expiresAt: exp };
 }
 
 export interface IssueAccessTokenInput {

@@ -16,7 +16,7 @@ import {
   spendMailToken,
 } from "./mail-tokens.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
-import { forgetProfile } from "./profile-cache.ts";
+import { profileChanged } from "./profile-changed.ts";
 import { invalidMailToken, wrongCurrentPassword } from "./problems.ts";
 import { accountIdentifier, AUTH_RATE_LIMITS, enforceRateLimits } from "./rate-limit.ts";
 import { announceRevokedSessions } from "./revocation.ts";
@@ -128,7 +128,7 @@ export async function resetPassword(ctx: AuthContext, input: { token: string; pa
     }),
   );
   ctx.log.info("password reset: every session revoked", { userId, sessions: sessions.length });
-  await forgetProfile(ctx.deps, ctx.config, ctx.log, userId);
+  await profileChanged(ctx, userId);
   await announceRevokedSessions(ctx.deps, ctx.config, ctx.log, sessions);
 }
 
@@ -164,7 +164,7 @@ export async function confirmEmail(ctx: AuthContext, token: string): Promise<voi
       return user.id;
     }),
   );
-  await forgetProfile(ctx.deps, ctx.config, ctx.log, userId);
+  await profileChanged(ctx, userId);
 }
 
 /**

@@ -4,7 +4,7 @@ import { withDatabase } from "../../core/database-errors.ts";
 import type { Principal } from "../../core/principal.ts";
 import { notFound, validationFailed } from "../../core/problem.ts";
 import { type UserRow, users } from "../../db/schema.ts";
-import { forgetProfile } from "./profile-cache.ts";
+import { profileChanged } from "./profile-changed.ts";
 import { cannotDisableSelf } from "./problems.ts";
 import { announceRevokedSessions } from "./revocation.ts";
 import { type AuthContext, liveSince } from "./service.ts";
@@ -107,7 +107,7 @@ export async function setUserDisabled(
     }),
   );
   ctx.log.info(disabled ? "account disabled: sessions revoked" : "account enabled", { userId, by: admin.userId });
-  await forgetProfile(ctx.deps, ctx.config, ctx.log, userId);
+  await profileChanged(ctx, userId);
   await announceRevokedSessions(ctx.deps, ctx.config, ctx.log, sessions);
   return toAdminUser(row);
 }

@@ -4,7 +4,7 @@ import type { Config, ExternalIssuerConfig } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Principal } from "../../core/principal.ts";
-import { dependencyUnavailable } from "../../core/problem.ts";
+import { dependencyUnavailable, unauthorized } from "../../core/problem.ts";
 import { users } from "../../db/schema.ts";
 import { CLOCK_SKEW_SECONDS, InvalidTokenError, MAX_TOKEN_LENGTH, verifyAccessToken } from "./access-token.ts";
 import { DEFAULT_ROLES } from "./users.ts";
@@ -200,6 +200,9 @@ export async function externalUuid(kind: "user" | "session", issuer: string, val
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** A verified outside token's principal, with where it came from. */
+export type ExternalPrincipal = Principal & { subject: string; externalIssuer: string };
+
 /**
  * Verifies a token from `issuer`: header rules as for our own tokens, the key from the issuer's
  * JWKS by `kid` with its algorithm pinned, signature, `iss`, `aud`, and a required `exp` (30 s skew),
@@ -209,7 +212,7 @@ export async function verifyExternalToken(
   token: string,
   issuer: ExternalIssuerConfig,
   now = Date.now(),
-): Promise<Principal & { subject: string }> {
+): Promise<ExternalPrincipal> {
   if (token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError("token too long");
   const parts = token.split(".");
   if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) throw new InvalidTokenError("not a compact JWS");
@@ -251,7 +254,7 @@ export async function verifyExternalToken(
   }
   if (typeof sub !== "string" || sub.length === 0 || sub.length > 255) throw new InvalidTokenError("sub required");
 
-  const principal: Principal & { subject: string } = {
+  return {
     userId: await externalUuid("user", issuer.issuer, sub),
     roles: rolesOf(payload, issuer),
     // One sign-in at the issuer when it says so (`sid`), else one per subject. Never one of our families.
@@ -261,8 +264,6 @@ export async function verifyExternalToken(
     externalIssuer: issuer.issuer,
     subject: sub,
   };
-  if (typeof payload.email_verified === "boolean") principal.emailVerified = payload.email_verified;
-  return principal;
 }
 
 // Users this isolate already made sure exist, so only the first request of each pays an INSERT.
@@ -277,9 +278,9 @@ const MAX_KNOWN_USERS = 10_000;
 export async function ensureExternalUser(
   deps: Pick<Deps, "db">,
   log: Logger,
-  principal: Principal & { subject: string; externalIssuer?: string },
+  principal: ExternalPrincipal,
 ): Promise<void> {
-  if (knownUsers.has(principal.userId) || !principal.externalIssuer) return;
+  if (knownUsers.has(principal.userId)) return;
   try {
     await deps.db
       .insert(users)
@@ -300,14 +301,22 @@ export async function ensureExternalUser(
   }
 }
 
-/** The guards' entry point for a token from a configured outside issuer. */
+/** The guards' entry point for a token from a configured outside issuer: 401 for a bad token. */
 export async function authenticateExternal(
   token: string,
   issuer: ExternalIssuerConfig,
   scope: { deps: Pick<Deps, "db">; log: Logger },
 ): Promise<Principal> {
-  const { subject, ...principal } = await verifyExternalToken(token, issuer);
-  await ensureExternalUser(scope.deps, scope.log, { ...principal, subject });
+  let verified: ExternalPrincipal;
+  try {
+    verified = await verifyExternalToken(token, issuer);
+  } catch (error) {
+    if (!(error instanceof InvalidTokenError)) throw error;
+    scope.log.debug("external token refused", { issuer: issuer.issuer, reason: error.message });
+    throw unauthorized("The bearer token is invalid or expired.", error);
+  }
+  await ensureExternalUser(scope.deps, scope.log, verified);
+  const { subject: _subject, externalIssuer: _issuer, ...principal } = verified;
   return principal;
 }
 
@@ -318,6 +327,6 @@ export async function authenticateExternal(
 export async function verifyAnyAccessToken(token: string, config: Config): Promise<Principal> {
   const issuer = externalIssuerOf(token, config);
   if (!issuer) return verifyAccessToken(token, config);
-  const { subject: _subject, ...principal } = await verifyExternalToken(token, issuer);
+  const { subject: _subject, externalIssuer: _issuer, ...principal } = await verifyExternalToken(token, issuer);
   return principal;
 }

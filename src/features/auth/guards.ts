@@ -20,10 +20,10 @@ async function authenticate(c: Context<AppEnv>): Promise<Principal | undefined> 
   if (authorization === undefined) return undefined;
   const match = BEARER.exec(authorization);
   if (!match?.[1]) throw unauthorized("The Authorization header must be `Bearer <token>`.");
+  // issue #15: a token whose `iss` is one of AUTH_EXTERNAL_ISSUERS is verified by that issuer's JWKS.
+  const external = externalIssuerOf(match[1], c.var.config);
+  if (external) return authenticateExternal(match[1], external, c.var);
   try {
-    // issue #15: a token whose `iss` is one of AUTH_EXTERNAL_ISSUERS is verified by that issuer's JWKS.
-    const external = externalIssuerOf(match[1], c.var.config);
-    if (external) return await authenticateExternal(match[1], external, c.var);
     return await verifyAccessToken(match[1], c.var.config);
   } catch (error) {
     if (error instanceof InvalidTokenError) {
