@@ -14,7 +14,6 @@ import { loadOrCreateAdmin, loadOrCreateJwtKeys } from "./dev-secrets.ts";
 import { formatEnvFile, parseEnvFile } from "./env-file.ts";
 import { type LocalStack, postgresAddress, redactUrl, startLocalStack } from "./local-stack.ts";
 import { consoleLog } from "./log.ts";
-import { type MailOutbox, startMailOutbox } from "./mail-outbox.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DATA_DIR = join(ROOT, ".data");
@@ -51,7 +50,6 @@ async function waitForHealth(url: string, timeoutMs: number, stillRunning: () =>
 async function main(): Promise<number> {
   const children = new Children();
   let stack: LocalStack | null = null;
-  let outbox: MailOutbox | null = null;
   let envFile: string | null = null;
   let stopping: Promise<number> | null = null;
 
@@ -59,7 +57,6 @@ async function main(): Promise<number> {
     stopping ??= (async () => {
       await children.stopAll();
       await stack?.close().catch((err: unknown) => log(`while closing: ${String(err)}`));
-      await outbox?.close();
       if (envFile) await rm(envFile, { force: true });
       return code;
     })();
@@ -96,6 +93,7 @@ async function main(): Promise<number> {
       ...(configured.S3_BUCKET ? { bucket: configured.S3_BUCKET } : {}),
       log,
       skip: { cache: hasUpstash, s3: hasS3 },
+      mail: !configured.MAIL_API_KEY,
     });
     if (stopping) return await stopping;
 
@@ -132,15 +130,6 @@ async function main(): Promise<number> {
 
     // Configured values win over the stand-ins' (e.g. a DATABASE_WS_PROXY of your own).
     const workerVars: Record<string, string> = { ...stack.vars, JWT_KEYS: jwtKeys };
-    // Mail: the local outbox (dev/mail-outbox.ts) unless a real API key is configured.
-    if (!configured.MAIL_API_KEY) {
-      outbox = await startMailOutbox({ directory: join(DATA_DIR, "outbox") });
-      Object.assign(workerVars, {
-        MAIL_API_URL: outbox.url,
-        MAIL_API_KEY: outbox.apiKey,
-        MAIL_FROM: "edge-backend <no-reply@localhost>",
-      });
-    }
     for (const [k, v] of Object.entries(configured)) if (!STACK_ONLY.has(k)) workerVars[k] = v;
     if (configured.DATABASE_URL && !postgresAddress(configured.DATABASE_URL).local && !configured.DATABASE_WS_PROXY) {
       delete workerVars.DATABASE_WS_PROXY;
@@ -194,7 +183,6 @@ async function main(): Promise<number> {
       ...stack.services.map((s) => `    - ${s}`),
       ...(hasUpstash ? [`    - Cache: configured Upstash ${redactUrl(configured.UPSTASH_REDIS_REST_URL ?? "")}`] : []),
       ...(hasS3 ? [`    - S3: configured ${configured.S3_ENDPOINT}`] : []),
-      outbox ? `    - Mail: outbox ${outbox.directory} (${outbox.url})` : "    - Mail: configured MAIL_API_URL",
       "  Ctrl-C to stop.",
       "",
     ];

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalStack } from "../../dev/local-stack.ts";
 import { type MailOutbox, startMailOutbox } from "../../dev/mail-outbox.ts";
 import { createHttpMailer, MailError } from "../../src/adapters/mail.ts";
 
@@ -55,5 +56,32 @@ describe("the local mail outbox", () => {
     await expect(down.send({ to: "x@example.test", subject: "s", text: "t", html: "" })).rejects.toBeInstanceOf(
       MailError,
     );
+  });
+});
+
+describe("the local stack's mail stand-in (npm run dev)", () => {
+  it("starts with `mail: true`, hands the Worker its MAIL_* values, writes under <dataDir>/outbox and stops with the stack", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "edge-stack-mail-"));
+    try {
+      const stack = await startLocalStack({
+        dataDir,
+        databaseUrl: "postgres://db.example.invalid/app",
+        skip: { cache: true, s3: true },
+        mail: true,
+      });
+      const { MAIL_API_URL: url = "", MAIL_API_KEY: key = "", MAIL_FROM: from = "" } = stack.vars;
+      expect(stack.services.some((s) => s.startsWith("Mail: outbox"))).toBe(true);
+      await createHttpMailer({ apiUrl: url, apiKey: key, from, timeoutMs: 2_000 }).send({
+        to: "dev@example.test",
+        subject: "s",
+        text: "token=x",
+        html: "",
+      });
+      expect((await readdir(join(dataDir, "outbox"))).filter((f) => f.endsWith(".json"))).toHaveLength(1);
+      await stack.close();
+      await expect(fetch(`${url}/emails`)).rejects.toThrow();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
