@@ -1,0 +1,274 @@
+// The SDK in a real browser (Debian's Chromium through playwright-core): a page on one origin
+// against the service on another (runtimes/node.ts on the local stack), so CORS, the session's
+// storage and cross-tab refresh, rooms over a browser WebSocket and direct uploads all run for real.
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type * as Sdk from "../../client/index.ts";
+import { cleanupList, launchChromium, startPageServer, startService } from "./support/browser-stack.ts";
+
+declare global {
+  interface Window {
+    sdk: typeof Sdk;
+    client: Sdk.EdgeClient;
+  }
+}
+
+/** Short-lived access tokens, so refreshing ahead of expiry happens within the test. */
+const ACCESS_TOKEN_TTL_SECONDS = 8;
+
+const cleanup = cleanupList("browser sdk");
+let apiUrl: string;
+let pageOrigin: string;
+let pagePort: number;
+let context: BrowserContext;
+/** POST /v1/auth/refresh requests, from every tab of the context. */
+let refreshRequests = 0;
+
+beforeAll(async () => {
+  const pages = await startPageServer(cleanup);
+  pageOrigin = pages.origin;
+  pagePort = pages.port;
+  const service = await startService(cleanup, {
+    // Exactly the page's origin: http://localhost:<same port> is another origin and must be refused.
+    CORS_ORIGINS: pageOrigin,
+    ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_TTL_SECONDS),
+  });
+  apiUrl = service.baseUrl;
+  const browser = await launchChromium(cleanup);
+  context = await browser.newContext();
+  context.on("request", (request) => {
+    if (request.method() === "POST" && request.url() === `${apiUrl}/v1/auth/refresh`) refreshRequests++;
+  });
+}, 180_000);
+
+afterAll(() => cleanup.run(), 60_000);
+
+/** A tab of the app: the page loaded, the SDK on window, a client made with localStorage. */
+async function openTab(origin = pageOrigin): Promise<Page> {
+  const page = await context.newPage();
+  page.on("pageerror", (error) => console.error("page error:", error));
+  page.on("console", (message) => {
+    // Refused loads (404s, 401s, the foreign origin's CORS block) are expected here; other errors are not.
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+      console.error("page console:", message.text());
+    }
+  });
+  await page.goto(`${origin}/`);
+  await page.waitForFunction(() => window.sdk !== undefined);
+  await page.evaluate((url) => {
+    window.client = window.sdk.createClient({ url, storage: "local" });
+  }, apiUrl);
+  return page;
+}
+
+const email = `browser-${crypto.randomUUID().slice(0, 8)}@example.test`;
+const password = `pw-${crypto.randomUUID()}`;
+let tabA: Page;
+let tabB: Page;
+
+describe("the SDK in Chromium, from a page on another origin", () => {
+  it("signs up, signs out, signs in, and reads the profile and exposed headers", async () => {
+    tabA = await openTab();
+    const result = await tabA.evaluate(
+      async ({ email, password }) => {
+        const { client } = window;
+        const events: string[] = [];
+        client.auth.onChange((_user, event) => events.push(event));
+        const signedUp = await client.auth.signUp({ email, password, name: "Ada" });
+        await client.auth.signOut();
+        const afterSignOut = client.auth.user;
+        const signedIn = await client.auth.signIn({ email, password });
+        const me = await (await client.api.v1.auth.me.$get()).json();
+        const health = await client.fetch(`${client.url}/healthz`);
+        return {
+          signedUp: signedUp.email,
+          afterSignOut,
+          signedIn: signedIn.id === signedUp.id,
+          me: { email: me.email, name: me.name },
+          events,
+          requestId: health.headers.get("X-Request-Id"),
+          stored: Object.keys(localStorage).filter((k) => k.startsWith("edge-backend:session:")).length,
+        };
+      },
+      { email, password },
+    );
+    expect(result).toEqual({
+      signedUp: email,
+      afterSignOut: null,
+      signedIn: true,
+      me: { email, name: "Ada" },
+      events: ["SIGNED_IN", "SIGNED_OUT", "SIGNED_IN"],
+      requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      stored: 1,
+    });
+  });
+
+  it("throws a typed error with the problem's status, title, detail and requestId", async () => {
+    const error = await tabA.evaluate(async (email) => {
+      const other = window.sdk.createClient({ url: window.client.url, storage: "memory" });
+      try {
+        await other.auth.signIn({ email, password: "wrong password" });
+        return null;
+      } catch (e) {
+        const err = e as InstanceType<typeof window.sdk.ApiError>;
+        return {
+          isApiError: err instanceof window.sdk.ApiError,
+          status: err.status,
+          title: err.title,
+          detail: err.detail,
+          requestId: err.requestId,
+        };
+      }
+    }, email);
+    // The same refusal asked for directly: the error carries the problem's own fields.
+    const direct = await fetch(`${apiUrl}/v1/auth/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email, password: "wrong password" }),
+    });
+    const problem = (await direct.json()) as { title: string; detail: string };
+    expect(error).toMatchObject({ isApiError: true, status: 401, title: problem.title, detail: problem.detail });
+    expect(problem.detail).toBeTruthy();
+    expect(error?.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("keeps two tabs signed in when both refresh at the same moment, spending the refresh token once", async () => {
+    tabB = await openTab();
+    expect(await tabB.evaluate(() => window.client.auth.user?.email)).toBe(email);
+    // Both tabs wait for the same instant inside the refresh margin (a quarter of the lifetime
+    // before expiry) and then call the API at once: each must refresh first.
+    const before = refreshRequests;
+    const calls = [tabA, tabB].map((tab) =>
+      tab.evaluate(async (ttlSeconds) => {
+        const { client } = window;
+        const expiresAt = client.auth.expiresAt ?? 0;
+        const marginMs = (ttlSeconds * 1000) / 4;
+        await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - marginMs / 2 - Date.now())));
+        const res = await client.api.v1.auth.me.$get();
+        return { status: res.status, email: (await res.json()).email, token: await client.auth.getAccessToken() };
+      }, ACCESS_TOKEN_TTL_SECONDS),
+    );
+    const [a, b] = await Promise.all(calls);
+    expect(a).toMatchObject({ status: 200, email });
+    expect(b).toMatchObject({ status: 200, email });
+    expect(refreshRequests - before).toBe(1);
+    expect(a?.token).toBe(b?.token);
+    // The family was not revoked: the next rotation (from the other tab) still works.
+    const next = await tabB.evaluate(() => window.client.auth.refresh());
+    expect(next).toEqual(expect.any(String));
+    expect(await tabA.evaluate(() => window.client.auth.user?.email)).toBe(email);
+    expect(refreshRequests - before).toBe(2);
+  });
+
+  it("round-trips a room message between the two tabs", async () => {
+    const room = `browser-${crypto.randomUUID().slice(0, 8)}`;
+    const received = tabB.evaluate(
+      (room) =>
+        new Promise<unknown>((resolve, reject) => {
+          const listener = window.client.rooms.connect(room);
+          const timer = setTimeout(() => reject(new Error("no message within 15 s")), 15_000);
+          listener.on("message", (m) => {
+            clearTimeout(timer);
+            listener.close();
+            resolve({ data: m.data, from: m.from.id });
+          });
+          listener.on("welcome", () => {
+            (window as unknown as { listening: boolean }).listening = true;
+          });
+        }),
+      room,
+    );
+    await tabB.waitForFunction(() => (window as unknown as { listening?: boolean }).listening === true);
+    const published = await tabA.evaluate(
+      (room) =>
+        new Promise<number>((resolve, reject) => {
+          const sender = window.client.rooms.connect(room);
+          sender.on("welcome", () => {
+            sender.publish({ text: "hello from tab A" }).then(({ seq }) => {
+              sender.close();
+              resolve(seq);
+            }, reject);
+          });
+        }),
+      room,
+    );
+    expect(published).toBeGreaterThan(0);
+    const userId = await tabA.evaluate(() => window.client.auth.user?.id);
+    expect(await received).toEqual({ data: { text: "hello from tab A" }, from: userId });
+  });
+
+  it("uploads a private image with progress (single PUT and multipart) and shows it through its short-lived URL", async () => {
+    const result = await tabA.evaluate(async () => {
+      const { client } = window;
+      const canvas = document.createElement("canvas");
+      canvas.width = 7;
+      canvas.height = 5;
+      const g = canvas.getContext("2d");
+      if (!g) throw new Error("no 2d context");
+      g.fillStyle = "#c03";
+      g.fillRect(0, 0, 7, 5);
+      const blob = await new Promise<Blob>((resolve, reject) =>
+        canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("no blob"))), "image/png"),
+      );
+      const shown = [];
+      for (const multipart of [false, true]) {
+        const progress: Array<{ loaded: number; total: number }> = [];
+        const asset = await client.assets.upload(blob, {
+          filename: "dot.png",
+          multipart,
+          onProgress: (p) => progress.push(p),
+        });
+        const link = await client.assets.url(asset.id);
+        const img = new Image();
+        img.src = link.url;
+        await img.decode();
+        // Without a token the API's own content URL is refused: only the signed URL works in <img>.
+        const anonymous = await fetch(asset.url, { redirect: "manual" }).then((r) => r.status);
+        shown.push({
+          multipart,
+          status: asset.status,
+          visibility: asset.visibility,
+          signed: link.signed,
+          expiresInMs: Date.parse(link.expiresAt ?? "") - Date.now(),
+          naturalWidth: img.naturalWidth,
+          naturalHeight: img.naturalHeight,
+          lastProgress: progress.at(-1),
+          size: blob.size,
+          anonymous,
+        });
+      }
+      return shown;
+    });
+    for (const r of result) {
+      expect(r, `multipart: ${r.multipart}`).toMatchObject({
+        status: "ready",
+        visibility: "private",
+        signed: true,
+        naturalWidth: 7,
+        naturalHeight: 5,
+        lastProgress: { loaded: r.size, total: r.size },
+        anonymous: 404,
+      });
+      expect(r.expiresInMs).toBeGreaterThan(0);
+      expect(r.expiresInMs).toBeLessThanOrEqual(60_000);
+    }
+  });
+
+  it("gives a page on an origin that is not listed nothing: the browser blocks the response", async () => {
+    const foreign = await openTab(`http://localhost:${pagePort}`);
+    const outcome = await foreign.evaluate(async (url) => {
+      try {
+        const res = await fetch(`${url}/healthz`);
+        return `read ${res.status}`;
+      } catch (error) {
+        return (error as Error).name;
+      }
+    }, apiUrl);
+    expect(outcome).toBe("TypeError");
+    // The same request from Node (no CORS in play) shows the service answered without CORS headers.
+    const direct = await fetch(`${apiUrl}/healthz`, { headers: { Origin: `http://localhost:${pagePort}` } });
+    expect(direct.status).toBe(200);
+    expect(direct.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    await foreign.close();
+  });
+});
