@@ -6,12 +6,14 @@
  * more than 10 s later as theft, revoking the whole session (docs/auth.md). Tabs share one stored
  * refresh token, so two tabs refreshing on their own would sign each other out. Every refresh runs
  * under a Web Lock (`navigator.locks`, per storage key); inside it the tab re-reads the storage
- * and, if another tab already rotated the token it meant to spend, adopts that result instead of
- * spending its own copy. Without Web Locks (very old browsers) the re-read alone narrows the race
- * to a few milliseconds, and the server's 10 s grace absorbs what is left (both tabs get a pair).
+ * and the rotation journal (IndexedDB, see rotation-journal.ts) and, if another tab already rotated
+ * the token it meant to spend, adopts that result instead of spending its own copy. Without Web
+ * Locks (very old browsers) the re-read alone narrows the race to a few milliseconds, and the
+ * server's 10 s grace absorbs what is left (both tabs get a pair in the same session).
  */
 import type { TokenPair, User } from "./api-types.ts";
 import { ApiError, apiErrorFrom } from "./errors.ts";
+import { indexedDbJournal, type RotationJournal } from "./rotation-journal.ts";
 import type { TokenStorage } from "./token-storage.ts";
 
 export type { User } from "./api-types.ts";
@@ -84,11 +86,14 @@ export class AuthSession {
   #session: StoredSession | null = null;
   #refreshing: Promise<string | null> | undefined;
   readonly #unsubscribe: () => void;
+  /** Only for storages that tabs share: that is where another tab's rotation can be missed. */
+  readonly #journal: RotationJournal | undefined;
   /** Resolves once the stored session was read (at once for synchronous storages like localStorage). */
   readonly ready: Promise<void>;
 
   constructor(options: AuthOptions) {
     this.#options = options;
+    this.#journal = options.storage.shared ? indexedDbJournal() : undefined;
     const initial = options.storage.getItem(options.storageKey);
     if (initial instanceof Promise) {
       this.ready = initial.then(
@@ -214,6 +219,13 @@ export class AuthSession {
         this.#adoptExternal(stored);
         return stored?.accessToken ?? null;
       }
+      // This tab's view of the storage may lag behind the tab that held the lock before us.
+      const journaled = await this.#journal?.read(this.#options.storageKey).catch(() => undefined);
+      const rotated = journaled?.spent === spending ? parseStored(journaled.session) : null;
+      if (rotated) {
+        this.#adoptExternal(rotated);
+        return rotated.accessToken;
+      }
     }
     const res = await this.#post("/v1/auth/refresh", { refreshToken: spending });
     if (res.status === 401) {
@@ -229,6 +241,10 @@ export class AuthSession {
     }
     if (!res.ok) throw await apiErrorFrom(res);
     const next = fromPair((await res.json()) as TokenPair);
+    // Journal first, still under the lock: the next tab in line reads it before spending anything.
+    await this.#journal
+      ?.write(this.#options.storageKey, { spent: spending, session: JSON.stringify(next) })
+      .catch(() => {});
     await this.#store(next, "TOKEN_REFRESHED");
     return next.accessToken;
   }
@@ -258,7 +274,10 @@ export class AuthSession {
     const had = this.#session !== null;
     this.#session = next;
     if (next) await storage.setItem(storageKey, JSON.stringify(next));
-    else await storage.removeItem(storageKey);
+    else {
+      await storage.removeItem(storageKey);
+      await this.#journal?.remove(storageKey).catch(() => {});
+    }
     if (next || had) this.#emit(event);
   }
 

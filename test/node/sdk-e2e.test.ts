@@ -3,7 +3,9 @@
 // storage and cross-tab refresh, rooms over a browser WebSocket and direct uploads all run for real.
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import type * as Sdk from "../../client/index.ts";
+import { ApiError, createClient, type FetchLike, memoryStorage } from "../../client/index.ts";
 import { cleanupList, launchChromium, startPageServer, startService } from "./support/browser-stack.ts";
 
 declare global {
@@ -270,5 +272,71 @@ describe("the SDK in Chromium, from a page on another origin", () => {
     expect(direct.status).toBe(200);
     expect(direct.headers.get("Access-Control-Allow-Origin")).toBeNull();
     await foreign.close();
+  });
+});
+
+describe("the same SDK from Node", () => {
+  const nodeEmail = `node-${crypto.randomUUID().slice(0, 8)}@example.test`;
+  const calls: string[] = [];
+  const recording: FetchLike = (input, init) => {
+    const request = new Request(input, init);
+    calls.push(`${request.method} ${new URL(request.url).pathname}`);
+    return fetch(request);
+  };
+  const sessionKey = () => `edge-backend:session:${new URL(apiUrl).origin}`;
+  /** A signed-in session in a fresh storage, with `change` applied to what is stored. */
+  async function storedSession(change: (s: Record<string, string>) => Record<string, string>) {
+    const storage = memoryStorage();
+    const first = createClient({ url: apiUrl, storage });
+    await first.auth.signIn({ email: nodeEmail, password });
+    const stored = JSON.parse((await storage.getItem(sessionKey())) ?? "null") as Record<string, string>;
+    await storage.setItem(sessionKey(), JSON.stringify(change(stored)));
+    return storage;
+  }
+  // The signature's last characters replaced: what a token signed by a since-removed key looks like.
+  const forged = (token = "") => `${token.slice(0, -6)}AAAAAA`;
+
+  it("retries once, with a refreshed token, a request refused with 401", async () => {
+    await createClient({ url: apiUrl, storage: "memory" }).auth.signUp({ email: nodeEmail, password });
+    const storage = await storedSession((s) => ({ ...s, accessToken: forged(s.accessToken) }));
+    const client = createClient({ url: apiUrl, storage, fetch: recording });
+    calls.length = 0;
+    const me = await (await client.api.v1.auth.me.$get()).json();
+    expect(me.email).toBe(nodeEmail);
+    expect(calls).toEqual(["GET /v1/auth/me", "POST /v1/auth/refresh", "GET /v1/auth/me"]);
+  });
+
+  it("signs out and throws the 401 when the refresh is refused too, without looping", async () => {
+    const storage = await storedSession((s) => ({
+      ...s,
+      accessToken: forged(s.accessToken),
+      refreshToken: forged(s.refreshToken),
+    }));
+    const client = createClient({ url: apiUrl, storage, fetch: recording });
+    const events: string[] = [];
+    client.auth.onChange((_user, event) => events.push(event));
+    calls.length = 0;
+    const error = await client.api.v1.auth.me.$get().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 401, requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(calls).toEqual(["GET /v1/auth/me", "POST /v1/auth/refresh"]);
+    expect(client.auth.user).toBeNull();
+    expect(events).toEqual(["SIGNED_OUT"]);
+    expect(await storage.getItem(sessionKey())).toBeNull();
+  });
+
+  it("connects to a room with the session's token and receives its own publish", async () => {
+    const client = createClient({ url: apiUrl, storage: "memory", WebSocket });
+    await client.auth.signIn({ email: nodeEmail, password });
+    const room = client.rooms.connect(`node-${crypto.randomUUID().slice(0, 8)}`, { heartbeatMs: 0 });
+    try {
+      const message = new Promise<unknown>((resolve) => room.on("message", (m) => resolve(m.data)));
+      await new Promise<void>((resolve) => room.on("welcome", () => resolve()));
+      const { seq } = await room.publish({ text: "from node" });
+      expect(seq).toBeGreaterThan(0);
+      expect(await message).toEqual({ text: "from node" });
+    } finally {
+      room.close();
+    }
   });
 });
