@@ -15,6 +15,7 @@ import { authedFetch } from "./authed-fetch.ts";
 import { type ApiClient, createApiClient } from "./http-client.ts";
 import { connectRoom, type RoomClient, type RoomClientOptions } from "./room-client.ts";
 import { resolveStorage, type StorageOption } from "./token-storage.ts";
+import { CLOSE_CODES } from "../protocol/frames.ts";
 
 export interface ClientOptions {
   /** The service's base URL, e.g. `https://api.example.com`. */
@@ -77,13 +78,20 @@ export function createClient(options: ClientOptions): EdgeClient {
     fetch: fetchWithSession,
     rooms: {
       connect(room: string, connectOptions: ConnectOptions = {}): RoomClient {
-        return connectRoom({
+        const client = connectRoom({
           ...(options.WebSocket !== undefined && { WebSocket: options.WebSocket }),
           ...connectOptions,
           url,
           room,
           token: requireToken,
         });
+        // 4401: the session was revoked, so its unexpired access token would be refused on every
+        // reconnect. Refreshing tells: a revoked session signs out here (then reconnects wait for a
+        // sign-in); otherwise the reconnect gets the new token.
+        client.on("close", ({ code }) => {
+          if (code === CLOSE_CODES.sessionRevoked) void auth.refresh().catch(() => {});
+        });
+        return client;
       },
     },
     assets: new AssetsClient(url, fetchWithSession, baseFetch),

@@ -339,4 +339,29 @@ describe("the same SDK from Node", () => {
       room.close();
     }
   });
+
+  it("signs out when a room says the session was revoked (4401), e.g. by signing out everywhere elsewhere", async () => {
+    const client = createClient({ url: apiUrl, storage: "memory", WebSocket });
+    await client.auth.signIn({ email: nodeEmail, password });
+    const room = client.rooms.connect(`node-${crypto.randomUUID().slice(0, 8)}`, {
+      heartbeatMs: 0,
+      minReconnectionDelay: 100,
+      maxReconnectionDelay: 200,
+    });
+    try {
+      await new Promise<void>((resolve) => room.on("welcome", () => resolve()));
+      const closed = new Promise<number>((resolve) => room.on("close", (e) => resolve(e.code)));
+      const signedOut = new Promise<void>((resolve) =>
+        client.auth.onChange((_user, event) => event === "SIGNED_OUT" && resolve()),
+      );
+      const elsewhere = createClient({ url: apiUrl, storage: "memory" });
+      await elsewhere.auth.signIn({ email: nodeEmail, password });
+      await elsewhere.auth.signOut({ everywhere: true });
+      expect(await closed).toBe(4401);
+      await signedOut;
+      expect(client.auth.user).toBeNull();
+    } finally {
+      room.close();
+    }
+  });
 });
