@@ -5,15 +5,15 @@
  * Why across tabs: the service rotates refresh tokens and treats a spent token presented again
  * more than 10 s later as theft, revoking the whole session (docs/auth.md). Tabs share one stored
  * refresh token, so two tabs refreshing on their own would sign each other out. Every refresh runs
- * under a Web Lock (`navigator.locks`, per storage key); inside it the tab re-reads the storage
- * and the rotation journal (IndexedDB, see rotation-journal.ts) and, if another tab already rotated
- * the token it meant to spend, adopts that result instead of spending its own copy. Without Web
- * Locks (very old browsers) the re-read alone narrows the race to a few milliseconds, and the
- * server's 10 s grace absorbs what is left (both tabs get a pair in the same session).
+ * under a cross-tab lock (a Web Lock, else a lease in IndexedDB: cross-tab.ts); inside it the tab
+ * re-reads the storage and the rotation journal and, if another tab already rotated the token it
+ * meant to spend, adopts that result instead of spending its own copy. Where neither exists the
+ * re-read alone narrows the race to a few milliseconds, and the server's 10 s grace absorbs what is
+ * left (both tabs get a pair in the same session).
  */
 import type { TokenPair, User } from "./api-types.ts";
 import { ApiError, apiErrorFrom } from "./errors.ts";
-import { indexedDbJournal, type RotationJournal } from "./rotation-journal.ts";
+import { indexedDbJournal, type RotationJournal, withCrossTabLock } from "./cross-tab.ts";
 import type { TokenStorage } from "./token-storage.ts";
 
 export type { User } from "./api-types.ts";
@@ -41,15 +41,6 @@ export interface AuthOptions {
   fetch: FetchLike;
   /** Refresh this long before the access token expires. Default: a quarter of its lifetime, at most 60 s. */
   refreshMarginSeconds?: number | undefined;
-}
-
-interface LockManagerLike {
-  request<T>(name: string, callback: () => Promise<T>): Promise<T>;
-}
-
-function webLocks(): LockManagerLike | undefined {
-  const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
-  return typeof locks?.request === "function" ? locks : undefined;
 }
 
 function parseStored(raw: string | null): StoredSession | null {
@@ -206,8 +197,9 @@ export class AuthSession {
     const spending = this.#session?.refreshToken;
     if (!spending) return null;
     const run = () => this.#rotate(spending);
-    const locks = this.#options.storage.shared ? webLocks() : undefined;
-    return locks ? locks.request(`edge-backend:refresh:${this.#options.storageKey}`, run) : run();
+    // A storage no other tab sees needs no lock: this tab's single flight is enough.
+    if (!this.#options.storage.shared) return run();
+    return withCrossTabLock(`edge-backend:refresh:${this.#options.storageKey}`, this.#journal, run);
   }
 
   /** Runs under the cross-tab lock: spends `spending` unless another tab already did. */

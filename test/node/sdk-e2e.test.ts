@@ -46,8 +46,15 @@ beforeAll(async () => {
 afterAll(() => cleanup.run(), 60_000);
 
 /** A tab of the app: the page loaded, the SDK on window, a client made with localStorage. */
-async function openTab(origin = pageOrigin): Promise<Page> {
+async function openTab(
+  origin = pageOrigin,
+  options: { withoutWebLocks?: boolean; storageKey?: string } = {},
+): Promise<Page> {
   const page = await context.newPage();
+  // As in a browser without the Web Locks API (Safari before 15.4): the SDK falls back to its lease.
+  if (options.withoutWebLocks) {
+    await page.addInitScript(() => Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined }));
+  }
   page.on("pageerror", (error) => console.error("page error:", error));
   page.on("console", (message) => {
     // Refused loads (404s, 401s, the foreign origin's CORS block) are expected here; other errors are not.
@@ -57,10 +64,35 @@ async function openTab(origin = pageOrigin): Promise<Page> {
   });
   await page.goto(`${origin}/`);
   await page.waitForFunction(() => window.sdk !== undefined);
-  await page.evaluate((url) => {
-    window.client = window.sdk.createClient({ url, storage: "local" });
-  }, apiUrl);
+  await page.evaluate(
+    ({ url, storageKey }) => {
+      window.client = window.sdk.createClient({ url, storage: "local", ...(storageKey && { storageKey }) });
+    },
+    { url: apiUrl, storageKey: options.storageKey },
+  );
   return page;
+}
+
+/**
+ * Both tabs wait for the same instant inside the refresh margin (a quarter of the lifetime before
+ * expiry) and then call the API at once, so each must refresh first. Returns what each got and how
+ * many refresh requests the browser sent meanwhile.
+ */
+async function refreshAtOnce(tabs: Page[]) {
+  const before = refreshRequests;
+  const results = await Promise.all(
+    tabs.map((tab) =>
+      tab.evaluate(async (ttlSeconds) => {
+        const { client } = window;
+        const expiresAt = client.auth.expiresAt ?? 0;
+        const marginMs = (ttlSeconds * 1000) / 4;
+        await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - marginMs / 2 - Date.now())));
+        const res = await client.api.v1.auth.me.$get();
+        return { status: res.status, email: (await res.json()).email, token: await client.auth.getAccessToken() };
+      }, ACCESS_TOKEN_TTL_SECONDS),
+    ),
+  );
+  return { results, refreshes: refreshRequests - before };
 }
 
 const email = `browser-${crypto.randomUUID().slice(0, 8)}@example.test`;
@@ -137,29 +169,32 @@ describe("the SDK in Chromium, from a page on another origin", () => {
   it("keeps two tabs signed in when both refresh at the same moment, spending the refresh token once", async () => {
     tabB = await openTab();
     expect(await tabB.evaluate(() => window.client.auth.user?.email)).toBe(email);
-    // Both tabs wait for the same instant inside the refresh margin (a quarter of the lifetime
-    // before expiry) and then call the API at once: each must refresh first.
     const before = refreshRequests;
-    const calls = [tabA, tabB].map((tab) =>
-      tab.evaluate(async (ttlSeconds) => {
-        const { client } = window;
-        const expiresAt = client.auth.expiresAt ?? 0;
-        const marginMs = (ttlSeconds * 1000) / 4;
-        await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - marginMs / 2 - Date.now())));
-        const res = await client.api.v1.auth.me.$get();
-        return { status: res.status, email: (await res.json()).email, token: await client.auth.getAccessToken() };
-      }, ACCESS_TOKEN_TTL_SECONDS),
-    );
-    const [a, b] = await Promise.all(calls);
+    const { results, refreshes } = await refreshAtOnce([tabA, tabB]);
+    const [a, b] = results;
     expect(a).toMatchObject({ status: 200, email });
     expect(b).toMatchObject({ status: 200, email });
-    expect(refreshRequests - before).toBe(1);
+    expect(refreshes).toBe(1);
     expect(a?.token).toBe(b?.token);
     // The family was not revoked: the next rotation (from the other tab) still works.
     const next = await tabB.evaluate(() => window.client.auth.refresh());
     expect(next).toEqual(expect.any(String));
     expect(await tabA.evaluate(() => window.client.auth.user?.email)).toBe(email);
     expect(refreshRequests - before).toBe(2);
+  });
+
+  it("does the same without Web Locks, through the IndexedDB lease", async () => {
+    const storageKey = "edge-backend:session:without-web-locks";
+    const tabC = await openTab(pageOrigin, { withoutWebLocks: true, storageKey });
+    expect(await tabC.evaluate(() => typeof navigator.locks)).toBe("undefined");
+    await tabC.evaluate(({ email, password }) => window.client.auth.signIn({ email, password }), { email, password });
+    const tabD = await openTab(pageOrigin, { withoutWebLocks: true, storageKey });
+    expect(await tabD.evaluate(() => window.client.auth.user?.email)).toBe(email);
+    const { results, refreshes } = await refreshAtOnce([tabC, tabD]);
+    expect(results.map((r) => r.status)).toEqual([200, 200]);
+    expect(refreshes).toBe(1);
+    expect(results[0]?.token).toBe(results[1]?.token);
+    await Promise.all([tabC.close(), tabD.close()]);
   });
 
   it("round-trips a room message between the two tabs", async () => {

@@ -1,5 +1,12 @@
 /**
- * The last token rotation per storage key, in IndexedDB: `{ spent, session }`. Why not only the
+ * What tabs sharing one stored session use to refresh one at a time.
+ *
+ * The lock: a Web Lock (`navigator.locks`) where there is one (every current browser); else a
+ * lease in IndexedDB (taken by a compare-and-set inside one readwrite transaction, which IndexedDB
+ * runs one at a time), polled every 50 ms and given up after 10 s so a tab that died holding it
+ * cannot block the others for long; else (no IndexedDB either) no lock at all.
+ *
+ * The journal: the last token rotation per storage key, in IndexedDB: `{ spent, session }`. Why not only the
  * storage itself: Chromium hands a localStorage write to other tabs asynchronously, and the Web Lock
  * can reach the next tab first, which then still reads the token the previous holder just spent
  * (seen in the browser test: the same token sent twice, 66 ms apart). IndexedDB transactions run in
@@ -17,6 +24,9 @@ export interface RotationJournal {
   read(key: string): Promise<RotationEntry | undefined>;
   write(key: string, entry: RotationEntry): Promise<void>;
   remove(key: string): Promise<void>;
+  /** Takes the lease `name` for `owner` unless another owner holds an unexpired one. */
+  tryLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, owner: string): Promise<void>;
 }
 
 // The part of IndexedDB used here, typed locally: the SDK also type-checks without the DOM lib.
@@ -52,6 +62,9 @@ interface FactoryLike {
 
 const DB_NAME = "edge-backend-sdk";
 const STORE = "rotations";
+const LEASES = "leases";
+const LEASE_TTL_MS = 10_000;
+const LEASE_POLL_MS = 50;
 
 const done = (tx: TransactionLike) =>
   new Promise<void>((resolve, reject) => {
@@ -67,9 +80,11 @@ export function indexedDbJournal(): RotationJournal | undefined {
   let opened: Promise<DatabaseLike> | undefined;
   const db = () => {
     opened ??= new Promise<DatabaseLike>((resolve, reject) => {
-      const request = factory.open(DB_NAME, 1);
+      const request = factory.open(DB_NAME, 2);
       request.onupgradeneeded = () => {
-        if (!request.result.objectStoreNames.contains(STORE)) request.result.createObjectStore(STORE);
+        for (const name of [STORE, LEASES]) {
+          if (!request.result.objectStoreNames.contains(name)) request.result.createObjectStore(name);
+        }
       };
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(request.error);
@@ -96,5 +111,62 @@ export function indexedDbJournal(): RotationJournal | undefined {
       tx.objectStore(STORE).delete(key);
       await done(tx);
     },
+    async tryLease(name, owner, ttlMs) {
+      const tx = (await db()).transaction(LEASES, "readwrite");
+      const leases = tx.objectStore(LEASES);
+      const request = leases.get(name);
+      let taken = false;
+      // Read and write in the same transaction: no other tab's transaction on this store runs between.
+      request.onsuccess = () => {
+        const lease = request.result as { owner?: string; until?: number } | undefined;
+        if (!lease || lease.owner === owner || (lease.until ?? 0) < Date.now()) {
+          leases.put({ owner, until: Date.now() + ttlMs }, name);
+          taken = true;
+        }
+      };
+      await done(tx);
+      return taken;
+    },
+    async releaseLease(name, owner) {
+      const tx = (await db()).transaction(LEASES, "readwrite");
+      const leases = tx.objectStore(LEASES);
+      const request = leases.get(name);
+      request.onsuccess = () => {
+        if ((request.result as { owner?: string } | undefined)?.owner === owner) leases.delete(name);
+      };
+      await done(tx);
+    },
   };
+}
+
+interface LockManagerLike {
+  request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+}
+
+function webLocks(): LockManagerLike | undefined {
+  const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
+  return typeof locks?.request === "function" ? locks : undefined;
+}
+
+/** Runs `work` while no other tab runs work under the same `name` (see the top of this file). */
+export async function withCrossTabLock<T>(
+  name: string,
+  journal: RotationJournal | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
+  const locks = webLocks();
+  if (locks) return locks.request(name, work);
+  if (!journal) return work();
+  const owner = crypto.randomUUID();
+  const deadline = Date.now() + LEASE_TTL_MS;
+  let held = false;
+  while (!held && Date.now() < deadline) {
+    held = await journal.tryLease(name, owner, LEASE_TTL_MS).catch(() => true);
+    if (!held) await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
+  }
+  try {
+    return await work();
+  } finally {
+    if (held) await journal.releaseLease(name, owner).catch(() => {});
+  }
 }
