@@ -360,6 +360,42 @@ describe("the same SDK from Node", () => {
     expect(await storage.getItem(sessionKey())).toBeNull();
   });
 
+  it("shares one refresh among concurrent calls in one tab", async () => {
+    // A margin longer than the token's life: every call finds the token about to expire.
+    const client = createClient({ url: apiUrl, storage: "memory", fetch: recording, refreshMarginSeconds: 3_600 });
+    await client.auth.signIn({ email: nodeEmail, password });
+    calls.length = 0;
+    const answers = await Promise.all(Array.from({ length: 5 }, () => client.api.v1.auth.me.$get()));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(calls.filter((c) => c === "POST /v1/auth/refresh")).toHaveLength(1);
+  });
+
+  it("carries the field errors of a 422 in the ApiError", async () => {
+    const client = createClient({ url: apiUrl, storage: "memory" });
+    const error = await client.auth.signUp({ email: "not-an-email", password: "short" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    const { status, errors } = error as InstanceType<typeof ApiError>;
+    expect(status).toBe(422);
+    expect(errors?.map((e) => e.path).sort()).toEqual(["email", "password"]);
+    expect(client.auth.user).toBeNull();
+  });
+
+  it("deletes the pending asset when an upload is aborted", async () => {
+    const client = createClient({ url: apiUrl, storage: "memory" });
+    await client.auth.signIn({ email: nodeEmail, password });
+    const controller = new AbortController();
+    const bytes = new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3])], {
+      type: "image/png",
+    });
+    // The first progress report comes once the asset exists and before any byte is sent.
+    const failure = await client.assets
+      .upload(bytes, { filename: "a.png", signal: controller.signal, onProgress: () => controller.abort() })
+      .catch((e: unknown) => e);
+    expect((failure as Error).name).toBe("AbortError");
+    const list = await (await client.api.v1.assets.$get({ query: {} })).json();
+    expect(list.items).toEqual([]);
+  });
+
   it("connects to a room with the session's token and receives its own publish", async () => {
     const client = createClient({ url: apiUrl, storage: "memory", WebSocket });
     await client.auth.signIn({ email: nodeEmail, password });
