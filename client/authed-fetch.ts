@@ -13,10 +13,19 @@ const replayable = (input: string | URL | Request, init: RequestInit | undefined
 export function authedFetch(session: AuthSession, baseFetch: FetchLike): FetchLike {
   const send = (input: string | URL | Request, init: RequestInit | undefined, token: string | null) => {
     const request = new Request(input, init);
-    if (token && !request.headers.has("Authorization")) request.headers.set("Authorization", `Bearer ${token}`);
+    if (token) request.headers.set("Authorization", `Bearer ${token}`);
     return baseFetch(request);
   };
   return async (input, init) => {
+    // A caller's own Authorization wins, and then a refresh of ours would not help it.
+    const own = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined)).has(
+      "Authorization",
+    );
+    if (own) {
+      const res = await baseFetch(input, init);
+      if (res.status >= 400) throw await apiErrorFrom(res);
+      return res;
+    }
     const token = await session.getAccessToken();
     let res = await send(input, init, token);
     if (res.status === 401 && token && replayable(input, init)) {
