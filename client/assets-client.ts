@@ -94,7 +94,8 @@ export class AssetsClient {
 
   /** `authedFetch` calls the service with the session; `baseFetch` (no token) reaches the bucket. */
   constructor(url: string, authedFetch: FetchLike, baseFetch: FetchLike) {
-    this.#url = url;
+    // Paths are appended, so a base URL with a path prefix (https://example.com/api) keeps it.
+    this.#url = url.replace(/\/+$/, "");
     this.#fetch = authedFetch;
     this.#baseFetch = baseFetch;
   }
@@ -169,12 +170,12 @@ export class AssetsClient {
 
   /** Deletes the object and its row (owner or admin). */
   async remove(id: string): Promise<void> {
-    const res = await this.#fetch(new URL(`/v1/assets/${encodeURIComponent(id)}`, this.#url), { method: "DELETE" });
+    const res = await this.#fetch(`${this.#url}/v1/assets/${encodeURIComponent(id)}`, { method: "DELETE" });
     await res.body?.cancel();
   }
 
   async #json(path: string, init: RequestInit): Promise<unknown> {
-    const res = await this.#fetch(new URL(path, this.#url), init);
+    const res = await this.#fetch(`${this.#url}${path}`, init);
     return res.json();
   }
 }

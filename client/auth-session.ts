@@ -73,6 +73,8 @@ const fromPair = (pair: TokenPair): StoredSession => ({
 
 export class AuthSession {
   readonly #options: AuthOptions;
+  /** The service's URL without a trailing slash; paths are appended, so a path prefix is kept. */
+  readonly #baseUrl: string;
   readonly #listeners = new Set<AuthListener>();
   #session: StoredSession | null = null;
   #refreshing: Promise<string | null> | undefined;
@@ -84,6 +86,7 @@ export class AuthSession {
 
   constructor(options: AuthOptions) {
     this.#options = options;
+    this.#baseUrl = options.url.replace(/\/+$/, "");
     this.#journal = options.storage.shared ? indexedDbJournal() : undefined;
     const initial = options.storage.getItem(options.storageKey);
     if (initial instanceof Promise) {
@@ -254,7 +257,7 @@ export class AuthSession {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (bearer) headers.Authorization = `Bearer ${bearer}`;
-    return this.#options.fetch(new URL(path, this.#options.url), {
+    return this.#options.fetch(`${this.#baseUrl}${path}`, {
       method: "POST",
       headers,
       body: body === undefined ? null : JSON.stringify(body),

@@ -370,6 +370,24 @@ describe("the same SDK from Node", () => {
     expect(calls.filter((c) => c === "POST /v1/auth/refresh")).toHaveLength(1);
   });
 
+  it("keeps a path prefix of the service URL on every call (a service mounted under /api)", async () => {
+    const seen: string[] = [];
+    // A stand-in for a reverse proxy that serves the API under /api.
+    const proxy: FetchLike = (input, init) => {
+      const request = new Request(input, init);
+      const url = new URL(request.url);
+      seen.push(url.pathname);
+      if (!url.pathname.startsWith("/api/")) return Promise.resolve(new Response(null, { status: 404 }));
+      return fetch(new Request(`${apiUrl}${url.pathname.slice(4)}${url.search}`, request));
+    };
+    const client = createClient({ url: `${apiUrl}/api/`, storage: "memory", fetch: proxy });
+    await client.auth.signIn({ email: nodeEmail, password });
+    expect((await (await client.api.v1.auth.me.$get()).json()).email).toBe(nodeEmail);
+    await client.auth.refresh();
+    await client.auth.signOut();
+    expect(seen).toEqual(["/api/v1/auth/login", "/api/v1/auth/me", "/api/v1/auth/refresh", "/api/v1/auth/logout"]);
+  });
+
   it("carries the field errors of a 422 in the ApiError", async () => {
     const client = createClient({ url: apiUrl, storage: "memory" });
     const error = await client.auth.signUp({ email: "not-an-email", password: "short" }).catch((e: unknown) => e);
