@@ -42,15 +42,16 @@ export const cors = () =>
     const credentials = config.CORS_ALLOW_CREDENTIALS;
 
     if (c.req.method === "OPTIONS" && origin !== undefined && c.req.header("Access-Control-Request-Method")) {
-      const headers = new Headers({ Vary: "Origin" });
+      // Through the context, so the headers set before (X-Request-Id) come along.
+      c.header("Vary", "Origin");
       if (allowed) {
-        headers.set("Access-Control-Allow-Origin", origin);
-        headers.set("Access-Control-Allow-Methods", ALLOWED_METHODS);
-        headers.set("Access-Control-Allow-Headers", ALLOWED_HEADERS);
-        headers.set("Access-Control-Max-Age", String(PREFLIGHT_MAX_AGE_SECONDS));
-        if (credentials) headers.set("Access-Control-Allow-Credentials", "true");
+        c.header("Access-Control-Allow-Origin", origin);
+        c.header("Access-Control-Allow-Methods", ALLOWED_METHODS);
+        c.header("Access-Control-Allow-Headers", ALLOWED_HEADERS);
+        c.header("Access-Control-Max-Age", String(PREFLIGHT_MAX_AGE_SECONDS));
+        if (credentials) c.header("Access-Control-Allow-Credentials", "true");
       }
-      return new Response(null, { status: 204, headers });
+      return c.body(null, 204);
     }
 
     await next();

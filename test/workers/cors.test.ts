@@ -40,6 +40,7 @@ describe("CORS", () => {
     expect(res.headers.get("Vary")).toContain("Origin");
     expect(res.headers.get("Access-Control-Allow-Credentials")).toBeNull();
     expect(Number(res.headers.get("Access-Control-Max-Age"))).toBeGreaterThan(0);
+    expect(res.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("answers preflights before the 405 and 404 answers: on a POST-only route and on no route at all", async () => {
