@@ -76,6 +76,17 @@ describe("the packed SDK in an empty browser project", () => {
     }
   });
 
+  it("imports and runs in plain Node from the installed package", async () => {
+    const script = [
+      'import { ApiError, createClient, memoryStorage } from "@edge-backend/client";',
+      'const client = createClient({ url: "http://127.0.0.1:9/api/", storage: memoryStorage() });',
+      "const error = new ApiError({ status: 404, title: 'Not Found', requestId: 'r1' });",
+      "console.log(JSON.stringify({ url: client.url, user: client.auth.user, status: error.status, rooms: typeof client.rooms.connect }));",
+    ].join("\n");
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: app });
+    expect(JSON.parse(stdout)).toEqual({ url: "http://127.0.0.1:9/api", user: null, status: 404, rooms: "function" });
+  });
+
   it('type-checks with lib ["ES2022", "DOM"] only, skipLibCheck off, typed routes and all', async () => {
     await writeFile(join(app, "app.ts"), APP_SOURCE);
     await writeFile(
