@@ -291,6 +291,18 @@ describe("the SDK in Chromium, from a page on another origin", () => {
     }
   });
 
+  it("tells the other tab when one tab signs out", async () => {
+    const seen = tabB.evaluate(
+      () =>
+        new Promise<string>((resolve) => {
+          window.client.auth.onChange((user, event) => resolve(`${event} ${user === null}`));
+        }),
+    );
+    await tabA.evaluate(() => window.client.auth.signOut());
+    expect(await seen).toBe("SIGNED_OUT true");
+    expect(await tabB.evaluate(() => window.client.auth.user)).toBeNull();
+  });
+
   it("gives a page on an origin that is not listed nothing: the browser blocks the response", async () => {
     const foreign = await openTab(`http://localhost:${pagePort}`);
     const outcome = await foreign.evaluate(async (url) => {
