@@ -27,6 +27,18 @@ const limitsSchema = z
     ROOM_MAX_CONNECTIONS: positiveInt(10_000, 32_768),
     /** Sockets one user may hold in one room (tabs, devices). */
     ROOM_MAX_CONNECTIONS_PER_USER: positiveInt(32, 1_000),
+    /**
+     * How long the room gathers publishes before one flush stores them in one transaction and sends
+     * each socket one frame. 0: the next turn of the event loop, so batches form only under load
+     * (whatever arrives while a flush is sending joins the next one).
+     */
+    ROOM_TICK_MS: z.coerce.number().int().nonnegative().max(1_000).default(0),
+    /**
+     * Longest wait between two presence diffs. The room sends a diff at most every
+     * clamp(5 ms × connections, 50 ms, this), so a filling room costs each member at most a few
+     * frames a second whatever the join rate; a quiet room announces a change on the next tick.
+     */
+    ROOM_PRESENCE_INTERVAL_MS: positiveInt(1_000, 60_000),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
   .refine((l) => l.ROOM_RETENTION_BYTES >= 2 * l.ROOM_MAX_FRAME_BYTES, {
