@@ -148,6 +148,10 @@ export class MessageLog {
 
   /** Drops messages older than the age limit (appends prune too; this covers a room that went quiet). */
   pruneExpired(now: number): void {
+    // A read first: every connect and history call prunes, and a write (even one deleting nothing)
+    // would make the answer wait for a storage flush behind the output gate.
+    const oldest = this.#store.sql.exec<{ ts: number | null }>(`SELECT MIN(ts) AS ts FROM messages`).toArray()[0];
+    if (oldest?.ts === null || oldest?.ts === undefined || oldest.ts >= now - this.#retention.maxAgeMs) return;
     this.#store.transactionSync(() => {
       const freed = this.#deleteReturningBytes(`DELETE FROM messages WHERE ts < ?`, now - this.#retention.maxAgeMs);
       if (freed > 0) this.#setMeta(RETAINED_BYTES_KEY, this.#bytes - freed);

@@ -48,14 +48,19 @@ type RoomNamespace = DurableObjectNamespace<RoomObject>;
  */
 export class RoomObject extends DurableObject<Cloudflare.Env> {
   readonly #logger: Logger;
-  readonly #registry: SessionRegistry;
-  readonly #room: RoomCore<WebSocket>;
+  readonly #sessions: SessionRegistry;
+  readonly #core: RoomCore<WebSocket>;
+  // Tables are created on first use, not in the constructor: most objects are only one of the two
+  // (a room, or a user's registry), and creating a `user:<id>` object is on every first connect of
+  // that user, so a reconnect storm of new users pays for the registry's tables alone.
+  #coreReady = false;
+  #sessionsReady = false;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
     const limits = roomLimitsFor(env);
     this.#logger = createLogger(limits.LOG_LEVEL, { component: "room" });
-    this.#registry = new SessionRegistry(ctx.storage);
+    this.#sessions = new SessionRegistry(ctx.storage);
     const host: RoomHost<WebSocket> = {
       sockets: () => openSockets(ctx.getWebSockets()),
       socketsOfSession: (sessionId) => ctx.getWebSockets(sessionTag(sessionId)),
@@ -69,7 +74,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
         setTimeout(run, delayMs);
       },
     };
-    this.#room = new RoomCore({
+    this.#core = new RoomCore({
       host,
       ...roomStorage(ctx.storage, limits),
       limits,
@@ -78,11 +83,23 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     });
     // Keep-alives are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
-    // The runtime delivers no event until this settles, so no handler sees uninitialised tables.
-    void ctx.blockConcurrencyWhile(async () => {
-      this.#room.init();
-      this.#registry.init();
-    });
+  }
+
+  /** The room core, its tables created on first use (synchronous: no other event interleaves). */
+  get #room(): RoomCore<WebSocket> {
+    if (!this.#coreReady) {
+      this.#core.init();
+      this.#coreReady = true;
+    }
+    return this.#core;
+  }
+
+  get #registry(): SessionRegistry {
+    if (!this.#sessionsReady) {
+      this.#sessions.init();
+      this.#sessionsReady = true;
+    }
+    return this.#sessions;
   }
 
   // ------------------------------------------------------------------ connect (from the Worker)

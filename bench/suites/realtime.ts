@@ -8,7 +8,17 @@ import { type BenchContext, BASE, OURS, type Suite, alternate } from "../lib/con
 import { type Better, makeRow, type Row, statusRow } from "../lib/report.ts";
 import { cpuMs } from "../lib/proc-cpu.ts";
 import { quantile } from "../lib/stats.ts";
-import { connectBaseline, connectOurs, openOurs, type Recorder, type Side, sleep } from "./realtime-clients.ts";
+import {
+  connectBaseline,
+  connectOurs,
+  openOurs,
+  type Recorder,
+  type Side,
+  type StormResult,
+  sleep,
+  stormBaseline,
+  stormOurs,
+} from "./realtime-clients.ts";
 
 const GROUP = "Realtime";
 const SIDES: [string, string] = [OURS, `${BASE} (socket.io + Redis adapter, 2 processes)`];
@@ -26,7 +36,16 @@ interface RoundResult {
   refusedReason: string;
   /** Server CPU per 1,000 delivered messages, ms. */
   cpuPer1000: number;
+  /** Share of the expected deliveries that arrived within 250 ms of their publish, %. */
+  within250Pct: number;
 }
+
+/** The latency bound of the "highest rate" search. */
+const WITHIN_MS = 250;
+/** Rates (msg/s into the room) tried in the highest-rate search, until a side stops keeping up. */
+const RATE_LADDER = [10, 20, 40, 80, 160, 320];
+/** Clients opening one room at the same moment in the storm benchmark. */
+const STORM_CLIENTS = 300;
 
 const totalCpu = async (pids: number[]): Promise<number> =>
   (await Promise.all(pids.map(cpuMs))).reduce((a, b) => a + b, 0);
@@ -37,8 +56,9 @@ async function runRound(
   rec: Recorder,
   clients: number,
   rate: number,
+  sendS = ctx.profile.realtime.sendS,
 ): Promise<RoundResult> {
-  const { sendS, drainS } = ctx.profile.realtime;
+  const { drainS } = ctx.profile.realtime;
   const total = Math.round(rate * sendS);
   const expected = total * clients;
   const cpuBefore = await totalCpu(side.pids);
@@ -63,7 +83,74 @@ async function runRound(
     refused: side.refused.count - refusedBefore,
     refusedReason: side.refused.last,
     cpuPer1000: count ? (cpu / count) * 1000 : Number.NaN,
+    within250Pct: (rec.latencies.filter((l) => l <= WITHIN_MS).length / expected) * 100,
   };
+}
+
+/**
+ * The highest rate on the ladder at which ≥ 99 % of deliveries arrive within 250 ms, trying each
+ * rate on both sides in turn (alternating who goes first) and dropping a side once it fails one.
+ */
+async function highestRates(
+  ctx: BenchContext,
+  sides: { ours: Side; base: Side },
+  clients: number,
+  setRecorder: (which: "ours" | "base", round: number) => Recorder,
+): Promise<{ ours: number; base: number; tried: Record<string, Array<[number, number]>> }> {
+  const best = { ours: 0, base: 0 };
+  const going = { ours: true, base: true };
+  const tried: Record<string, Array<[number, number]>> = { ours: [], base: [] };
+  let round = 1000;
+  for (const [k, rate] of RATE_LADDER.entries()) {
+    if (!going.ours && !going.base) break;
+    if (ctx.timeLeftS() < 30) break;
+    const order: Array<"ours" | "base"> = k % 2 === 0 ? ["ours", "base"] : ["base", "ours"];
+    for (const which of order) {
+      if (!going[which]) continue;
+      const rec = setRecorder(which, round++);
+      const result = await runRound(ctx, sides[which], rec, clients, rate, 3);
+      tried[which]?.push([rate, result.within250Pct]);
+      if (result.within250Pct >= 99) best[which] = rate;
+      else going[which] = false;
+      await sleep(500);
+    }
+  }
+  return { ...best, tried };
+}
+
+function stormRows(ours: StormResult | undefined, base: StormResult, note: string): Row[] {
+  const common = { group: GROUP, benchmark: `${STORM_CLIENTS} clients open one room at once`, sides: SIDES, note };
+  const reasons = (r: StormResult | undefined) =>
+    r && r.refused > 0
+      ? Object.entries(r.reasons)
+          .map(([k, v]) => `${v}× ${k}`)
+          .join("; ")
+      : undefined;
+  return [
+    makeRow({
+      ...common,
+      metric: "clients welcomed",
+      unit: "",
+      better: "none",
+      a: ours ? [ours.welcomed] : [],
+      b: [base.welcomed],
+      note: [
+        note,
+        reasons(ours) && `ours refused: ${reasons(ours)}`,
+        reasons(base) && `baseline refused: ${reasons(base)}`,
+      ]
+        .filter(Boolean)
+        .join("; "),
+    }),
+    makeRow({
+      ...common,
+      metric: "time until the last was welcomed",
+      unit: "s",
+      better: "lower",
+      a: ours ? [ours.spanS] : [],
+      b: [base.spanS],
+    }),
+  ];
 }
 
 export const realtimeSuite: Suite = {
@@ -107,6 +194,10 @@ export const realtimeSuite: Suite = {
           return undefined;
         });
         const oursConnectS = (performance.now() - t) / 1000;
+        // Frames per client while the room filled: everything up to the last welcome, plus the
+        // trailing presence diff (the longest presence interval is 1 s).
+        await sleep(1500);
+        const oursFrames = ours?.framesPerClient?.() ?? [];
         t = performance.now();
         base = await connectBaseline(ctx, room, clients, () => baseRec, deadline());
         const baseConnectS = (performance.now() - t) / 1000;
@@ -135,10 +226,22 @@ export const realtimeSuite: Suite = {
         } else {
           for (let i = 0; i < ctx.profile.rounds; i++) b.push(await baseRound(i));
         }
+        let rates: Awaited<ReturnType<typeof highestRates>> | undefined;
+        if (oursSide && clients >= 1000 && ctx.profile.name === "full") {
+          rates = await highestRates(ctx, { ours: oursSide, base: baseSide }, clients, (which, round) => {
+            const rec: Recorder = { round, latencies: [], lastAt: 0 };
+            if (which === "ours") oursRec = rec;
+            else baseRec = rec;
+            return rec;
+          });
+          ctx.log(`  ${benchmark}: highest rate with 99 % within 250 ms: ${JSON.stringify(rates.tried)}`);
+        }
         ctx.extra[`realtime ${clients}`] = {
           ours: a,
           baseline: b,
           connectS: { ours: oursConnectS, baseline: baseConnectS },
+          framesPerClient: oursFrames.length ? { mean: mean(oursFrames), max: Math.max(...oursFrames) } : null,
+          rates,
         };
         ctx.log(
           `  ${benchmark}: ours p99 ${a.map((r) => r.p99Ms.toFixed(0)).join("/")} ms, baseline p99 ${b.map((r) => r.p99Ms.toFixed(0)).join("/")} ms`,
@@ -150,6 +253,7 @@ export const realtimeSuite: Suite = {
           ["publish→receive p99", "ms", "lower", (r) => r.p99Ms],
           ["delivered within the drain window", "%", "higher", (r) => r.deliveredPct],
           ["server CPU per 1,000 deliveries", "ms", "lower", (r) => r.cpuPer1000],
+          [`delivered within ${WITHIN_MS} ms`, "%", "higher", (r) => r.within250Pct],
         ];
         const common = { group: GROUP, benchmark, sides: SIDES, note };
         rows.push(
@@ -164,6 +268,32 @@ export const realtimeSuite: Suite = {
             a: oursSide ? [oursConnectS] : [],
             b: [baseConnectS],
           }),
+          ...(oursFrames.length
+            ? [
+                makeRow({
+                  ...common,
+                  metric: "frames per client while the room fills (ours: mean, max)",
+                  unit: "",
+                  better: "none",
+                  a: [mean(oursFrames), Math.max(...oursFrames)],
+                  b: [],
+                  note: "welcome + presence sync + presence diffs; socket.io sends no presence",
+                }),
+              ]
+            : []),
+          ...(rates
+            ? [
+                makeRow({
+                  ...common,
+                  metric: `highest rate with 99 % within ${WITHIN_MS} ms (of ${RATE_LADDER.join(", ")})`,
+                  unit: "msg/s",
+                  better: "higher",
+                  a: [rates.ours],
+                  b: [rates.base],
+                  note: "3 s per rate; 0: not even the lowest",
+                }),
+              ]
+            : []),
           makeRow({
             ...common,
             metric: "publishes refused by the server",
@@ -182,6 +312,27 @@ export const realtimeSuite: Suite = {
         await sleep(500);
       }
     }
+    if (ctx.timeLeftS() < 40) {
+      rows.push(
+        statusRow(GROUP, `${STORM_CLIENTS} clients open one room at once`, SIDES, "skipped", "time budget used up"),
+      );
+      return rows;
+    }
+    try {
+      const oursStorm = await stormOurs(ctx, `bench-${ctx.runId}-storm`, STORM_CLIENTS).catch((error: unknown) => {
+        ctx.log(`  storm (ours) failed: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      });
+      await sleep(1000);
+      const baseStorm = await stormBaseline(ctx, `bench-${ctx.runId}-storm`, STORM_CLIENTS);
+      ctx.extra.storm = { ours: oursStorm, baseline: baseStorm };
+      ctx.log(`  storm: ours ${JSON.stringify(oursStorm)}, baseline ${JSON.stringify(baseStorm)}`);
+      rows.push(...stormRows(oursStorm, baseStorm, "distinct users, every socket opened in the same instant"));
+    } catch (error) {
+      rows.push(statusRow(GROUP, `${STORM_CLIENTS} clients open one room at once`, SIDES, "error", String(error)));
+    }
     return rows;
   },
 };
+
+const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
