@@ -62,8 +62,12 @@ export interface RoomHost<S> {
  * after a seq, retention) and the presence ledger, both over one SQL store (a Durable Object's
  * SQLite storage, or node:sqlite in memory in process).
  */
-export function roomStorage(store: SqlStore, limits: RoomLimits): { log: MessageLog; ledger: PresenceLedger } {
+export function roomStorage(
+  store: SqlStore,
+  limits: RoomLimits,
+): { log: MessageLog; ledger: PresenceLedger; transaction: SqlStore["transactionSync"] } {
   return {
+    transaction: (closure) => store.transactionSync(closure),
     log: new MessageLog(store, {
       maxMessages: limits.ROOM_RETENTION_MESSAGES,
       maxAgeMs: limits.ROOM_RETENTION_SECONDS * 1000,
@@ -75,7 +79,11 @@ export function roomStorage(store: SqlStore, limits: RoomLimits): { log: Message
 
 /** HTTP publish buckets are trimmed past this many users (only full buckets are dropped). */
 const MAX_HTTP_BUCKETS = 10_000;
-/** The shortest presence interval (a small room announces a change within about this long). */
+/**
+ * The shortest presence interval: a quiet room announces a change within about this long. While
+ * diffs keep coming back to back the interval doubles up to ROOM_PRESENCE_INTERVAL_MS, so a member
+ * of a filling room gets a handful of diffs, not one per join.
+ */
 const MIN_PRESENCE_INTERVAL_MS = 50;
 /**
  * The presence interval grows by this much per connection, so a room sends at most about
@@ -97,6 +105,8 @@ export interface RoomCoreOptions<S> {
   host: RoomHost<S>;
   log: MessageLog;
   ledger: PresenceLedger;
+  /** Runs the table creation in one transaction (one commit for a new object instead of several). */
+  transaction?: SqlStore["transactionSync"];
   limits: RoomLimits;
   logger: Logger;
   /** Called once for every socket the room forgot (closed, errored, revoked, too slow). */
@@ -111,11 +121,14 @@ export class RoomCore<S> {
   readonly #logger: Logger;
   readonly #onDropped: (attachment: SocketAttachment) => void;
   readonly #checks: RoomChecks;
+  readonly #transaction: SqlStore["transactionSync"];
   // Rebuilt lazily from the sockets' attachments after every wake-up (hibernation, eviction).
   #presence: Presence | undefined;
   // Users whose presence changed since the last diff (their final status goes out in the next one).
   readonly #changed = new Set<string>();
   #lastDiffAt = Number.NEGATIVE_INFINITY;
+  // Doubles while diffs keep coming back to back (a room filling or emptying), resets once quiet.
+  #diffBackoffMs = MIN_PRESENCE_INTERVAL_MS;
   // Publish rate buckets by connection id (sockets) or `http:<user>`. Lost on eviction, which only
   // refills them: an evicted room has been idle longer than a bucket takes to refill.
   readonly #buckets = new Map<string, TokenBucket>();
@@ -130,13 +143,16 @@ export class RoomCore<S> {
     this.#limits = options.limits;
     this.#logger = options.logger;
     this.#onDropped = options.onDropped ?? (() => {});
+    this.#transaction = options.transaction ?? ((closure) => closure());
     this.#checks = { maxFrameBytes: options.limits.ROOM_MAX_FRAME_BYTES, take: (key) => this.#take(key) };
   }
 
   /** Creates the tables (idempotent). A Durable Object calls it inside blockConcurrencyWhile. */
   init(): void {
-    this.#log.init();
-    this.#ledger.init();
+    this.#transaction(() => {
+      this.#log.init();
+      this.#ledger.init();
+    });
   }
 
   // ---------------------------------------------------------------- connect, frames, leave
@@ -351,7 +367,12 @@ export class RoomCore<S> {
     const left: string[] = [];
     for (const id of [...this.#changed].sort()) (presence.has(id) ? joined : left).push(id);
     this.#changed.clear();
-    this.#lastDiffAt = Date.now();
+    const now = Date.now();
+    const busy = now - this.#lastDiffAt <= 2 * this.#diffBackoffMs;
+    this.#diffBackoffMs = busy
+      ? Math.min(this.#limits.ROOM_PRESENCE_INTERVAL_MS, this.#diffBackoffMs * 2)
+      : MIN_PRESENCE_INTERVAL_MS;
+    this.#lastDiffAt = now;
     this.#ledger.record(joined, left);
     return encodeServerFrame({
       type: "presence",
@@ -365,7 +386,7 @@ export class RoomCore<S> {
     const connections = this.#presence?.connectionCount ?? 0;
     const interval = Math.min(
       this.#limits.ROOM_PRESENCE_INTERVAL_MS,
-      Math.max(MIN_PRESENCE_INTERVAL_MS, connections * PRESENCE_MS_PER_CONNECTION),
+      Math.max(this.#diffBackoffMs, connections * PRESENCE_MS_PER_CONNECTION),
     );
     return this.#lastDiffAt + interval;
   }

@@ -25,13 +25,18 @@ export class SessionRegistry {
     this.#store = store;
   }
 
+  /** Creates the tables (idempotent), in one transaction: one commit for a new user's object, not three. */
   init(): void {
-    const { sql } = this.#store;
-    sql.exec(
-      `CREATE TABLE IF NOT EXISTS session_sockets (connection_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, room TEXT NOT NULL, created_at INTEGER NOT NULL)`,
-    );
-    sql.exec(`CREATE INDEX IF NOT EXISTS session_sockets_session_idx ON session_sockets (session_id)`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS revoked_sessions (session_id TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL)`);
+    this.#store.transactionSync(() => {
+      const { sql } = this.#store;
+      sql.exec(
+        `CREATE TABLE IF NOT EXISTS session_sockets (connection_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, room TEXT NOT NULL, created_at INTEGER NOT NULL)`,
+      );
+      sql.exec(`CREATE INDEX IF NOT EXISTS session_sockets_session_idx ON session_sockets (session_id)`);
+      sql.exec(
+        `CREATE TABLE IF NOT EXISTS revoked_sessions (session_id TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL)`,
+      );
+    });
   }
 
   /** Records a socket about to open. Refused when the session was revoked (closes the connect/revoke race). */

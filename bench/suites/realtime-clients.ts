@@ -39,6 +39,8 @@ export interface Side {
   pids: number[];
   /** Frames each client has received so far (ours only: socket.io's packets are not counted). */
   framesPerClient?: () => number[];
+  /** Closes every receiving client and opens it again (same users), as after a deploy; resolves when all are back. */
+  reconnectAll(deadline: number): Promise<void>;
   /** Sends one message into the room. */
   publish(data: Payload): void;
   /** Publishes the server refused so far (error frames / error acks), with the last reason. */
@@ -78,13 +80,25 @@ async function inBatches<T>(
   deadline: number,
   open: (i: number) => Promise<T>,
   close: (client: T) => void,
+  attempts = 1,
 ): Promise<T[]> {
   const out: T[] = [];
+  // A reconnecting client retries a refused open after a jittered pause, as the SDK does.
+  const openWithRetry = async (i: number): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await open(i);
+      } catch (error) {
+        if (attempt >= attempts || performance.now() > deadline) throw error;
+        await sleep(500 * (0.5 + Math.random()) * attempt);
+      }
+    }
+  };
   try {
     for (let start = 0; start < count; start += CONNECT_BATCH) {
       if (performance.now() > deadline) throw new Error(`only ${out.length} of ${count} clients connected in time`);
       const settled = await Promise.allSettled(
-        Array.from({ length: Math.min(CONNECT_BATCH, count - start) }, (_, k) => open(start + k)),
+        Array.from({ length: Math.min(CONNECT_BATCH, count - start) }, (_, k) => openWithRetry(start + k)),
       );
       for (const s of settled) if (s.status === "fulfilled") out.push(s.value);
       const failed = settled.find((s) => s.status === "rejected");
@@ -176,16 +190,19 @@ export async function connectOurs(
   const url = `${ctx.ours.url.replace(/^http/, "ws")}/v1/rooms/${room}/ws`;
   const publisherUser = users.pop();
   if (!publisherUser) throw new Error("no publisher user");
-  const counted = await inBatches(
-    clients,
-    deadline,
-    (i) =>
-      openOursCounted(url, (users[i] as { token: string }).token, (frame) => {
-        if (frame.type === "message") record(recorder(), frame.data);
-      }),
-    (s) => s.ws.terminate(),
-  );
-  const sockets = counted.map((s) => s.ws);
+  const openAll = (until: number, attempts = 1) =>
+    inBatches(
+      clients,
+      until,
+      (i) =>
+        openOursCounted(url, (users[i] as { token: string }).token, (frame) => {
+          if (frame.type === "message") record(recorder(), frame.data);
+        }),
+      (s) => s.ws.terminate(),
+      attempts,
+    );
+  let counted = await openAll(deadline);
+  let sockets = counted.map((s) => s.ws);
   const refused = { count: 0, last: "" };
   const publisher = await openOurs(url, publisherUser.token, (frame) => {
     if (frame.type === "error") {
@@ -199,6 +216,11 @@ export async function connectOurs(
   return {
     pids: await workerdPids(ctx.ours.proc.pid),
     framesPerClient: () => counted.map((s) => s.frames),
+    async reconnectAll(until) {
+      for (const ws of sockets) ws.terminate();
+      counted = await openAll(until, 5);
+      sockets = counted.map((s) => s.ws);
+    },
     refused,
     publish: (data) => publisher.send(JSON.stringify({ type: "publish", data, id: String(data.i) })),
     close: () => {
@@ -256,15 +278,18 @@ export async function connectBaseline(
   const publisherUser = users.pop();
   if (!publisherUser) throw new Error("no publisher user");
   const urls = [ctx.baseline.a.url, ctx.baseline.b.url];
-  const sockets = await inBatches(
-    clients,
-    deadline,
-    (i) =>
-      openBaseline(urls[i % 2] as string, (users[i] as { cookie: string }).cookie, room, (m) =>
-        record(recorder(), m.data),
-      ),
-    (s) => s.close(),
-  );
+  const openAll = (until: number, attempts = 1) =>
+    inBatches(
+      clients,
+      until,
+      (i) =>
+        openBaseline(urls[i % 2] as string, (users[i] as { cookie: string }).cookie, room, (m) =>
+          record(recorder(), m.data),
+        ),
+      (s) => s.close(),
+      attempts,
+    );
+  let sockets = await openAll(deadline);
   const publisher = await openBaseline(ctx.baseline.a.url, publisherUser.cookie, room, () => {}).catch(
     (error: unknown) => {
       for (const s of sockets) s.close();
@@ -274,6 +299,10 @@ export async function connectBaseline(
   const refused = { count: 0, last: "" };
   return {
     pids: [ctx.baseline.a.proc.pid, ctx.baseline.b.proc.pid],
+    async reconnectAll(until) {
+      for (const s of sockets) s.close();
+      sockets = await openAll(until, 5);
+    },
     refused,
     publish: (data) => {
       publisher.emit("publish", { room, data, id: data.i }, (reply: { error?: string }) => {

@@ -18,6 +18,7 @@ import {
   sleep,
   stormBaseline,
   stormOurs,
+  workerdPids,
 } from "./realtime-clients.ts";
 
 const GROUP = "Realtime";
@@ -186,6 +187,9 @@ export const realtimeSuite: Suite = {
         // Connecting may take long (ours does per-connection work, see BENCHMARKS.md); keep a minute for the rounds.
         const connectS = Math.max(10, Math.min(ctx.profile.realtime.connectTimeoutS, (ctx.timeLeftS() - 60) / 2));
         const deadline = () => performance.now() + connectS * 1000;
+        const oursPids = await workerdPids(ctx.ours.proc.pid);
+        const basePids = [ctx.baseline.a.proc.pid, ctx.baseline.b.proc.pid];
+        let cpu0 = await totalCpu(oursPids);
         let t = performance.now();
         // If ours cannot connect every client in time, the baseline is still measured and the rows say why.
         let oursFailure: string | undefined;
@@ -194,13 +198,16 @@ export const realtimeSuite: Suite = {
           return undefined;
         });
         const oursConnectS = (performance.now() - t) / 1000;
+        const oursConnectCpuMs = ((await totalCpu(oursPids)) - cpu0) / clients;
         // Frames per client while the room filled: everything up to the last welcome, plus the
-        // trailing presence diff (the longest presence interval is 1 s).
-        await sleep(1500);
+        // trailing presence diff (the longest presence interval is 5 s).
+        await sleep(5500);
         const oursFrames = ours?.framesPerClient?.() ?? [];
+        cpu0 = await totalCpu(basePids);
         t = performance.now();
         base = await connectBaseline(ctx, room, clients, () => baseRec, deadline());
         const baseConnectS = (performance.now() - t) / 1000;
+        const baseConnectCpuMs = ((await totalCpu(basePids)) - cpu0) / clients;
         ctx.log(
           `  ${benchmark}: connected in ${oursConnectS.toFixed(1)} s (ours${oursFailure ? `, failed: ${oursFailure}` : ""}) / ${baseConnectS.toFixed(1)} s (baseline)`,
         );
@@ -226,8 +233,24 @@ export const realtimeSuite: Suite = {
         } else {
           for (let i = 0; i < ctx.profile.rounds; i++) b.push(await baseRound(i));
         }
+        // Reconnecting the same users (as after a deploy): their registry objects exist by now.
+        const reconnect = async (side: Side, pids: number[]) => {
+          const c = await totalCpu(pids);
+          const started = performance.now();
+          await side.reconnectAll(performance.now() + connectS * 1000);
+          return { s: (performance.now() - started) / 1000, cpuMs: ((await totalCpu(pids)) - c) / clients };
+        };
+        const oursAgain = oursSide
+          ? await reconnect(oursSide, oursPids).catch((error: unknown) => {
+              ctx.log(`  reconnect (ours) failed: ${error instanceof Error ? error.message : String(error)}`);
+              return undefined;
+            })
+          : undefined;
+        await sleep(500);
+        const baseAgain = await reconnect(baseSide, basePids);
+        await sleep(500);
         let rates: Awaited<ReturnType<typeof highestRates>> | undefined;
-        if (oursSide && clients >= 1000 && ctx.profile.name === "full") {
+        if (oursSide && oursAgain && clients >= 1000 && ctx.profile.name === "full") {
           rates = await highestRates(ctx, { ours: oursSide, base: baseSide }, clients, (which, round) => {
             const rec: Recorder = { round, latencies: [], lastAt: 0 };
             if (which === "ours") oursRec = rec;
@@ -240,6 +263,8 @@ export const realtimeSuite: Suite = {
           ours: a,
           baseline: b,
           connectS: { ours: oursConnectS, baseline: baseConnectS },
+          connectCpuMs: { ours: oursConnectCpuMs, baseline: baseConnectCpuMs },
+          reconnect: { ours: oursAgain, baseline: baseAgain },
           framesPerClient: oursFrames.length ? { mean: mean(oursFrames), max: Math.max(...oursFrames) } : null,
           rates,
         };
@@ -268,16 +293,41 @@ export const realtimeSuite: Suite = {
             a: oursSide ? [oursConnectS] : [],
             b: [baseConnectS],
           }),
+          makeRow({
+            ...common,
+            metric: "server CPU per connect (first connect of each user)",
+            unit: "ms",
+            better: "lower",
+            a: oursSide ? [oursConnectCpuMs] : [],
+            b: [baseConnectCpuMs],
+            note: "ours: the real workerd process (not the Upstash/Postgres stand-ins); baseline: both Node processes (not Redis)",
+          }),
+          makeRow({
+            ...common,
+            metric: "time to reconnect every client (same users)",
+            unit: "s",
+            better: "lower",
+            a: oursAgain ? [oursAgain.s] : [],
+            b: [baseAgain.s],
+          }),
+          makeRow({
+            ...common,
+            metric: "server CPU per reconnect (same users)",
+            unit: "ms",
+            better: "lower",
+            a: oursAgain ? [oursAgain.cpuMs] : [],
+            b: [baseAgain.cpuMs],
+          }),
           ...(oursFrames.length
             ? [
                 makeRow({
                   ...common,
-                  metric: "frames per client while the room fills (ours: mean, max)",
+                  metric: "frames per client while the room fills, mean",
                   unit: "",
                   better: "none",
-                  a: [mean(oursFrames), Math.max(...oursFrames)],
+                  a: [mean(oursFrames)],
                   b: [],
-                  note: "welcome + presence sync + presence diffs; socket.io sends no presence",
+                  note: `max ${Math.max(...oursFrames)}; welcome + presence sync + presence diffs (socket.io sends no presence)`,
                 }),
               ]
             : []),
