@@ -79,7 +79,6 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
       ...roomStorage(ctx.storage, limits),
       limits,
       logger: this.#logger,
-      onDropped: (a) => this.#unregisterInBackground(a.userId, a.room, a.connectionId),
     });
     // Keep-alives are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -123,7 +122,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     if (early) return refuse(early);
 
     const connectionId = crypto.randomUUID();
-    const registered = await this.#registerWithUser(connect, connectionId);
+    const registered = await this.#registerWithUser(connect);
     if (registered === "revoked") return refuse("session_revoked");
     if (registered === "too_many") return refuse("too_many_connections");
     if (registered === "unavailable") return refuse("unavailable");
@@ -131,10 +130,8 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     // From here to the response everything is synchronous: no other event can interleave, so the
     // replay in admit() reaches this socket before any live message does.
     const late = this.#room.refusal(connect.userId);
-    if (late) {
-      this.#unregisterInBackground(connect.userId, connect.room, connectionId);
-      return refuse(late);
-    }
+    // A registration without a socket costs one no-op call if the session is revoked (session-registry.ts).
+    if (late) return refuse(late);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [sessionTag(connect.sessionId), userTag(connect.userId)]);
     const attachment: SocketAttachment = {
@@ -152,7 +149,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     } catch (error) {
       // The socket was accepted but the connect failed: undo it, or a ghost member would hold a
       // presence entry, a connection slot and a registry row until the object is evicted.
-      if (!this.#room.drop(server)) this.#unregisterInBackground(connect.userId, connect.room, connectionId);
+      this.#room.drop(server);
       try {
         server.close(1011, "connect failed");
       } catch {
@@ -215,12 +212,8 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
   }
 
   /** Registry (on `user:<id>` objects): a socket of the user's session is about to open in `room`. */
-  registerSocket(sessionId: string, room: string, connectionId: string): RegisterResult {
-    return this.#registry.register(sessionId, room, connectionId, Date.now());
-  }
-
-  unregisterSocket(connectionId: string): void {
-    this.#registry.unregister(connectionId);
+  registerSocket(sessionId: string, room: string): RegisterResult {
+    return this.#registry.register(sessionId, room, Date.now());
   }
 
   /**
@@ -255,38 +248,21 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
 
   // ------------------------------------------------------------------ the session registry
 
-  async #registerWithUser(connect: ConnectRequest, connectionId: string): Promise<RegisterResult | "unavailable"> {
+  async #registerWithUser(connect: ConnectRequest): Promise<RegisterResult | "unavailable"> {
     const userRoom = userRoomOf(connect.userId);
-    if (connect.room === userRoom) return this.registerSocket(connect.sessionId, connect.room, connectionId);
+    if (connect.room === userRoom) return this.registerSocket(connect.sessionId, connect.room);
     try {
       const stub = this.#namespace().getByName(userRoom);
       return await withTimeout(
         "session registry",
         PEER_CALL_TIMEOUT_MS,
-        stub.registerSocket(connect.sessionId, connect.room, connectionId),
+        stub.registerSocket(connect.sessionId, connect.room),
       );
     } catch (error) {
       // Fail closed: a socket the registry does not know could not be closed on revocation.
       this.#logger.warn("session registry unavailable", { error });
       return "unavailable";
     }
-  }
-
-  #unregisterInBackground(userId: string, room: string, connectionId: string): void {
-    const userRoom = userRoomOf(userId);
-    if (room === userRoom) {
-      this.unregisterSocket(connectionId);
-      return;
-    }
-    const work = withTimeout(
-      "session registry",
-      PEER_CALL_TIMEOUT_MS,
-      this.#namespace().getByName(userRoom).unregisterSocket(connectionId),
-    ).catch((error: unknown) => {
-      // A lost unregister leaves a row that costs one no-op call at revocation; see session-registry.ts.
-      this.#logger.warn("session unregister failed", { error });
-    });
-    this.ctx.waitUntil(work);
   }
 
   #namespace(): RoomNamespace {
