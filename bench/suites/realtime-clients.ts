@@ -347,19 +347,29 @@ async function storm<T>(count: number, open: (i: number) => Promise<T>, close: (
   return { welcomed, refused: count - welcomed, reasons, spanS };
 }
 
-/** `count` distinct users open one fresh room of ours at once (as after a deploy). */
-export async function stormOurs(ctx: BenchContext, room: string, count: number): Promise<StormResult> {
+/**
+ * `count` distinct users open one room of ours at once, twice: the first time is each user's first
+ * connect ever, the second is the same users coming back together (as after a deploy).
+ */
+export async function stormOurs(ctx: BenchContext, room: string, count: number): Promise<StormResult[]> {
   const users = await createUsers(ctx.services.databaseUrl, ctx.workerVars, `${ctx.runId}-storm${count}`, count);
   const url = `${ctx.ours.url.replace(/^http/, "ws")}/v1/rooms/${room}/ws`;
-  return storm(
-    count,
-    (i) => openOurs(url, (users[i] as { token: string }).token, () => {}),
-    (ws) => ws.terminate(),
-  );
+  const results: StormResult[] = [];
+  for (let round = 0; round < 2; round++) {
+    results.push(
+      await storm(
+        count,
+        (i) => openOurs(url, (users[i] as { token: string }).token, () => {}),
+        (ws) => ws.terminate(),
+      ),
+    );
+    await sleep(1000);
+  }
+  return results;
 }
 
-/** The same storm against the baseline, clients split over its two processes. */
-export async function stormBaseline(ctx: BenchContext, room: string, count: number): Promise<StormResult> {
+/** The same storms against the baseline, clients split over its two processes. */
+export async function stormBaseline(ctx: BenchContext, room: string, count: number): Promise<StormResult[]> {
   const users = await mintSessions(ctx.redis, {
     keyPrefix: ctx.baseline.keyPrefix,
     secret: ctx.baseline.sessionSecret,
@@ -367,9 +377,16 @@ export async function stormBaseline(ctx: BenchContext, room: string, count: numb
     tag: `${ctx.runId}-storm${count}`,
   });
   const urls = [ctx.baseline.a.url, ctx.baseline.b.url];
-  return storm(
-    count,
-    (i) => openBaseline(urls[i % 2] as string, (users[i] as { cookie: string }).cookie, room, () => {}),
-    (s) => s.close(),
-  );
+  const results: StormResult[] = [];
+  for (let round = 0; round < 2; round++) {
+    results.push(
+      await storm(
+        count,
+        (i) => openBaseline(urls[i % 2] as string, (users[i] as { cookie: string }).cookie, room, () => {}),
+        (s) => s.close(),
+      ),
+    );
+    await sleep(1000);
+  }
+  return results;
 }

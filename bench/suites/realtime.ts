@@ -119,8 +119,8 @@ async function highestRates(
   return { ...best, tried };
 }
 
-function stormRows(ours: StormResult | undefined, base: StormResult, note: string): Row[] {
-  const common = { group: GROUP, benchmark: `${STORM_CLIENTS} clients open one room at once`, sides: SIDES, note };
+function stormRows(ours: StormResult | undefined, base: StormResult, benchmark: string, note: string): Row[] {
+  const common = { group: GROUP, benchmark, sides: SIDES, note };
   const reasons = (r: StormResult | undefined) =>
     r && r.refused > 0
       ? Object.entries(r.reasons)
@@ -377,7 +377,13 @@ export const realtimeSuite: Suite = {
       const baseStorm = await stormBaseline(ctx, `bench-${ctx.runId}-storm`, STORM_CLIENTS);
       ctx.extra.storm = { ours: oursStorm, baseline: baseStorm };
       ctx.log(`  storm: ours ${JSON.stringify(oursStorm)}, baseline ${JSON.stringify(baseStorm)}`);
-      rows.push(...stormRows(oursStorm, baseStorm, "distinct users, every socket opened in the same instant"));
+      const note = "distinct users, every socket opened in the same instant";
+      const [first, again] = [
+        `${STORM_CLIENTS} new users open one room at once`,
+        `the same ${STORM_CLIENTS} reconnect at once`,
+      ];
+      rows.push(...stormRows(oursStorm?.[0], baseStorm[0] as StormResult, first, `${note}; each user's first connect`));
+      rows.push(...stormRows(oursStorm?.[1], baseStorm[1] as StormResult, again, `${note}; as after a deploy`));
     } catch (error) {
       rows.push(statusRow(GROUP, `${STORM_CLIENTS} clients open one room at once`, SIDES, "error", String(error)));
     }
