@@ -127,7 +127,12 @@ async function main(): Promise<number> {
     }
 
     // Configured values win over the stand-ins' (e.g. a DATABASE_WS_PROXY of your own).
-    const workerVars: Record<string, string> = { ...stack.vars, JWT_KEYS: jwtKeys };
+    // A front end on any local port may call the API (CORS); .dev.vars may set CORS_ORIGINS otherwise.
+    const workerVars: Record<string, string> = {
+      ...stack.vars,
+      CORS_ORIGINS: "http://localhost:*,http://127.0.0.1:*",
+      JWT_KEYS: jwtKeys,
+    };
     for (const [k, v] of Object.entries(configured)) if (!STACK_ONLY.has(k)) workerVars[k] = v;
     if (configured.DATABASE_URL && !postgresAddress(configured.DATABASE_URL).local && !configured.DATABASE_WS_PROXY) {
       delete workerVars.DATABASE_WS_PROXY;
