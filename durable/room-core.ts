@@ -77,6 +77,18 @@ export function roomStorage(
   };
 }
 
+/**
+ * A log shared with other hosts of the same room (the Redis log of linked instances off Workers,
+ * runtimes/linked/): it assigns the seqs, and every stored message, this host's own included, comes
+ * back through `RoomCore.deliver()` in seq order, so each member sees one order whoever published.
+ */
+export interface SharedRoomLog {
+  /** Stores the publishes atomically under consecutive seqs; resolves with the first one. */
+  appendBatch(publishes: readonly AcceptedPublish[]): Promise<{ firstSeq: number }>;
+  /** Retained messages after `since` (at most `limit`), with the latest and the oldest retained seq. */
+  read(since: number, limit: number): Promise<{ messages: StoredMessage[]; latestSeq: number; oldestSeq: number }>;
+}
+
 /** HTTP publish buckets are trimmed past this many users (only full buckets are dropped). */
 const MAX_HTTP_BUCKETS = 10_000;
 /**
@@ -103,7 +115,8 @@ interface QueuedPublish {
 
 export interface RoomCoreOptions<S> {
   host: RoomHost<S>;
-  log: MessageLog;
+  /** The room's own log (synchronous, in its storage), or a log shared with other hosts. */
+  log: MessageLog | SharedRoomLog;
   ledger: PresenceLedger;
   /** Runs the table creation in one transaction (one commit for a new object instead of several). */
   transaction?: SqlStore["transactionSync"];
@@ -115,7 +128,8 @@ export interface RoomCoreOptions<S> {
 
 export class RoomCore<S> {
   readonly #host: RoomHost<S>;
-  readonly #log: MessageLog;
+  readonly #log: MessageLog | undefined;
+  readonly #shared: SharedRoomLog | undefined;
   readonly #ledger: PresenceLedger;
   readonly #limits: RoomLimits;
   readonly #logger: Logger;
@@ -135,10 +149,18 @@ export class RoomCore<S> {
   #queue: QueuedPublish[] = [];
   // The earliest pending tick, so a burst schedules one timer rather than one per event.
   #tickAt: number | undefined;
+  // Shared log only: the last seq delivered to the members (undefined while no member is here to
+  // deliver to), sockets still being replayed to, acks waiting for their message to be delivered,
+  // and other hosts' members (user id -> connections there).
+  #delivered: number | undefined;
+  readonly #replaying = new Set<S>();
+  #waiting: Array<{ seq: number; run: () => void }> = [];
+  readonly #remote = new Map<string, number>();
 
   constructor(options: RoomCoreOptions<S>) {
     this.#host = options.host;
-    this.#log = options.log;
+    this.#log = options.log instanceof MessageLog ? options.log : undefined;
+    this.#shared = options.log instanceof MessageLog ? undefined : options.log;
     this.#ledger = options.ledger;
     this.#limits = options.limits;
     this.#logger = options.logger;
@@ -150,7 +172,7 @@ export class RoomCore<S> {
   /** Creates the tables (idempotent). A Durable Object calls it inside blockConcurrencyWhile. */
   init(): void {
     this.#transaction(() => {
-      this.#log.init();
+      this.#log?.init();
       this.#ledger.init();
     });
   }
@@ -170,12 +192,29 @@ export class RoomCore<S> {
    * the replay after `since`, synchronously, so the replay reaches it before any live message. Its
    * join goes to the others in the next presence diff.
    */
-  admit(socket: S, attachment: SocketAttachment, since: number | undefined): void {
+  admit(socket: S, attachment: SocketAttachment, since: number | undefined): void | Promise<void> {
     const presence = this.#presenceNow();
     this.#host.setAttachment(socket, attachment);
-    if (presence.add(attachment.connectionId, attachment.userId)) this.#presenceChanged(attachment.userId);
-    this.#log.pruneExpired(Date.now());
-    const latest = this.#log.latestSeq;
+    if (presence.add(attachment.connectionId, attachment.userId) && !this.#remote.has(attachment.userId)) {
+      this.#presenceChanged(attachment.userId);
+    }
+    if (this.#shared) return this.#admitShared(socket, attachment, since, this.#shared);
+    const log = this.#log as MessageLog;
+    log.pruneExpired(Date.now());
+    const latest = log.latestSeq;
+    const resume = since === undefined ? undefined : resumePoint(since, latest, log.oldestSeq());
+    this.#greet(socket, attachment, latest, since, resume);
+    if (resume) for (const message of log.after(resume.from)) this.#host.send(socket, message.frame);
+  }
+
+  /** Welcome, presence sync and (when resuming past retention) the resync signal. */
+  #greet(
+    socket: S,
+    attachment: SocketAttachment,
+    latest: number,
+    since: number | undefined,
+    resume: { from: number; resync: boolean } | undefined,
+  ): void {
     const send = (frame: ServerFrame) => this.#host.send(socket, encodeServerFrame(frame));
     send({
       type: "welcome",
@@ -184,19 +223,61 @@ export class RoomCore<S> {
       user: { id: attachment.userId },
       seq: latest,
     });
-    send({ type: "presence", action: "sync", users: presence.users() });
-    if (since === undefined) return;
-    const { from, resync } = resumePoint(since, latest, this.#log.oldestSeq());
-    if (resync) {
+    send({ type: "presence", action: "sync", users: this.presenceUsers() });
+    if (resume?.resync) {
       send({
         type: "error",
         code: ERROR_CODES.resyncRequired,
-        message: `Messages after ${since} are no longer retained; replaying from ${from + 1}.`,
-        oldestSeq: from + 1,
+        message: `Messages after ${since} are no longer retained; replaying from ${resume.from + 1}.`,
+        oldestSeq: resume.from + 1,
         seq: latest,
       });
     }
-    for (const message of this.#log.after(from)) this.#host.send(socket, message.frame);
+  }
+
+  /**
+   * Admission over a shared log: the socket gets no live frame until its replay is complete. The
+   * replay is read from the log up to what this host has delivered (waiting for the delivery to
+   * reach what the client already saw elsewhere), then sent in the same synchronous step that makes
+   * the socket live, so it sees every message once, in order. The host must have called
+   * `startDelivery` first.
+   */
+  async #admitShared(socket: S, attachment: SocketAttachment, since: number | undefined, log: SharedRoomLog) {
+    this.#replaying.add(socket);
+    const live = () => this.#replaying.has(socket) && this.#host.attachment(socket)?.dropped !== true;
+    try {
+      let resume: { from: number; resync: boolean } | undefined;
+      const replay: StoredMessage[] = [];
+      if (since !== undefined) {
+        const first = await log.read(since, this.#limits.ROOM_RETENTION_MESSAGES);
+        resume = resumePoint(since, first.latestSeq, first.oldestSeq);
+        const page = resume.from === since ? first : await log.read(resume.from, this.#limits.ROOM_RETENTION_MESSAGES);
+        replay.push(...page.messages);
+        // Until this host delivered at least what the read saw, then read what it delivered beyond.
+        for (;;) {
+          const last = replay.at(-1)?.seq ?? resume.from;
+          await this.#deliveredAtLeast(last);
+          if (!live()) return;
+          if ((this.#delivered ?? 0) <= last) break;
+          const more = await log.read(last, this.#limits.ROOM_RETENTION_MESSAGES);
+          if (more.messages.length === 0) break;
+          replay.push(...more.messages);
+        }
+      }
+      if (!live()) return;
+      const delivered = this.#delivered ?? 0;
+      this.#greet(socket, attachment, delivered, since, resume);
+      for (const message of replay) if (message.seq <= delivered) this.#host.send(socket, message.frame);
+      this.#replaying.delete(socket);
+    } catch (error) {
+      this.#logger.warn("replay from the shared log failed; closing the socket", { error });
+      this.drop(socket);
+      try {
+        this.#host.close(socket, 1013, "try again");
+      } catch {
+        // closing already
+      }
+    }
   }
 
   /** One frame from a socket: answered at once (pong, errors) or queued for the tick (publish, then ack). */
@@ -233,9 +314,10 @@ export class RoomCore<S> {
       // The runtime already released the socket; it cannot be seen again either way.
     }
     this.#buckets.delete(attachment.connectionId);
+    this.#replaying.delete(socket);
     presence.add(attachment.connectionId, attachment.userId);
     const left = presence.remove(attachment.connectionId);
-    if (left !== undefined) this.#presenceChanged(left);
+    if (left !== undefined && !this.#remote.has(left)) this.#presenceChanged(left);
     this.#onDropped(attachment);
     return true;
   }
@@ -281,15 +363,84 @@ export class RoomCore<S> {
     });
   }
 
-  /** Retained messages after `since`, oldest first, at most `limit`. */
+  /** Retained messages after `since`, oldest first, at most `limit` (the room's own log). */
   history(since: number, limit: number): HistoryPage {
-    this.#log.pruneExpired(Date.now());
-    const items = this.#log.after(since, limit).map((m) => toHistoryItem(m.frame));
-    return { items, seq: this.#log.latestSeq, oldestSeq: this.#log.oldestSeq() };
+    const log = this.#log as MessageLog;
+    log.pruneExpired(Date.now());
+    const items = log.after(since, limit).map((m) => toHistoryItem(m.frame));
+    return { items, seq: log.latestSeq, oldestSeq: log.oldestSeq() };
   }
 
+  /** `history` for either log. */
+  async readHistory(since: number, limit: number): Promise<HistoryPage> {
+    if (!this.#shared) return this.history(since, limit);
+    const page = await this.#shared.read(since, limit);
+    return {
+      items: page.messages.map((m) => toHistoryItem(m.frame)),
+      seq: page.latestSeq,
+      oldestSeq: page.oldestSeq,
+    };
+  }
+
+  /** Present users: this host's members, and other hosts' (shared log) as last reported. */
   presenceUsers(): PresenceUser[] {
-    return this.#presenceNow().users();
+    const users = this.#presenceNow().users();
+    if (this.#remote.size === 0) return users;
+    const counts = new Map(users.map((u) => [u.id, u.connections]));
+    for (const [id, n] of this.#remote) counts.set(id, (counts.get(id) ?? 0) + n);
+    return [...counts.entries()]
+      .map(([id, connections]) => ({ id, connections }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // ---------------------------------------------------------------- shared log
+
+  /** Shared log: this host's members have seen everything up to `seq`; what follows comes through `deliver`. */
+  startDelivery(seq: number): void {
+    this.#delivered = seq;
+  }
+
+  /** Shared log: nobody here to deliver to any more; waiting acks go out (their messages are stored). */
+  stopDelivery(): void {
+    this.#delivered = undefined;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) w.run();
+  }
+
+  /** Shared log: the next messages in seq order (any host's), ending at `lastSeq`; sent as one frame. */
+  deliver(frames: readonly string[], lastSeq: number): void {
+    if (this.#delivered === undefined || lastSeq <= this.#delivered || frames.length === 0) return;
+    this.#fanOut(undefined, frames.length === 1 ? (frames[0] as string) : encodeBatchFrame([...frames]));
+    this.#delivered = lastSeq;
+    const due = this.#waiting.filter((w) => w.seq <= lastSeq);
+    this.#waiting = this.#waiting.filter((w) => w.seq > lastSeq);
+    for (const w of due) w.run();
+  }
+
+  /**
+   * Shared log: the users present on other hosts (user id -> their connections there). Changes go
+   * out in the next presence diff, as local joins and leaves do.
+   */
+  setRemotePresence(remote: ReadonlyMap<string, number>): void {
+    const presence = this.#presenceNow();
+    for (const id of new Set([...this.#remote.keys(), ...remote.keys()])) {
+      const was = this.#remote.has(id);
+      const is = (remote.get(id) ?? 0) > 0;
+      if (is) this.#remote.set(id, remote.get(id) as number);
+      else this.#remote.delete(id);
+      if (was !== is && !presence.has(id)) this.#presenceChanged(id);
+    }
+  }
+
+  /** Runs `run` once this host delivered `seq` (at once when it has, or delivers to nobody). */
+  #afterDelivered(seq: number, run: () => void): void {
+    if (this.#delivered === undefined || this.#delivered >= seq) run();
+    else this.#waiting.push({ seq, run });
+  }
+
+  #deliveredAtLeast(seq: number): Promise<void> {
+    return new Promise((resolve) => this.#afterDelivered(seq, resolve));
   }
 
   // ---------------------------------------------------------------- the tick
@@ -313,9 +464,11 @@ export class RoomCore<S> {
     const queued = this.#queue;
     this.#queue = [];
     let stored: StoredMessage[] = [];
-    if (queued.length > 0) {
+    if (queued.length > 0 && this.#shared) {
+      this.#appendShared(queued.splice(0), this.#shared); // acked once delivered, below in #appendShared
+    } else if (queued.length > 0) {
       try {
-        stored = this.#log.appendBatch(
+        stored = (this.#log as MessageLog).appendBatch(
           Date.now(),
           queued.map(
             ({ publish }) =>
@@ -342,10 +495,30 @@ export class RoomCore<S> {
     for (const [i, q] of queued.entries()) q.settle({ ok: true, seq: (stored[i] as StoredMessage).seq });
   }
 
+  /**
+   * One append per tick to the shared log; the messages come back through `deliver` (to every
+   * member, in seq order) and each ack goes out once its message has.
+   */
+  #appendShared(queued: QueuedPublish[], log: SharedRoomLog): void {
+    log.appendBatch(queued.map((q) => q.publish)).then(
+      ({ firstSeq }) => {
+        for (const [i, q] of queued.entries()) {
+          const seq = firstSeq + i;
+          this.#afterDelivered(seq, () => q.settle({ ok: true, seq }));
+        }
+      },
+      (error: unknown) => {
+        this.#logger.error("storing messages failed", { error, count: queued.length });
+        for (const q of queued) q.settle({ ok: false, error });
+      },
+    );
+  }
+
   #fanOut(diff: string | undefined, messages: string | undefined): void {
     const maxBuffered = SLOW_CONSUMER_RETENTIONS * this.#limits.ROOM_RETENTION_BYTES;
     for (const socket of [...this.#host.sockets()]) {
       const buffered = this.#host.bufferedAmount(socket);
+      if (this.#replaying.has(socket)) continue; // its replay is read, and ends where live frames start
       if (buffered !== undefined && buffered > maxBuffered) {
         // A member that cannot keep up is closed rather than buffered without bound; it resumes with ?since.
         try {
@@ -365,7 +538,7 @@ export class RoomCore<S> {
     const presence = this.#presenceNow();
     const joined: string[] = [];
     const left: string[] = [];
-    for (const id of [...this.#changed].sort()) (presence.has(id) ? joined : left).push(id);
+    for (const id of [...this.#changed].sort()) (presence.has(id) || this.#remote.has(id) ? joined : left).push(id);
     this.#changed.clear();
     const now = Date.now();
     const busy = now - this.#lastDiffAt <= 2 * this.#diffBackoffMs;

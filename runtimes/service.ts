@@ -10,11 +10,14 @@ import { createLogger, type Logger } from "../src/core/logger.ts";
 import { runScheduledJobs } from "../src/scheduled.ts";
 import { createFleetLease, type FleetLease } from "./linked/fleet-lease.ts";
 import { openLinkRedis, type LinkRedis, parseRedisUrl } from "./linked/redis-link.ts";
+import { createLinkedRooms } from "./linked/linked-rooms.ts";
 import { createLocalRooms, type SocketUpgrader } from "./local-rooms.ts";
 import { installWorkersStreams } from "./web-polyfills.ts";
 
 /** The Cron Trigger runs every 15 minutes (wrangler.toml); the interval defaults to the same. */
 const DEFAULT_SCHEDULE_SECONDS = 15 * 60;
+/** A killed linked instance's members count this long before they leave (heartbeated every third of it). */
+const DEFAULT_PRESENCE_LEASE_SECONDS = 15;
 /** Background work still running at shutdown gets this long to finish. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -44,7 +47,29 @@ export function createRuntimeService(
   // Fail at start-up, not on the first request, when configuration is missing or malformed.
   const config = configFor(plain);
   const log = createLogger(config.LOG_LEVEL, { runtime });
-  const rooms = createLocalRooms(upgrader, { limits: roomLimitsFor(plain), log });
+  // REDIS_URL links this instance with the others on the same Redis (see docs/runtimes.md).
+  if (vars.REDIS_URL !== undefined && vars.REDIS_URL !== "") parseRedisUrl(vars.REDIS_URL);
+  const leaseSeconds = Number(vars.ROOM_PRESENCE_LEASE_SECONDS ?? DEFAULT_PRESENCE_LEASE_SECONDS);
+  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 1 || leaseSeconds > 300) {
+    throw new Error(
+      "ROOM_PRESENCE_LEASE_SECONDS must be an integer from 1 to 300 (seconds a killed instance's members stay present)",
+    );
+  }
+  const instanceId = crypto.randomUUID();
+  const link: LinkRedis | null = vars.REDIS_URL
+    ? openLinkRedis({ url: vars.REDIS_URL, log: log.child({ component: "redis-link" }) })
+    : null;
+  const limits = roomLimitsFor(plain);
+  const rooms = link
+    ? createLinkedRooms(upgrader, {
+        limits,
+        log: log.child({ component: "linked-rooms" }),
+        redis: link,
+        prefix: config.REDIS_KEY_PREFIX,
+        instanceId,
+        leaseMs: leaseSeconds * 1000,
+      })
+    : createLocalRooms(upgrader, { limits, log });
   // Stable for the process's life, like a Worker's env: config is parsed once per env object.
   const env = Object.freeze({ ...plain, [ROOMS_GATEWAY_BINDING]: rooms.gateway }) as unknown as Bindings;
   configFor(env);
@@ -71,12 +96,6 @@ export function createRuntimeService(
   if (!Number.isInteger(intervalSeconds) || intervalSeconds <= 0) {
     throw new Error("SCHEDULE_INTERVAL_SECONDS must be a positive integer (seconds between scheduled runs)");
   }
-  // REDIS_URL links this instance with the others on the same Redis (see docs/runtimes.md).
-  if (vars.REDIS_URL !== undefined) parseRedisUrl(vars.REDIS_URL);
-  const instanceId = crypto.randomUUID();
-  const link: LinkRedis | null = vars.REDIS_URL
-    ? openLinkRedis({ url: vars.REDIS_URL, log: log.child({ component: "redis-link" }) })
-    : null;
   const lease: FleetLease | null = link
     ? createFleetLease(link, { prefix: config.REDIS_KEY_PREFIX, instanceId })
     : null;

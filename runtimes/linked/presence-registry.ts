@@ -86,6 +86,27 @@ for _, u in ipairs(left) do out[#out + 1] = u end
 return out
 `;
 
+// KEYS: instances, members prefix; ARGV: instance, leaseMs, user, count, user, count, ...
+// The heartbeat: replaces this instance's member hash with what it holds and renews its deadline,
+// so an instance that was swept while Redis was out of reach (or slow) is counted again. Returns
+// the same as READ.
+const SYNC = `${SWEEP_AND_SUM}
+local key = KEYS[2] .. ARGV[1]
+redis.call('DEL', key)
+if #ARGV > 2 then
+  for i = 3, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+else
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
+local users, _, left = sweepAndSum(KEYS[1], KEYS[2], now)
+local out = {}
+for user, n in pairs(users) do out[#out + 1] = user; out[#out + 1] = n end
+out[#out + 1] = ''
+for _, u in ipairs(left) do out[#out + 1] = u end
+return out
+`;
+
 export type Admission =
   | { ok: true; joined: boolean; left: string[] }
   | { ok: false; refusal: "room_full" | "too_many_connections"; left: string[] };
@@ -103,6 +124,11 @@ export interface PresenceRegistry {
   release(room: string, userId: string): Promise<boolean>;
   /** The room's members across live instances; renews this instance's lease in the room. */
   read(room: string): Promise<RoomPresence>;
+  /**
+   * The heartbeat: states this instance's members of the room (user id -> sockets; none removes
+   * the instance from the room), renews its lease, and returns the room's members across the fleet.
+   */
+  sync(room: string, members: ReadonlyMap<string, number>): Promise<RoomPresence>;
   /** How long an instance that stops heartbeating still counts (the leave bound). */
   readonly leaseMs: number;
 }
@@ -111,12 +137,24 @@ export async function createPresenceRegistry(
   redis: LinkRedis,
   options: { prefix: string; instanceId: string; leaseMs: number },
 ): Promise<PresenceRegistry> {
-  const [admit, release, read] = await Promise.all([luaScript(ADMIT), luaScript(RELEASE), luaScript(READ)]);
+  const [admit, release, read, sync] = await Promise.all([
+    luaScript(ADMIT),
+    luaScript(RELEASE),
+    luaScript(READ),
+    luaScript(SYNC),
+  ]);
   const keys = (room: string) => [
     `${options.prefix}room:{${room}}:instances`,
     `${options.prefix}room:{${room}}:members:`,
   ];
   const byUser = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  const parsePresence = (value: unknown): RoomPresence => {
+    const reply = value as Array<string | number>;
+    const split = reply.indexOf("");
+    const users: RoomPresence["users"] = [];
+    for (let i = 0; i < split; i += 2) users.push({ id: String(reply[i]), connections: Number(reply[i + 1]) });
+    return { users: users.sort(byUser), left: reply.slice(split + 1).map(String) };
+  };
 
   return {
     leaseMs: options.leaseMs,
@@ -137,13 +175,12 @@ export async function createPresenceRegistry(
       return Number(await redis.script(release, keys(room), [options.instanceId, userId])) === 1;
     },
     async read(room) {
-      const reply = (await redis.script(read, keys(room), [options.instanceId, String(options.leaseMs)])) as Array<
-        string | number
-      >;
-      const split = reply.indexOf("");
-      const users: RoomPresence["users"] = [];
-      for (let i = 0; i < split; i += 2) users.push({ id: String(reply[i]), connections: Number(reply[i + 1]) });
-      return { users: users.sort(byUser), left: reply.slice(split + 1).map(String) };
+      return parsePresence(await redis.script(read, keys(room), [options.instanceId, String(options.leaseMs)]));
+    },
+    async sync(room, members) {
+      const args = [options.instanceId, String(options.leaseMs)];
+      for (const [user, n] of members) if (n > 0) args.push(user, String(n));
+      return parsePresence(await redis.script(sync, keys(room), args));
     },
   };
 }
