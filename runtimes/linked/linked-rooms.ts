@@ -60,6 +60,7 @@ class LinkedRoom {
   syncing: Promise<void> | undefined;
   syncAgain = false;
   lastActive = Date.now();
+  #closed = false;
 
   constructor(
     name: string,
@@ -85,8 +86,11 @@ class LinkedRoom {
       send: (socket, text) => socket.send(text),
       close: (socket, code, reason) => socket.close(code, reason),
       bufferedAmount: (socket) => socket.bufferedAmount(),
+      // No tick after close: the ledger's store is gone then.
       schedule: (delayMs, run) => {
-        setTimeout(run, delayMs);
+        setTimeout(() => {
+          if (!this.#closed) run();
+        }, delayMs);
       },
     };
     this.core = new RoomCore({
@@ -105,6 +109,7 @@ class LinkedRoom {
   }
 
   close(): void {
+    this.#closed = true;
     this.core.closeAll(1001, "server shutting down");
     this.sockets.clear();
     this.#store.close();

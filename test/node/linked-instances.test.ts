@@ -5,77 +5,23 @@
 // the killed instance's member who never comes back must leave within the stated bound.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { Client, type Frame } from "./support/frame-client.ts";
 import { type LinkedFleet, type LinkedInstance, startLinkedFleet } from "./support/linked-fleet.ts";
 
 const LEASE_SECONDS = 3;
 /** The bound docs/runtimes.md states: the lease, one heartbeat (a third of it), one presence interval. */
 const LEAVE_BOUND_MS = LEASE_SECONDS * 1000 + (LEASE_SECONDS * 1000) / 3 + 1_000;
 
-type Frame = Record<string, unknown> & { type: string };
-
-/** A plain ws client that keeps every frame and the message seqs in arrival order. */
-class Client {
-  readonly user: string;
-  readonly seqs: number[] = [];
-  readonly frames: Frame[] = [];
-  readonly present = new Set<string>();
-  ws!: WebSocket;
-  #waiters: Array<() => void> = [];
-
-  constructor(user: string) {
-    this.user = user;
-  }
-
-  open(url: string): Promise<void> {
-    this.ws = new WebSocket(url);
-    this.ws.on("message", (data) => {
-      const frame = JSON.parse(String(data)) as Frame;
-      this.frames.push(frame);
-      const messages = frame.type === "batch" ? (frame.messages as Frame[]) : frame.type === "message" ? [frame] : [];
-      for (const m of messages) this.seqs.push(m.seq as number);
-      if (frame.type === "presence" && frame.action === "sync") {
-        this.present.clear();
-        for (const u of frame.users as Array<{ id: string }>) this.present.add(u.id);
-      }
-      if (frame.type === "presence" && frame.action === "diff") {
-        for (const u of frame.joined as Array<{ id: string }>) this.present.add(u.id);
-        for (const u of frame.left as Array<{ id: string }>) this.present.delete(u.id);
-      }
-      for (const w of this.#waiters) w();
-    });
-    return new Promise((resolve, reject) => {
-      this.ws.once("open", () => resolve());
-      this.ws.once("error", reject);
-    });
-  }
-
-  /** Resolves once `pred` holds (checked on every frame); rejects after `ms`. */
-  until(pred: () => boolean, what: string, ms = 15_000): Promise<void> {
-    if (pred()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== check);
-        reject(new Error(`${this.user}: no ${what} within ${ms} ms (seqs ${this.seqs.length})`));
-      }, ms);
-      const check = () => {
-        if (!pred()) return;
-        clearTimeout(timer);
-        this.#waiters = this.#waiters.filter((w) => w !== check);
-        resolve();
-      };
-      this.#waiters.push(check);
-    });
-  }
-
-  get lastSeq(): number {
-    return this.seqs.at(-1) ?? 0;
-  }
-}
+// LINKED_FLEET_RUNTIMES=deno,bun,node runs the same scenario across runtimes (test/contract/run.ts
+// does); the second instance is the one killed.
+const RUNTIMES = (process.env.LINKED_FLEET_RUNTIMES ?? "node,node,node").split(",").map((r) => r.trim()) as Array<
+  "node" | "deno" | "bun"
+>;
 
 let fleet: LinkedFleet;
 
 beforeAll(async () => {
-  fleet = await startLinkedFleet(["node", "node", "node"], {
+  fleet = await startLinkedFleet(RUNTIMES, {
     ROOM_PRESENCE_LEASE_SECONDS: String(LEASE_SECONDS),
     ROOM_PUBLISH_RATE_PER_SECOND: "1000",
     ROOM_PUBLISH_BURST: "1000",
@@ -86,7 +32,7 @@ afterAll(async () => {
   await fleet?.close();
 });
 
-describe("three linked Node instances", () => {
+describe(`three linked instances (${RUNTIMES.join(", ")})`, () => {
   it("deliver every message to every client exactly once, in order, across a SIGKILLed instance", async () => {
     const room = `linked-${Date.now().toString(36)}`;
     const [one, two, three] = fleet.instances as [LinkedInstance, LinkedInstance, LinkedInstance];

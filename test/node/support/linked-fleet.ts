@@ -54,9 +54,11 @@ function commandFor(runtime: LinkedRuntime): [string, string[]] {
   }
 }
 
+/** `perInstance[i]` overrides variables of instance i (e.g. its REDIS_URL through a proxy). */
 export async function startLinkedFleet(
   runtimes: LinkedRuntime[],
   extraVars: Record<string, string> = {},
+  perInstance: Array<Record<string, string>> = [],
 ): Promise<LinkedFleet> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const close = async () => {
@@ -83,14 +85,14 @@ export async function startLinkedFleet(
       ...extraVars,
     };
     const instances: LinkedInstance[] = [];
-    for (const runtime of runtimes) {
+    for (const [index, runtime] of runtimes.entries()) {
       const port = await freePort();
       const [cmd, args] = commandFor(runtime);
       const child = spawn(cmd, args, {
         cwd: ROOT,
         stdio: ["ignore", "inherit", "inherit"],
         detached: true,
-        env: { ...process.env, ...vars, PORT: String(port), DENO_NO_UPDATE_CHECK: "1" },
+        env: { ...process.env, ...vars, ...perInstance[index], PORT: String(port), DENO_NO_UPDATE_CHECK: "1" },
       });
       cleanups.push(() => stopGroup(child));
       const baseUrl = `http://127.0.0.1:${port}`;
