@@ -76,17 +76,17 @@ function stopGroup(child: ChildProcess): Promise<void> {
 
 const ADMIN = { email: "contract-admin@example.test", password: `pw-${crypto.randomUUID()}` };
 
-function runVitest(project: string, env: Record<string, string>): Promise<number> {
+function runVitest(
+  project: string,
+  env: Record<string, string>,
+  { config = "vitest.contract.config.ts", files = [] as string[] } = {},
+): Promise<number> {
   const vitest = join(ROOT, "node_modules/vitest/vitest.mjs");
-  const child = spawn(
-    process.execPath,
-    [vitest, "run", "--config", "vitest.contract.config.ts", "--project", project],
-    {
-      cwd: ROOT,
-      stdio: "inherit",
-      env: { ...process.env, ...env },
-    },
-  );
+  const child = spawn(process.execPath, [vitest, "run", "--config", config, "--project", project, ...files], {
+    cwd: ROOT,
+    stdio: "inherit",
+    env: { ...process.env, ...env },
+  });
   return new Promise((resolve) => child.once("exit", (code) => resolve(code ?? 1)));
 }
 
@@ -174,6 +174,8 @@ async function main(): Promise<number> {
   if (unknown.length > 0) throw new Error(`unknown runtime(s): ${unknown.join(", ")}; known: ${ALL.join(", ")}`);
   const cleanups: Array<() => Promise<unknown>> = [];
   const results: PhaseResult[] = [];
+  // Bun and Deno first, so a fleet of three always has them when they are wanted; the killed one is the second.
+  const linkedRuntimes = (["bun", "deno", "node"] as const).filter((r) => wanted.includes(r));
   // The runtime adapters' own unit tests first: no stack needed.
   const unitStarted = Date.now();
   const unitCode = await runVitest("runtimes", {});
@@ -221,6 +223,22 @@ async function main(): Promise<number> {
         ),
       );
     }
+    // Linked instances (REDIS_URL): one fleet mixing the wanted runtimes off Workers, three instances,
+    // the second SIGKILLed mid-stream (test/node/linked-instances.test.ts starts its own stack).
+    if (linkedRuntimes.length > 0) {
+      const fleet = [...linkedRuntimes, "node", "node"].slice(0, 3).join(",");
+      const started = Date.now();
+      console.log(`\n=== linked fleet (${fleet}): starting`);
+      const code = await runVitest(
+        "node",
+        { LINKED_FLEET_RUNTIMES: fleet },
+        {
+          config: "vitest.config.ts",
+          files: ["test/node/linked-instances.test.ts"],
+        },
+      );
+      results.push({ name: `linked fleet (${fleet})`, ok: code === 0, seconds: (Date.now() - started) / 1000 });
+    }
   } finally {
     for (const fn of cleanups.reverse()) await fn().catch((e: unknown) => console.error("contract cleanup:", e));
   }
@@ -229,7 +247,8 @@ async function main(): Promise<number> {
     console.log(`${r.ok ? "PASS" : "FAIL"} ${r.name} (${r.seconds.toFixed(1)} s)${r.detail ? `: ${r.detail}` : ""}`);
   const failed = results.filter((r) => !r.ok).length;
   console.log(`${results.length - failed} passed, ${failed} failed`);
-  return failed === 0 && results.length === 2 * wanted.length + 1 ? 0 : 1;
+  const expected = 2 * wanted.length + 1 + (linkedRuntimes.length > 0 ? 1 : 0);
+  return failed === 0 && results.length === expected ? 0 : 1;
 }
 
 process.exitCode = await main();

@@ -130,6 +130,8 @@ describe("linked instances under faults and limits", () => {
     const failed = await publish(a, room, token, { n: "lost" });
     expect(failed.status).toBe(503);
     expect(failed.headers.get("content-type")).toMatch(/problem\+json/);
+    // A new socket cannot be admitted (the fleet's limits are unknown): 503, try again.
+    expect(await refusedStatus(await socketUrl(a, room, token))).toBe(503);
     onA.ws.send(JSON.stringify({ type: "publish", id: "during", data: { n: "lost" } }));
     const error = (await new Promise<Frame>((resolve) => {
       const check = () => {
