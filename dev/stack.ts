@@ -7,16 +7,20 @@
 // Ctrl-C / SIGTERM stops wrangler (its whole process group), the servers and Redis, then exits 0.
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Children } from "./children.ts";
+import { DataDirLockedError, type DataDirLock, devRedisKeyPrefix, lockDataDir } from "./data-dir.ts";
 import { loadOrCreateAdmin, loadOrCreateJwtKeys } from "./dev-secrets.ts";
 import { formatEnvFile, parseEnvFile } from "./env-file.ts";
 import { type LocalStack, postgresAddress, redactUrl, startLocalStack } from "./local-stack.ts";
+import { canListen, freePort } from "./free-port.ts";
 import { consoleLog } from "./log.ts";
+import { describeError, standInOf } from "./stand-in-errors.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const DATA_DIR = join(ROOT, ".data");
+// DEV_DATA_DIR: another folder for this stack's data (PGlite, S3 files, Durable Object state, secrets).
+const DATA_DIR = resolve(process.env.DEV_DATA_DIR ?? join(ROOT, ".data"));
 const log = consoleLog("dev");
 
 // Process-environment keys that count as configuration (anything else in the environment, e.g. PATH
@@ -50,6 +54,7 @@ async function main(): Promise<number> {
   const children = new Children();
   let stack: LocalStack | null = null;
   let envFile: string | null = null;
+  let lock: DataDirLock | null = null;
   let stopping: Promise<number> | null = null;
 
   const shutdown = (code: number): Promise<number> => {
@@ -57,6 +62,7 @@ async function main(): Promise<number> {
       await children.stopAll();
       await stack?.close().catch((err: unknown) => log(`while closing: ${String(err)}`));
       if (envFile) await rm(envFile, { force: true });
+      await lock?.release().catch(() => {});
       return code;
     })();
     return stopping;
@@ -75,8 +81,23 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   process.on("exit", () => children.killAllNow());
+  // The stand-ins (PGlite, the bridges, the S3 server) run in this process: a bug in one of them must
+  // not take the whole stack down. Say which one threw and keep serving.
+  process.on("uncaughtException", (err) => log(`${standInOf(err)} threw and was kept running: ${describeError(err)}`));
+  process.on("unhandledRejection", (err) =>
+    log(`${standInOf(err)} failed and was kept running: ${describeError(err)}`),
+  );
 
   const run = async (): Promise<number> => {
+    await mkdir(DATA_DIR, { recursive: true });
+    try {
+      lock = await lockDataDir(DATA_DIR);
+    } catch (err) {
+      if (!(err instanceof DataDirLockedError)) throw err;
+      log(err.message);
+      return 1;
+    }
+    if (lock.tookOverStale) log(`took over a stale lock in ${DATA_DIR} (its process is gone)`);
     const fromEnv = Object.fromEntries(
       Object.entries(process.env).filter((e): e is [string, string] => CONFIG_KEY.test(e[0]) && e[1] !== undefined),
     );
@@ -127,7 +148,11 @@ async function main(): Promise<number> {
     }
 
     // Configured values win over the stand-ins' (e.g. a DATABASE_WS_PROXY of your own).
-    const workerVars: Record<string, string> = { ...stack.vars, JWT_KEYS: jwtKeys };
+    const workerVars: Record<string, string> = {
+      ...stack.vars,
+      JWT_KEYS: jwtKeys,
+      REDIS_KEY_PREFIX: devRedisKeyPrefix(DATA_DIR),
+    };
     for (const [k, v] of Object.entries(configured)) if (!STACK_ONLY.has(k)) workerVars[k] = v;
     if (configured.DATABASE_URL && !postgresAddress(configured.DATABASE_URL).local && !configured.DATABASE_WS_PROXY) {
       delete workerVars.DATABASE_WS_PROXY;
@@ -137,9 +162,17 @@ async function main(): Promise<number> {
     await writeFile(envFile, formatEnvFile(workerVars), { mode: 0o600 });
 
     const wranglerBin = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+    // The usual inspector port when it is free; another stack (or a debugger) may hold it.
+    const inspectorPort = (await canListen(9229)) ? 9229 : await freePort();
     const wrangler = children.service(
       process.execPath,
-      [wranglerBin, "dev", "--port", String(port), "--ip", "127.0.0.1", "--log-level", "warn", "--env-file", envFile],
+      [
+        wranglerBin,
+        "dev",
+        ...["--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort)],
+        // Durable Object storage lives with the rest of this stack's data, not in the checkout's .wrangler/.
+        ...["--persist-to", join(DATA_DIR, "wrangler-state"), "--log-level", "warn", "--env-file", envFile],
+      ],
       {
         cwd: ROOT,
         env: {
@@ -175,8 +208,10 @@ async function main(): Promise<number> {
       `  edge-backend is running at ${base}`,
       `  API docs:   ${base}/docs`,
       admin.generated
-        ? `  Admin:      ${admin.email} / ${admin.password}   (generated, saved in .data/admin.json)`
-        : `  Admin:      ${admin.email}${configured.ADMIN_PASSWORD ? "" : "   (password in .data/admin.json)"}`,
+        ? `  Admin:      ${admin.email} / ${admin.password}   (generated, saved in ${join(DATA_DIR, "admin.json")})`
+        : `  Admin:      ${admin.email}${configured.ADMIN_PASSWORD ? "" : `   (password in ${join(DATA_DIR, "admin.json")})`}`,
+      `  Data:       ${DATA_DIR}`,
+      ...(workerVars.UPSTASH_REDIS_REST_URL ? [`  Redis keys: ${workerVars.REDIS_KEY_PREFIX}*`] : []),
       "  Stand-ins:",
       ...stack.services.map((s) => `    - ${s}`),
       ...(hasUpstash ? [`    - Cache: configured Upstash ${redactUrl(configured.UPSTASH_REDIS_REST_URL ?? "")}`] : []),
