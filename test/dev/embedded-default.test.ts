@@ -84,4 +84,41 @@ describe.each(backends)("npm run dev on $name", ({ postgres }) => {
     );
     expect(answers).toEqual(Array(10).fill(200));
   }, 60_000);
+
+  it("a multipart complete naming a part never uploaded, or a wrong ETag, answers 409; the stack stays up", async () => {
+    const { accessToken } = await login();
+    const auth = { authorization: `Bearer ${accessToken}` };
+    const created = await postJson(
+      "/v1/assets/uploads",
+      { filename: "m.bin", contentType: "application/octet-stream", size: 100, multipart: true },
+      auth,
+    );
+    expect(created.status).toBe(201);
+    const { asset, upload } = (await created.json()) as {
+      asset: { id: string };
+      upload: { parts: { partNumber: number; url: string }[] };
+    };
+    const neverUploaded = await postJson(
+      `/v1/assets/${asset.id}/complete`,
+      { parts: [{ partNumber: 1, etag: '"0123456789abcdef0123456789abcdef"' }] },
+      auth,
+    );
+    expect(neverUploaded.status).toBe(409);
+    const put = await fetch(upload.parts[0]?.url ?? "", { method: "PUT", body: new Uint8Array(100) });
+    expect(put.status).toBe(200);
+    const wrongEtag = await postJson(
+      `/v1/assets/${asset.id}/complete`,
+      { parts: [{ partNumber: 1, etag: "garbage" }] },
+      auth,
+    );
+    expect(wrongEtag.status).toBe(409);
+    const done = await postJson(
+      `/v1/assets/${asset.id}/complete`,
+      { parts: [{ partNumber: 1, etag: put.headers.get("etag") ?? "" }] },
+      auth,
+    );
+    expect(done.status).toBe(200);
+    expect(stack.exitCode()).toBeNull();
+    expect((await call("/readyz")).status).toBe(200);
+  }, 60_000);
 });
