@@ -24,8 +24,10 @@ export async function withDatabase<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /**
- * The problem for a database error that reached the error handler: a server error (SQLSTATE) is
- * a 500, anything else means Postgres is unreachable (503). Only the name and SQLSTATE are kept.
+ * The problem for a database error, wherever it is caught: SQLSTATE class 22 (data exception: a
+ * value out of range, text Postgres cannot store, a malformed literal) is the request's fault and
+ * can never succeed on retry, so 422; any other SQLSTATE is a 500; no SQLSTATE at all means
+ * Postgres is unreachable or timed out (503 with Retry-After). Only the name and SQLSTATE are kept.
  */
 export function databaseProblem(error: unknown): ProblemError {
   const inner = error instanceof DrizzleQueryError ? error.cause : error;
@@ -34,6 +36,14 @@ export function databaseProblem(error: unknown): ProblemError {
     name: inner instanceof Error ? inner.name : ((inner as object | null)?.constructor?.name ?? typeof inner),
     ...(code && { sqlState: code }),
   };
+  if (code?.startsWith("22"))
+    return new ProblemError({
+      status: 422,
+      type: "unprocessable-value",
+      title: "Unprocessable value",
+      detail: "A value in this request is out of the range or form the database accepts.",
+      cause: summary,
+    });
   if (code) return new ProblemError({ status: 500, detail: "Something went wrong on our side.", cause: summary });
   return dependencyUnavailable("postgres", summary);
 }
