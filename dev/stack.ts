@@ -13,6 +13,7 @@ import { Children } from "./children.ts";
 import { DataDirLockedError, type DataDirLock, devRedisKeyPrefix, lockDataDir } from "./data-dir.ts";
 import { loadOrCreateAdmin, loadOrCreateJwtKeys } from "./dev-secrets.ts";
 import { formatEnvFile, parseEnvFile } from "./env-file.ts";
+import { type FrontProxy, startFrontProxy } from "./front-proxy.ts";
 import { type LocalStack, postgresAddress, redactUrl, startLocalStack } from "./local-stack.ts";
 import { canListen, freePort } from "./free-port.ts";
 import { consoleLog } from "./log.ts";
@@ -55,10 +56,12 @@ async function main(): Promise<number> {
   let stack: LocalStack | null = null;
   let envFile: string | null = null;
   let lock: DataDirLock | null = null;
+  let front: FrontProxy | null = null;
   let stopping: Promise<number> | null = null;
 
   const shutdown = (code: number): Promise<number> => {
     stopping ??= (async () => {
+      await front?.close().catch(() => {});
       await children.stopAll();
       await stack?.close().catch((err: unknown) => log(`while closing: ${String(err)}`));
       if (envFile) await rm(envFile, { force: true });
@@ -162,6 +165,9 @@ async function main(): Promise<number> {
     await writeFile(envFile, formatEnvFile(workerVars), { mode: 0o600 });
 
     const wranglerBin = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+    // wrangler dev listens on an internal port behind dev/front-proxy.ts, which answers what wrangler's
+    // own proxy would turn into plain-text 500s (a body cut short by the client, wrangler not answering).
+    const workerPort = await freePort();
     // The usual inspector port when it is free; another stack (or a debugger) may hold it.
     const inspectorPort = (await canListen(9229)) ? 9229 : await freePort();
     const wrangler = children.service(
@@ -169,7 +175,7 @@ async function main(): Promise<number> {
       [
         wranglerBin,
         "dev",
-        ...["--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort)],
+        ...["--port", String(workerPort), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort)],
         // Durable Object storage lives with the rest of this stack's data, not in the checkout's .wrangler/.
         ...["--persist-to", join(DATA_DIR, "wrangler-state"), "--log-level", "warn", "--env-file", envFile],
       ],
@@ -191,6 +197,7 @@ async function main(): Promise<number> {
       }),
     );
 
+    front = await startFrontProxy({ port, targetPort: workerPort });
     const base = `http://127.0.0.1:${port}`;
     const healthy = await waitForHealth(`${base}/healthz`, 90_000, () => wranglerExit === null && !stopping);
     if (stopping) return await stopping;

@@ -1,9 +1,12 @@
 // `npm run dev` on the embedded default (PGlite) and on the machine's PostgreSQL, the same tests on
 // both: the embedded default must behave like PostgreSQL under real use (issue #11's reproductions).
 import { mkdtemp, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { devRedisKeyPrefix } from "../../dev/data-dir.ts";
 import { createTestDatabase, type TestDatabase } from "../../dev/test-database.ts";
 import { type DevStack, establishedTo, startDevStack } from "./support/dev-stack.ts";
 
@@ -120,5 +123,110 @@ describe.each(backends)("npm run dev on $name", ({ postgres }) => {
     expect(done.status).toBe(200);
     expect(stack.exitCode()).toBeNull();
     expect((await call("/readyz")).status).toBe(200);
+  }, 60_000);
+
+  it("bad input is a 422, never a 5xx: NUL in register and login, a year-0000 cursor, NUL in a setting", async () => {
+    const { accessToken } = await login();
+    const auth = { authorization: `Bearer ${accessToken}` };
+    const answers = [
+      await postJson("/v1/auth/register", {
+        email: "nul@example.test",
+        password: "correct horse battery",
+        name: "a\u0000b",
+      }),
+      await postJson("/v1/auth/login", { email: "a\u0000b@example.test", password: "whatever-it-is" }),
+      await call(
+        `/v1/assets?cursor=${Buffer.from(JSON.stringify(["0000-01-01T00:00:00.000Z", "0b9f7c2e-8a4e-4c1e-9d1b-2f4c0f6a7e11"])).toString("base64url")}`,
+        { headers: auth },
+      ),
+      await call("/v1/settings/e2e.nul", {
+        method: "PUT",
+        headers: { ...auth, "content-type": "application/json", "if-none-match": "*" },
+        body: JSON.stringify({ value: "a\u0000b" }),
+      }),
+      await call("/v1/settings/e2e.surrogate", {
+        method: "PUT",
+        headers: { ...auth, "content-type": "application/json", "if-none-match": "*" },
+        body: JSON.stringify({ value: 1, schema: { description: "\ud800" } }),
+      }),
+    ];
+    for (const res of answers) {
+      expect(res.status).toBe(422);
+      expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+      expect(res.headers.get("retry-after")).toBeNull();
+      await res.body?.cancel();
+    }
+  }, 60_000);
+
+  it("a ReDoS pattern in a setting schema answers promptly and /healthz stays quick", async () => {
+    const { accessToken } = await login();
+    const started = Date.now();
+    const res = await call("/v1/settings/e2e.redos", {
+      method: "PUT",
+      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json", "if-none-match": "*" },
+      body: JSON.stringify({ value: `${"a".repeat(34)}!`, schema: { type: "string", pattern: "^(a+)+$" } }),
+    });
+    expect(res.status).toBe(422);
+    await res.body?.cancel();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await call("/healthz")).status).toBe(200);
+  }, 30_000);
+
+  it("an upload cut short by the client is never a plain-text 500 with a stack, and the stack stays up", async () => {
+    const { accessToken } = await login();
+    const { port } = new URL(stack.baseUrl);
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect({ host: "127.0.0.1", port: Number(port) }, () => {
+        socket.write(
+          [
+            "POST /v1/assets?filename=cut.bin HTTP/1.1",
+            `Host: 127.0.0.1:${port}`,
+            `Authorization: Bearer ${accessToken}`,
+            "Content-Type: application/octet-stream",
+            "Content-Length: 200000",
+            "Connection: close",
+            "",
+            "",
+          ].join("\r\n"),
+        );
+        socket.write(Buffer.alloc(20_000, 7));
+        socket.end(); // half-close: the rest of the declared body never comes
+      });
+      let text = "";
+      socket.setEncoding("latin1");
+      socket.on("data", (chunk: string) => {
+        text += chunk;
+      });
+      socket.on("error", () => resolve(text));
+      socket.on("close", () => resolve(text));
+      socket.setTimeout(30_000, () => socket.destroy());
+    });
+    if (answer !== "") {
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]);
+      expect(status).toBeLessThan(500);
+      expect(answer).toMatch(/content-type: application\/problem\+json/i);
+    }
+    expect(answer).not.toMatch(/\bat .*\.(ts|js):\d+/);
+    expect((await call("/readyz")).status).toBe(200);
+    expect(stack.exitCode()).toBeNull();
+  }, 60_000);
+
+  it("a second npm run dev on the same data folder is refused, naming the running one; its Redis prefix is shown", async () => {
+    const second = spawn(process.execPath, ["dev/stack.ts"], {
+      env: { ...process.env, DEV_DATA_DIR: stack.dataDir, PORT: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let text = "";
+    second.stdout.on("data", (c: Buffer) => {
+      text += c.toString();
+    });
+    second.stderr.on("data", (c: Buffer) => {
+      text += c.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => second.once("exit", resolve));
+    expect(code).toBe(1);
+    expect(text).toMatch(/another `npm run dev` \(pid \d+\) is using /);
+    expect(stack.output()).toContain(`Redis keys: ${devRedisKeyPrefix(stack.dataDir)}*`);
+    expect((await call("/healthz")).status).toBe(200);
   }, 60_000);
 });
