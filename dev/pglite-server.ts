@@ -40,7 +40,7 @@ export interface PgliteServerOptions {
   port?: number;
   /** Where PGlite keeps its files, e.g. .data/pglite; created if missing. */
   dataDir: string;
-  /** Concurrent client connections; more are refused with SQLSTATE 53300 like PostgreSQL. Default 100. */
+  /** Concurrent client connections; more are refused with SQLSTATE 53300 like PostgreSQL. Default 500: they cost a socket each (the one engine is shared), and every Worker request opens its own. */
   maxConnections?: number;
   /** A client idle in a transaction this long while others wait is disconnected. Default 30 s. */
   idleInTransactionMs?: number;
@@ -246,7 +246,7 @@ class Session {
 export async function startPgliteServer(opts: PgliteServerOptions): Promise<PgliteServer> {
   await mkdir(opts.dataDir, { recursive: true });
   const db = await PGlite.create({ dataDir: opts.dataDir });
-  const maxConnections = opts.maxConnections ?? 100;
+  const maxConnections = opts.maxConnections ?? 500;
   const idleInTransactionMs = opts.idleInTransactionMs ?? 30_000;
   const lock = new EngineLock();
   const sessions = new Set<Session>();

@@ -14,8 +14,16 @@ describe("databaseProblem", () => {
     },
   );
 
+  it.each(["53300", "57P01", "57P03", "08006"])("maps SQLSTATE %s (the server cannot serve now) to 503", (code) => {
+    const problem = databaseProblem(pgError(code));
+    expect(problem.status).toBe(503);
+    expect(problem.headers["Retry-After"]).toBe("5");
+  });
+
   it("maps another SQLSTATE to 500 and a connection failure to 503 with Retry-After", () => {
-    expect(databaseProblem(pgError("23505")).status).toBe(500);
+    expect(databaseProblem(pgError("23505")).status).toBe(409);
+    expect(databaseProblem(pgError("23503")).status).toBe(409);
+    expect(databaseProblem(pgError("23502")).status).toBe(500);
     expect(databaseProblem(pgError("34000")).status).toBe(500);
     const down = databaseProblem(new Error("connect ECONNREFUSED"));
     expect(down.status).toBe(503);

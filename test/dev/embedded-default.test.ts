@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devRedisKeyPrefix } from "../../dev/data-dir.ts";
 import { createTestDatabase, type TestDatabase } from "../../dev/test-database.ts";
-import { type DevStack, establishedTo, startDevStack } from "./support/dev-stack.ts";
+import { type DevStack, establishedTo, startDevStack } from "../../dev/stack-process.ts";
 
 const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 

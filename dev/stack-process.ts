@@ -1,14 +1,14 @@
-// `npm run dev` itself (dev/stack.ts) as a child process on a free port and its own data folder, for
+// `npm run dev` itself (dev/stack.ts) as a child process (for the tests and scripts/dev-load.ts) on a free port and its own data folder, for
 // end-to-end tests of the embedded default (PGlite) and of the same stack on the machine's Postgres.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { devRedisKeyPrefix } from "../../../dev/data-dir.ts";
-import { freePort } from "../../../dev/free-port.ts";
-import { RedisPool } from "../../../dev/redis-resp.ts";
+import { devRedisKeyPrefix } from "./data-dir.ts";
+import { freePort } from "./free-port.ts";
+import { RedisPool } from "./redis-resp.ts";
 
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 export interface DevStack {
