@@ -39,7 +39,12 @@ export interface FuzzReport {
   routes: Record<string, { cases: number; statuses: Record<string, number> }>;
   failures: FuzzFailure[];
   total: number;
+  /** Oversized bodies whose connection the server closed after (or instead of) its 413. */
+  closedOnOversizedBody: number;
 }
+
+/** Larger than any route accepts (src/core/body-limit.ts: 256 KiB). */
+const OVERSIZED_BODY_BYTES = 256 * 1024;
 
 interface Operation {
   method: string;
@@ -248,7 +253,7 @@ export async function fuzzRoutes(opts: FuzzOptions): Promise<FuzzReport> {
   const ops = operationsOf((await docRes.json()) as { paths?: Record<string, Record<string, unknown>> });
   if (ops.length === 0) throw new Error("/openapi.json lists no routes");
   const gen = new Gen(opts.seed);
-  const report: FuzzReport = { seed: opts.seed, routes: {}, failures: [], total: 0 };
+  const report: FuzzReport = { seed: opts.seed, routes: {}, failures: [], total: 0, closedOnOversizedBody: 0 };
   for (const op of ops) {
     const route = `${op.method} ${op.path}`;
     const entry = { cases: 0, statuses: {} as Record<string, number> };
@@ -256,7 +261,31 @@ export async function fuzzRoutes(opts: FuzzOptions): Promise<FuzzReport> {
     for (let i = 0; i < opts.casesPerRoute; i++) {
       const request = buildCase(gen, op, opts);
       const described = `${request.method} ${request.url.slice(opts.origin.length, opts.origin.length + 300)}`;
-      const res = await opts.send(request);
+      const sent = request.method === "GET" ? "" : await request.clone().text();
+      const bodyBytes = new TextEncoder().encode(sent).byteLength;
+      let res: Response;
+      try {
+        // A server that answered early (a 4xx before reading the body) may close the kept-alive
+        // connection the client then reuses for this request: one retry separates that race from a
+        // server that never answers.
+        res = await opts.send(request.clone()).catch(() => opts.send(request));
+      } catch (error) {
+        entry.cases++;
+        report.total++;
+        entry.statuses.closed = (entry.statuses.closed ?? 0) + 1;
+        // A server may answer 413 and hang up before reading an oversized body; over HTTP the client
+        // then sees a closed connection. Anything else that never got an answer is a failure.
+        if (bodyBytes > OVERSIZED_BODY_BYTES) report.closedOnOversizedBody++;
+        else
+          report.failures.push({
+            route,
+            request: `${described} headers=${JSON.stringify([...request.headers])} body=${sent.slice(0, 200)}`,
+            status: 0,
+            contentType: null,
+            body: `${String(error)} (${String((error as { cause?: unknown }).cause)})`,
+          });
+        continue;
+      }
       const contentType = res.headers.get("content-type");
       const text = res.status >= 400 ? await res.text() : "";
       if (res.status < 400) await res.body?.cancel();
@@ -273,7 +302,12 @@ export async function fuzzRoutes(opts: FuzzOptions): Promise<FuzzReport> {
 
 /** One line per route: cases and statuses, then the total. */
 export function formatFuzzReport(report: FuzzReport, runtime: string): string {
-  const lines = [`fuzz on ${runtime} (seed ${report.seed}): ${report.total} cases, ${report.failures.length} failures`];
+  const lines = [
+    `fuzz on ${runtime} (seed ${report.seed}): ${report.total} cases, ${report.failures.length} failures` +
+      (report.closedOnOversizedBody > 0
+        ? `, ${report.closedOnOversizedBody} oversized bodies cut off by the server`
+        : ""),
+  ];
   for (const [route, { cases, statuses }] of Object.entries(report.routes)) {
     const seen = Object.entries(statuses)
       .map(([s, n]) => `${s}×${n}`)
