@@ -268,7 +268,7 @@ export async function fuzzRoutes(opts: FuzzOptions): Promise<FuzzReport> {
         // A server that answered early (a 4xx before reading the body) may close the kept-alive
         // connection the client then reuses for this request: one retry separates that race from a
         // server that never answers.
-        res = await opts.send(request.clone()).catch(() => opts.send(request));
+        res = await opts.send(request.clone() as Request).catch(() => opts.send(request));
       } catch (error) {
         entry.cases++;
         report.total++;
