@@ -26,7 +26,10 @@ const log = consoleLog("dev");
 
 // Process-environment keys that count as configuration (anything else in the environment, e.g. PATH
 // or HOME, must not leak into the Worker).
-const CONFIG_KEY = /^(DATABASE_|UPSTASH_|REDIS_|S3_|STORAGE_|JWT_|ACCESS_TOKEN_|REFRESH_TOKEN_|ADMIN_|LOG_LEVEL$)/;
+const CONFIG_KEY =
+  /^(DATABASE_|UPSTASH_|REDIS_|S3_|STORAGE_|JWT_|ACCESS_TOKEN_|REFRESH_TOKEN_|ADMIN_|AUTH_|LOG_LEVEL$)/;
+// Auth rate limits in dev: ×100, so scripts and test clients on one address are not throttled.
+const DEV_AUTH_RATE_LIMIT_FACTOR = "100";
 // Read by this script only, never handed to the Worker.
 const STACK_ONLY = new Set(["REDIS_URL", "ADMIN_EMAIL", "ADMIN_PASSWORD"]);
 
@@ -155,6 +158,7 @@ async function main(): Promise<number> {
       ...stack.vars,
       JWT_KEYS: jwtKeys,
       REDIS_KEY_PREFIX: devRedisKeyPrefix(DATA_DIR),
+      AUTH_RATE_LIMIT_FACTOR: DEV_AUTH_RATE_LIMIT_FACTOR,
     };
     for (const [k, v] of Object.entries(configured)) if (!STACK_ONLY.has(k)) workerVars[k] = v;
     if (configured.DATABASE_URL && !postgresAddress(configured.DATABASE_URL).local && !configured.DATABASE_WS_PROXY) {
@@ -218,7 +222,12 @@ async function main(): Promise<number> {
         ? `  Admin:      ${admin.email} / ${admin.password}   (generated, saved in ${join(DATA_DIR, "admin.json")})`
         : `  Admin:      ${admin.email}${configured.ADMIN_PASSWORD ? "" : `   (password in ${join(DATA_DIR, "admin.json")})`}`,
       `  Data:       ${DATA_DIR}`,
-      ...(workerVars.UPSTASH_REDIS_REST_URL ? [`  Redis keys: ${workerVars.REDIS_KEY_PREFIX}*`] : []),
+      ...(workerVars.UPSTASH_REDIS_REST_URL
+        ? [
+            `  Redis keys: ${workerVars.REDIS_KEY_PREFIX}*`,
+            `  Auth rate limits: ×${workerVars.AUTH_RATE_LIMIT_FACTOR} (dev; AUTH_RATE_LIMIT_FACTOR=1 for production's)`,
+          ]
+        : ["  Auth rate limits: off (no Redis)"]),
       "  Stand-ins:",
       ...stack.services.map((s) => `    - ${s}`),
       ...(hasUpstash ? [`    - Cache: configured Upstash ${redactUrl(configured.UPSTASH_REDIS_REST_URL ?? "")}`] : []),

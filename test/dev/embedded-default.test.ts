@@ -211,7 +211,7 @@ describe.each(backends)("npm run dev on $name", ({ postgres }) => {
     expect(stack.exitCode()).toBeNull();
   }, 60_000);
 
-  it("a second npm run dev on the same data folder is refused, naming the running one; its Redis prefix is shown", async () => {
+  it("a second npm run dev on the same data folder is refused, naming the running one; the banner shows the Redis prefix and the dev rate limits", async () => {
     const second = spawn(process.execPath, ["dev/stack.ts"], {
       env: { ...process.env, DEV_DATA_DIR: stack.dataDir, PORT: "0" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -227,6 +227,7 @@ describe.each(backends)("npm run dev on $name", ({ postgres }) => {
     expect(code).toBe(1);
     expect(text).toMatch(/another `npm run dev` \(pid \d+\) is using /);
     expect(stack.output()).toContain(`Redis keys: ${devRedisKeyPrefix(stack.dataDir)}*`);
+    expect(stack.output()).toContain("Auth rate limits: ×100");
     expect((await call("/healthz")).status).toBe(200);
   }, 60_000);
 });
