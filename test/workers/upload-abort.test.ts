@@ -38,7 +38,11 @@ describe("a client abort mid-upload", () => {
     });
     expect(res.status).toBe(400);
     expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-    expect(((await res.json()) as { type: string }).type).toBe("/problems/incomplete-body");
+    // workerd may hand the app the broken body as a short one (length-mismatch) or as a failed read
+    // (incomplete-body): both are the client's 400, neither is stored.
+    expect(["/problems/incomplete-body", "/problems/length-mismatch"]).toContain(
+      ((await res.json()) as { type: string }).type,
+    );
     const list = await call("/v1/assets", { headers: user.auth });
     expect(((await list.json()) as { items: unknown[] }).items).toEqual([]);
   });
