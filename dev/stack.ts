@@ -194,12 +194,18 @@ async function main(): Promise<number> {
       },
     );
     let wranglerExit: number | null = null;
-    const wranglerDone = new Promise<number>((resolve) =>
+    const wranglerDone = new Promise<number>((resolve) => {
       wrangler.once("exit", (code, sig) => {
         wranglerExit = code ?? (sig ? 1 : 0);
         resolve(wranglerExit);
-      }),
-    );
+      });
+      // Could not even start (e.g. node_modules incomplete): say so instead of an unhandled 'error'.
+      wrangler.once("error", (err) => {
+        log(`wrangler dev could not start: ${err.message}`);
+        wranglerExit = 1;
+        resolve(1);
+      });
+    });
 
     front = await startFrontProxy({ port, targetPort: workerPort });
     const base = `http://127.0.0.1:${port}`;
