@@ -1,7 +1,12 @@
 // Setting schemas cannot hold an isolate: their regexes run on a linear-time engine, and schemas
 // beyond the documented limits are refused when written (issue #11's ReDoS reproduction).
 import { describe, expect, it } from "vitest";
-import { MAX_PATTERN_LENGTH, MAX_SCHEMA_DEPTH, MAX_SCHEMA_PATTERNS } from "../../src/features/settings/json-schema.ts";
+import {
+  MAX_PATTERN_LENGTH,
+  MAX_SCHEMA_DEPTH,
+  MAX_SCHEMA_PATTERNS,
+  MAX_UNIQUE_ITEMS,
+} from "../../src/features/settings/json-schema.ts";
 import { call, callerWith, jsonInit, uniqueKey } from "./support/settings.ts";
 
 async function put(
@@ -79,5 +84,24 @@ describe("setting schema regexes and limits", () => {
     // "pattern" inside data keywords is data, not a regex.
     const data = await put({ value: 1, schema: { const: 1, default: { pattern: "(?=x)" } } });
     expect(data.status).toBe(201);
+  });
+
+  it("refuses a check that would cost seconds: uniqueItems over a long array, a big schema over a big value", async () => {
+    const started = Date.now();
+    const unique = await put({
+      value: Array.from({ length: MAX_UNIQUE_ITEMS + 1 }, (_, i) => i),
+      schema: { type: "array", uniqueItems: true },
+    });
+    expect(unique.status).toBe(422);
+    expect(unique.errors[0]?.path).toBe("value");
+    const branches = {
+      anyOf: Array.from({ length: 50 }, (_, i) => ({ items: { anyOf: [{ type: "string" }, { minimum: i }] } })),
+    };
+    const wide = await put({ value: Array.from({ length: 10_000 }, (_, i) => i), schema: branches });
+    expect(wide.status).toBe(422);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    // Ordinary sizes are checked as before.
+    const fine = await put({ value: [1, 2, 3], schema: { type: "array", uniqueItems: true } });
+    expect(fine.status).toBe(201);
   });
 });
