@@ -15,8 +15,11 @@ const NewPassword = z
   })
   .openapi({ minLength: 8, maxLength: PASSWORD_MAX_BYTES, example: "correct horse battery staple" });
 
-/** At login only the size is bounded: an old password that predates the policy still signs in. */
-const AnyPassword = storable(z.string().min(1).max(PASSWORD_MAX_BYTES));
+/**
+ * At login only the size is bounded: an old password that predates the policy still signs in.
+ * Passwords are hashed, never stored as text, so they take any character (unlike the storable fields).
+ */
+const AnyPassword = z.string().min(1).max(PASSWORD_MAX_BYTES);
 
 /** The largest refresh token body we look at; ours are 43 characters. */
 const RefreshToken = storable(z.string().min(1).max(256));
