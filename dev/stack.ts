@@ -145,12 +145,16 @@ async function main(): Promise<number> {
         continue;
       }
       // process.execPath is the Node 24 that runs this file (npm puts the `node` devDependency first on PATH).
-      const code = await children.run(process.execPath, [script], { cwd: ROOT, env: scriptEnv });
-      if (stopping) return await stopping;
-      if (code !== 0) {
-        log(`${script} failed with exit code ${code}`);
-        if (required) return await shutdown(1);
+      // Up to three tries: a Postgres that is still starting, or a shared one momentarily out of
+      // connections (SQLSTATE 53300), fails the first. Both scripts are idempotent.
+      let code = 1;
+      for (let attempt = 1; attempt <= 3 && code !== 0; attempt++) {
+        if (attempt > 1) await new Promise((r) => setTimeout(r, 1000 * (attempt - 1)));
+        code = await children.run(process.execPath, [script], { cwd: ROOT, env: scriptEnv });
+        if (stopping) return await stopping;
+        if (code !== 0) log(`${script} failed with exit code ${code}${attempt < 3 ? "; trying again" : ""}`);
       }
+      if (code !== 0 && required) return await shutdown(1);
     }
 
     // Configured values win over the stand-ins' (e.g. a DATABASE_WS_PROXY of your own).

@@ -50,7 +50,8 @@ describe.each(backends)("npm run dev on $name", ({ postgres }) => {
 
   async function login(): Promise<Tokens> {
     const res = await postJson("/v1/auth/login", stack.admin);
-    expect(res.status).toBe(200);
+    // On failure, what the stack printed (migrations, the admin seed) says why.
+    expect(res.status, `${await res.clone().text()}\n${stack.output()}`).toBe(200);
     return (await res.json()) as Tokens;
   }
 
