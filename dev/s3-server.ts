@@ -228,6 +228,10 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // A CORS preflight carries a presigned URL's query but no credentials; S3 and R2 answer it from
+    // the bucket's CORS rule alone, so s3rver must not see (and reject) the signature parameters.
+    if (req.method === "OPTIONS" && req.headers["access-control-request-method"])
+      req.url = (req.url ?? "/").split("?")[0];
     if (isSigV4Signed(req)) {
       const failure = verifySigV4(req, { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY });
       if (failure) {

@@ -27,7 +27,7 @@ const log = consoleLog("dev");
 // Process-environment keys that count as configuration (anything else in the environment, e.g. PATH
 // or HOME, must not leak into the Worker).
 const CONFIG_KEY =
-  /^(DATABASE_|UPSTASH_|REDIS_|S3_|STORAGE_|JWT_|ACCESS_TOKEN_|REFRESH_TOKEN_|ADMIN_|AUTH_|LOG_LEVEL$)/;
+  /^(DATABASE_|UPSTASH_|REDIS_|S3_|STORAGE_|JWT_|ACCESS_TOKEN_|REFRESH_TOKEN_|ADMIN_|AUTH_|CORS_|LOG_LEVEL$)/;
 // Auth rate limits in dev: ×100, so scripts and test clients on one address are not throttled.
 const DEV_AUTH_RATE_LIMIT_FACTOR = "100";
 // Read by this script only, never handed to the Worker.
@@ -158,8 +158,10 @@ async function main(): Promise<number> {
     }
 
     // Configured values win over the stand-ins' (e.g. a DATABASE_WS_PROXY of your own).
+    // A front end on any local port may call the API (CORS); .dev.vars may set CORS_ORIGINS otherwise.
     const workerVars: Record<string, string> = {
       ...stack.vars,
+      CORS_ORIGINS: "http://localhost:*,http://127.0.0.1:*",
       JWT_KEYS: jwtKeys,
       REDIS_KEY_PREFIX: devRedisKeyPrefix(DATA_DIR),
       AUTH_RATE_LIMIT_FACTOR: DEV_AUTH_RATE_LIMIT_FACTOR,

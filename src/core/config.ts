@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type OriginPattern, parseOriginPattern, splitOriginList } from "./origin-patterns.ts";
 
 /**
  * Every setting the Worker reads, validated once per `env` object. Values come from
@@ -38,6 +39,22 @@ const jsonArray = <T extends z.ZodType>(item: T) =>
       }
     })
     .pipe(z.array(item).min(1));
+
+/** `CORS_ORIGINS`: every pattern checked once; each bad one is named with the fix. */
+const corsOrigins = z.string().transform((text, ctx): OriginPattern[] => {
+  const list = splitOriginList(text);
+  if ("error" in list) {
+    ctx.addIssue({ code: "custom", message: list.error });
+    return z.NEVER;
+  }
+  const patterns: OriginPattern[] = [];
+  for (const item of list.items) {
+    const parsed = parseOriginPattern(item);
+    if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error });
+    else patterns.push(parsed);
+  }
+  return patterns;
+});
 
 export const configSchema = z
   .object({
@@ -87,6 +104,14 @@ export const configSchema = z
       .transform((u) => new URL(u).origin)
       .optional(),
 
+    /**
+     * Browser origins allowed to call the API (CORS), e.g. `https://app.example.com,https://*.example.com`.
+     * Unset: no CORS headers at all (server-to-server and same-origin use only).
+     */
+    CORS_ORIGINS: corsOrigins.optional(),
+    /** Send `Access-Control-Allow-Credentials: true` (cookies, HTTP auth). Bearer tokens do not need it. */
+    CORS_ALLOW_CREDENTIALS: bool.default(false),
+
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
   .superRefine((c, ctx) => {
@@ -95,6 +120,13 @@ export const configSchema = z
         code: "custom",
         path: [c.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL"],
         message: "is required when the other Upstash value is set (set both, or neither to run without a cache)",
+      });
+    }
+    if (c.CORS_ALLOW_CREDENTIALS && c.CORS_ORIGINS?.some((o) => o.pattern === "*")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["CORS_ALLOW_CREDENTIALS"],
+        message: "cannot be true while CORS_ORIGINS allows every origin (*): list the origins instead",
       });
     }
     const kids = c.JWT_KEYS.map((k) => k.kid);

@@ -242,4 +242,14 @@ describe("local S3 server", () => {
     expect(res.headers.get("access-control-allow-methods")).toContain("PUT");
     expect(res.headers.get("access-control-allow-headers")).toBe("content-type");
   });
+
+  it("answers the preflight of a presigned URL from the CORS rule, without checking its query", async () => {
+    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: BUCKET, Key: "up/y.png" }), { expiresIn: 60 });
+    const res = await fetch(url, {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:5173", "access-control-request-method": "PUT" },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+  });
 });
