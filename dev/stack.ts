@@ -21,7 +21,8 @@ const log = consoleLog("dev");
 
 // Process-environment keys that count as configuration (anything else in the environment, e.g. PATH
 // or HOME, must not leak into the Worker).
-const CONFIG_KEY = /^(DATABASE_|UPSTASH_|REDIS_|S3_|STORAGE_|JWT_|ACCESS_TOKEN_|REFRESH_TOKEN_|ADMIN_|LOG_LEVEL$)/;
+const CONFIG_KEY =
+  /^(DATABASE_|UPSTASH_|REDIS_|S3_|STORAGE_|JWT_|ACCESS_TOKEN_|REFRESH_TOKEN_|ADMIN_|MAIL_|AUTH_|LOG_LEVEL$)/;
 // Read by this script only, never handed to the Worker.
 const STACK_ONLY = new Set(["REDIS_URL", "ADMIN_EMAIL", "ADMIN_PASSWORD"]);
 
@@ -92,6 +93,7 @@ async function main(): Promise<number> {
       ...(configured.S3_BUCKET ? { bucket: configured.S3_BUCKET } : {}),
       log,
       skip: { cache: hasUpstash, s3: hasS3 },
+      mail: !configured.MAIL_API_KEY,
     });
     if (stopping) return await stopping;
 
