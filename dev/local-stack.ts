@@ -107,6 +107,7 @@ export async function resolveRedis(opts: {
   };
   process.once("exit", killOnExit);
   const stop = async (): Promise<void> => {
+    stopping = true;
     process.off("exit", killOnExit);
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once("exit", () => r()));
@@ -114,6 +115,11 @@ export async function resolveRedis(opts: {
     await exited;
   };
   const url = `redis://127.0.0.1:${port}`;
+  let stopping = false;
+  // A redis-server that dies under the stack is named, not silent: the cache then fails until a restart.
+  child.once("exit", (code, sig) => {
+    if (!stopping) log(`the spawned redis-server at ${url} exited (${sig ?? `code ${code}`}); cache calls will fail`);
+  });
   if (!(await waitFor(() => pingRedis(url, 300), 5000))) {
     log(`redis-server started but did not answer on port ${port}`);
     await stop();

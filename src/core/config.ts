@@ -106,6 +106,8 @@ export const configSchema = z
     JWT_AUDIENCE: z.string().min(1).default("edge-backend"),
     ACCESS_TOKEN_TTL_SECONDS: positiveInt(600),
     REFRESH_TOKEN_TTL_SECONDS: positiveInt(30 * 24 * 3600),
+    /** Multiplies every auth rate limit (docs/auth.md). `npm run dev` sets 100; keep 1 in production. */
+    AUTH_RATE_LIMIT_FACTOR: positiveInt(1),
 
     /**
      * The service's public origin (https://api.example.com), used for absolute URLs it stores

@@ -74,7 +74,7 @@ export async function enforceRateLimits(
     checks.map(({ rule, identifier }) =>
       new Ratelimit({
         redis,
-        limiter: Ratelimit.slidingWindow(rule.tokens, rule.window),
+        limiter: Ratelimit.slidingWindow(rule.tokens * config.AUTH_RATE_LIMIT_FACTOR, rule.window),
         prefix: `${config.REDIS_KEY_PREFIX}auth:rl:${rule.name}`,
         // No in-isolate cache (it would be state shared across requests) and no library timeout
         // (it lets requests pass silently); the Redis client's own timeout bounds each call.

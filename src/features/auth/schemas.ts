@@ -1,8 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { EMAIL_MAX_LENGTH } from "./email.ts";
 import { PASSWORD_MAX_BYTES, passwordPolicyProblem } from "./password.ts";
+import { storable } from "../../core/text.ts";
 
-const Email = z.email().max(EMAIL_MAX_LENGTH).openapi({ example: "ada@example.com" });
+const Email = storable(z.email().max(EMAIL_MAX_LENGTH)).openapi({ example: "ada@example.com" });
 
 /** A new password: the policy in password.ts (length in characters and bytes). */
 const NewPassword = z
@@ -14,17 +15,20 @@ const NewPassword = z
   })
   .openapi({ minLength: 8, maxLength: PASSWORD_MAX_BYTES, example: "correct horse battery staple" });
 
-/** At login only the size is bounded: an old password that predates the policy still signs in. */
+/**
+ * At login only the size is bounded: an old password that predates the policy still signs in.
+ * Passwords are hashed, never stored as text, so they take any character (unlike the storable fields).
+ */
 const AnyPassword = z.string().min(1).max(PASSWORD_MAX_BYTES);
 
 /** The largest refresh token body we look at; ours are 43 characters. */
-const RefreshToken = z.string().min(1).max(256);
+const RefreshToken = storable(z.string().min(1).max(256));
 
 export const RegisterBody = z
   .object({
     email: Email,
     password: NewPassword,
-    name: z.string().trim().min(1).max(100).optional(),
+    name: storable(z.string().trim().min(1).max(100)).optional(),
   })
   .openapi("RegisterRequest");
 
@@ -32,11 +36,12 @@ export const RegisterBody = z
  * At login the email is only looked up, so any `local@domain` shape is accepted: accounts made by
  * the seed script may use a dotless domain such as `admin@localhost`, which registration refuses.
  */
-const LoginEmail = z
-  .string()
-  .max(EMAIL_MAX_LENGTH)
-  .regex(/^\s*[^\s@]+@[^\s@]+\s*$/, "Invalid email address")
-  .openapi({ example: "ada@example.com" });
+const LoginEmail = storable(
+  z
+    .string()
+    .max(EMAIL_MAX_LENGTH)
+    .regex(/^\s*[^\s@]+@[^\s@]+\s*$/, "Invalid email address"),
+).openapi({ example: "ada@example.com" });
 
 export const LoginBody = z.object({ email: LoginEmail, password: AnyPassword }).openapi("LoginRequest");
 
