@@ -102,6 +102,11 @@ const MIN_PRESENCE_INTERVAL_MS = 50;
  * 1000 / 5 = 200 presence frames a second in total, whatever its size (until the interval's cap).
  */
 const PRESENCE_MS_PER_CONNECTION = 5;
+/**
+ * Shared log: how long a resuming socket waits for this host's delivery to reach what the client saw
+ * elsewhere (normally milliseconds); past it the socket is closed with 1013 and the client retries.
+ */
+const SHARED_REPLAY_WAIT_MS = 10_000;
 /** Slow-consumer bound, in multiples of the retention bytes: room for a full replay plus live traffic. */
 const SLOW_CONSUMER_RETENTIONS = 2;
 
@@ -256,7 +261,9 @@ export class RoomCore<S> {
         // Until this host delivered at least what the read saw, then read what it delivered beyond.
         for (;;) {
           const last = replay.at(-1)?.seq ?? resume.from;
-          await this.#deliveredAtLeast(last);
+          if (!(await this.#deliveredAtLeast(last, SHARED_REPLAY_WAIT_MS))) {
+            throw new Error(`delivery did not reach seq ${last} within ${SHARED_REPLAY_WAIT_MS} ms`);
+          }
           if (!live()) return;
           if ((this.#delivered ?? 0) <= last) break;
           const more = await log.read(last, this.#limits.ROOM_RETENTION_MESSAGES);
@@ -439,8 +446,15 @@ export class RoomCore<S> {
     else this.#waiting.push({ seq, run });
   }
 
-  #deliveredAtLeast(seq: number): Promise<void> {
-    return new Promise((resolve) => this.#afterDelivered(seq, resolve));
+  /** Whether this host delivered `seq` within `timeoutMs`. */
+  #deliveredAtLeast(seq: number, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#afterDelivered(seq, () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
   }
 
   // ---------------------------------------------------------------- the tick

@@ -98,8 +98,8 @@ class LocalRoom {
 export interface LocalRooms {
   /** The gateway the routes and services use (put it on the env as ROOMS_GATEWAY). */
   gateway: RoomGateway;
-  /** Closes every socket (1001) and frees the rooms. */
-  close(): void;
+  /** Closes every socket (1001) and frees the rooms (linked: also takes this instance's members out of presence). */
+  close(): void | Promise<void>;
 }
 
 /** One process's rooms, upgraded through `upgrader`. */

@@ -134,7 +134,7 @@ export function createRuntimeService(
     hostname: vars.HOST ?? "0.0.0.0",
     async close() {
       clearInterval(timer);
-      rooms.close();
+      await rooms.close();
       await link?.close();
       const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref?.());
       await Promise.race([Promise.allSettled([...pending]), grace]);

@@ -361,10 +361,20 @@ export function createLinkedRooms(upgrader: SocketUpgrader, options: LinkedRooms
 
   return {
     gateway,
-    close() {
+    async close() {
       clearInterval(heartbeat);
+      const leaving = [...rooms.values()].filter((r) => r.counted.size > 0).map((r) => r.name);
       for (const r of rooms.values()) r.close();
       rooms.clear();
+      // A graceful stop leaves presence at once instead of after the lease (best effort).
+      const p = await parts.catch(() => undefined);
+      if (!p) return;
+      await Promise.allSettled(
+        leaving.map(async (name) => {
+          await p.registry.sync(name, new Map());
+          await redis.command(["PUBLISH", presenceChannel, name]);
+        }),
+      );
     },
   };
 }
