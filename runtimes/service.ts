@@ -9,6 +9,7 @@ import { configFor } from "../src/core/config.ts";
 import { createLogger, type Logger } from "../src/core/logger.ts";
 import { runScheduledJobs } from "../src/scheduled.ts";
 import { createLocalRooms, type SocketUpgrader } from "./local-rooms.ts";
+import { serveStaticAsset } from "./static-assets.ts";
 import { installWorkersStreams } from "./web-polyfills.ts";
 
 /** The Cron Trigger runs every 15 minutes (wrangler.toml); the interval defaults to the same. */
@@ -85,7 +86,8 @@ export function createRuntimeService(
   return {
     env,
     log,
-    fetch: (request) => Promise.resolve(app.fetch(request, env, ctx)),
+    // Static files first, as Workers Static Assets answers before the Worker runs.
+    fetch: async (request) => (await serveStaticAsset(request)) ?? app.fetch(request, env, ctx),
     port,
     hostname: vars.HOST ?? "0.0.0.0",
     async close() {
