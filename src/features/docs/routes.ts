@@ -13,6 +13,7 @@ const DOCS_PAGE = `<!doctype html>
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Edge backend API</title>
   <link rel="stylesheet" href="/console/console.css">
+  <link rel="icon" href="data:,">
   <script type="module" src="/console/docs.js"></script>
 </head>
 <body><div id="root"><p>Loading the API reference… (it needs JavaScript; the raw document is <a href="/openapi.json">/openapi.json</a>)</p></div></body>
