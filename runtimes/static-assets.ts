@@ -4,10 +4,10 @@
 // index.html (the platform's html_handling = "auto-trailing-slash"). Anything else: null (the app).
 // Only paths under PREFIXES touch the file system, so API requests pay one string comparison.
 import { readFile, stat } from "node:fs/promises";
-import { extname, join, normalize, sep } from "node:path";
+import { extname, join, normalize, posix, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const PUBLIC_DIR = fileURLToPath(new URL("../public", import.meta.url));
+const PUBLIC_DIR = fileURLToPath(new URL("../public", import.meta.url).href);
 /** What scripts/console-build.ts writes into public/. */
 const PREFIXES = ["/console"];
 const TYPES: Record<string, string> = {
@@ -34,17 +34,20 @@ async function fileAt(path: string): Promise<{ path: string; isDir: boolean } | 
 export async function serveStaticAsset(request: Request, root = PUBLIC_DIR): Promise<Response | null> {
   if (request.method !== "GET" && request.method !== "HEAD") return null;
   const url = new URL(request.url);
-  if (!PREFIXES.some((p) => url.pathname === p || url.pathname.startsWith(`${p}/`))) return null;
+  const under = (path: string) => PREFIXES.some((p) => path === p || path.startsWith(`${p}/`));
+  if (!under(url.pathname)) return null;
   let pathname: string;
   try {
     pathname = decodeURIComponent(url.pathname);
   } catch {
     return null;
   }
-  // Only names inside the directory: no "..", no NUL, no backslash tricks.
+  // No NUL or backslash tricks, and the decoded path (an encoded "../" included) must still be
+  // under a prefix once normalised, so nothing else in public/, let alone outside it, is reachable.
   if (pathname.includes("\0") || pathname.includes("\\")) return null;
+  if (!under(posix.normalize(pathname))) return null;
   const target = normalize(join(root, pathname));
-  if (target !== root && !target.startsWith(root + sep)) return null;
+  if (!target.startsWith(root + sep)) return null;
   const found = await fileAt(target);
   if (!found) return null;
   let file = found.path;
