@@ -111,6 +111,8 @@ function noisePng(width: number, minBytes: number): Buffer {
 describe("the console in Chromium", () => {
   let pageA: Page;
   let pageB: Page;
+  /** The member's console (another browser context), left in the room by the chat test. */
+  let pageM: Page;
 
   it("signs an admin in through the form and shows the navigation", async () => {
     pageA = await openConsole(adminContext, "admin A");
@@ -133,7 +135,7 @@ describe("the console in Chromium", () => {
     pageB = await openConsole(adminContext, "admin B", "#/settings");
     await pageB.getByText("Live: changes made elsewhere appear here.").waitFor();
     const cellB = pageB.locator(`tr[data-key="${key}"] [data-role="value"]`);
-    expect(await cellB.textContent()).toBe('{"greeting":"hello"}');
+    await cellB.filter({ hasText: '{"greeting":"hello"}' }).waitFor();
     await pageB.getByRole("button", { name: key }).click();
     await pageB.getByRole("heading", { name: `${key} editing version 1` }).waitFor();
 
@@ -212,7 +214,7 @@ describe("the console in Chromium", () => {
     const room = `console-${crypto.randomUUID().slice(0, 8)}`;
     const memberContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     cleanup.add(() => memberContext.close());
-    const pageM = await openConsole(memberContext, "member");
+    pageM = await openConsole(memberContext, "member");
     await signIn(pageM, member);
     const joinRoom = async (page: Page) => {
       await page.getByRole("link", { name: "Rooms", exact: true }).click();
@@ -240,6 +242,35 @@ describe("the console in Chromium", () => {
     expect(await history.locator("li").count()).toBe(2);
     await pageA.screenshot({ path: join(SHOTS, "rooms-chat.png") });
     await pageM.screenshot({ path: join(SHOTS, "rooms-chat-member.png") });
+  });
+
+  it("lists and searches users, changes a role, and signs a user out everywhere (their open console too)", async () => {
+    await pageA.getByRole("link", { name: "Users", exact: true }).click();
+    const table = pageA.getByRole("table", { name: "Users" });
+    await table.locator(`tr[data-user="${member.email}"]`).waitFor();
+    expect(await table.locator(`tr[data-user="${admin.email}"]`).count()).toBe(1);
+    await pageA.getByLabel("Search by email").fill("member-");
+    await pageA.getByRole("button", { name: "Search" }).click();
+    await table.locator(`tr[data-user="${admin.email}"]`).waitFor({ state: "detached" });
+    const row = table.locator(`tr[data-user="${member.email}"]`);
+    expect(await table.locator("tbody tr").count()).toBe(1);
+
+    await row.getByLabel(`Roles of ${member.email}`).fill("user, editor");
+    await row.getByRole("button", { name: "Save roles" }).click();
+    await row.getByText("Roles saved").waitFor();
+    const login = await fetch(`${baseUrl}/v1/auth/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(member),
+    });
+    expect(((await login.json()) as { user: { roles: string[] } }).user.roles.sort()).toEqual(["editor", "user"]);
+
+    // The member's console is still in the room: its socket is closed (4401) and the SDK signs it out.
+    await row.getByRole("button", { name: "Sign out everywhere" }).click();
+    await row.getByText("Signed out everywhere").waitFor();
+    await pageM.getByRole("button", { name: "Sign in" }).waitFor({ timeout: 15_000 });
+    expect(await row.locator("td").nth(3).textContent()).toBe("active");
+    await pageA.screenshot({ path: join(SHOTS, "users.png") });
   });
 
   it("shows each dependency's readiness and latency", async () => {

@@ -11,7 +11,7 @@ const asset = (path: string) => assets.fetch(`http://edge.test${path}`, { redire
 describe("the console as Workers Static Assets", () => {
   it("serves the console's page and bundle from the assets directory", async () => {
     const page = await asset("/console/");
-    expect(page.status).toBe(200);
+    expect(page.status, "public/console/ is missing: npm run console:build (npm test runs it first)").toBe(200);
     expect(page.headers.get("Content-Type")).toMatch(/^text\/html/);
     expect(await page.text()).toContain('src="./app.js"');
     const bundle = await asset("/console/app.js");
