@@ -59,6 +59,11 @@ afterEach(() => {
 });
 
 function watch(page: Page, label: string): Page {
+  // A server error is never expected; name the request so a failure says which one.
+  page.on("response", (response) => {
+    if (response.status() >= 500)
+      problems.push(`${label} ${response.request().method()} ${response.url()}: ${response.status()}`);
+  });
   page.on("pageerror", (error) => problems.push(`${label} page error: ${error.message}`));
   page.on("console", (message) => {
     if (message.type() !== "error") return;
@@ -208,7 +213,7 @@ describe("the console in Chromium", () => {
     ).toBe(true);
     expect(await pageA.getByText("20.0 MiB · private · ready").isVisible()).toBe(true);
     await pageA.screenshot({ path: join(SHOTS, "assets-preview.png") });
-  });
+  }, 120_000);
 
   it("lets two users chat in a room, with presence, and pages the history", async () => {
     const room = `console-${crypto.randomUUID().slice(0, 8)}`;
@@ -265,7 +270,9 @@ describe("the console in Chromium", () => {
     });
     expect(((await login.json()) as { user: { roles: string[] } }).user.roles.sort()).toEqual(["editor", "user"]);
 
-    // The member's console is still in the room: its socket is closed (4401) and the SDK signs it out.
+    // The member's console is still in the room: its socket is closed (4401) and the SDK signs it out
+    // (its refresh is refused: a 401 in its console).
+    provoked.add(401);
     await row.getByRole("button", { name: "Sign out everywhere" }).click();
     await row.getByText("Signed out everywhere").waitFor();
     await pageM.getByRole("button", { name: "Sign in" }).waitFor({ timeout: 15_000 });
