@@ -40,7 +40,13 @@ function parseJson(
   }
 }
 
-function Editor(props: { setting: Setting; latest: Setting | undefined; onSaved: () => void }) {
+function Editor(props: {
+  setting: Setting;
+  latest: Setting | undefined;
+  /** This editor is the one a save just reopened (at the saved version): say so. */
+  justSaved: boolean;
+  onSaved: (version: number | null) => void;
+}) {
   const { setting, latest } = props;
   const [value, setValue] = useState(pretty(setting.value));
   const [schema, setSchema] = useState(setting.schema === undefined ? "" : pretty(setting.schema));
@@ -48,12 +54,10 @@ function Editor(props: { setting: Setting; latest: Setting | undefined; onSaved:
   const [error, setError] = useState<string | null>(null);
   const [conflict, setConflict] = useState<Setting | null>(null);
   const [history, setHistory] = useState<HistoryEntry[] | null>(null);
-  const [saved, setSaved] = useState<number | null>(null);
 
   const save = async () => {
     setError(null);
     setConflict(null);
-    setSaved(null);
     const parsedValue = parseJson("The value", value);
     if (!parsedValue.ok) return setError(parsedValue.error);
     const parsedSchema = parseJson("The schema", schema, true);
@@ -71,8 +75,7 @@ function Editor(props: { setting: Setting; latest: Setting | undefined; onSaved:
             : setting.schema !== undefined && { schema: null }),
         },
       });
-      setSaved(res.version);
-      props.onSaved();
+      props.onSaved(res.version);
     } catch (e) {
       if (e instanceof ApiError && e.status === 412) {
         // Someone else committed first: show what won, and let the admin start from it.
@@ -85,7 +88,7 @@ function Editor(props: { setting: Setting; latest: Setting | undefined; onSaved:
     setError(null);
     try {
       await call(path(setting.key), { method: "DELETE", headers: { "If-Match": `"${setting.version}"` } });
-      props.onSaved();
+      props.onSaved(null);
     } catch (e) {
       setError(describeError(e));
     }
@@ -145,9 +148,9 @@ function Editor(props: { setting: Setting; latest: Setting | undefined; onSaved:
         <button type="button" class="danger" onClick={remove}>
           Delete
         </button>
-        {saved !== null && (
+        {props.justSaved && (
           <span class="ok" role="status">
-            Saved as version {saved}
+            Saved as version {setting.version}
           </span>
         )}
       </div>
@@ -255,6 +258,7 @@ export function SettingsPage() {
   const [items, setItems] = useState<Setting[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState<Setting | null>(null);
+  const [justSaved, setJustSaved] = useState<string | null>(null);
   const [live, setLive] = useState(false);
 
   const load = async () => {
@@ -329,7 +333,11 @@ export function SettingsPage() {
           key={`${editing.key}@${editing.version}`}
           setting={editing}
           latest={items.find((s) => s.key === editing.key)}
-          onSaved={() => void open(editing.key).then(load)}
+          justSaved={justSaved === `${editing.key}@${editing.version}`}
+          onSaved={(version) => {
+            setJustSaved(version === null ? null : `${editing.key}@${version}`);
+            void open(editing.key).then(load);
+          }}
         />
       )}
       <CreateForm onCreated={(key) => void load().then(() => open(key))} />

@@ -135,7 +135,7 @@ export function UsersPage() {
               <th>Name</th>
               <th>Roles</th>
               <th>State</th>
-              <th>Sessions</th>
+              <th>Actions</th>
             </tr>
           </thead>
           <tbody>

@@ -147,6 +147,7 @@ describe("the console in Chromium", () => {
     const editorA = pageA.getByRole("region", { name: `Edit ${key}` });
     await editorA.getByLabel("Value (JSON)").fill('{"greeting":"changed in A"}');
     await editorA.getByRole("button", { name: "Save" }).click();
+    await pageA.getByRole("status").filter({ hasText: "Saved as version 2" }).waitFor();
     // No reload in B: the `system` room announced the change and the list was read again.
     await cellB.filter({ hasText: '{"greeting":"changed in A"}' }).waitFor({ timeout: 10_000 });
     await pageB.getByText("Changed elsewhere: version 2 is current.").waitFor();
