@@ -88,10 +88,45 @@ function UserRow(props: { user: Account; onChanged: (user: Account) => void; onE
   );
 }
 
+/** Without the user list (a service before GET /v1/users), roles can still be set by account id. */
+function RolesById() {
+  const [note, setNote] = useState<string | null>(null);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const form = new FormData(event.target as HTMLFormElement);
+    const roles = String(form.get("roles"))
+      .split(",")
+      .map((r) => r.trim())
+      .filter(Boolean);
+    try {
+      const user = await call<Account>(`/v1/users/${encodeURIComponent(String(form.get("id")))}/roles`, {
+        method: "PUT",
+        json: { roles },
+      });
+      setNote(`${user.email}: ${user.roles.join(", ")}`);
+    } catch (e) {
+      setNote(describeError(e));
+    }
+  };
+  return (
+    <form class="card row" aria-label="Roles by account id" onSubmit={submit}>
+      <label>
+        Account id <input name="id" required />
+      </label>
+      <label>
+        Roles <input name="roles" placeholder="user, admin" />
+      </label>
+      <button type="submit">Set roles</button>
+      {note && <pre>{note}</pre>}
+    </form>
+  );
+}
+
 export function UsersPage() {
   const [page, setPage] = useState<Page | null>(null);
   const [query, setQuery] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [noList, setNoList] = useState(false);
   const load = async (q: string, cursor?: string) => {
     try {
       const params = new URLSearchParams({ limit: "50", ...(q && { q }), ...(cursor && { cursor }) });
@@ -99,8 +134,10 @@ export function UsersPage() {
       setPage((old) => (cursor && old ? { ...next, items: [...old.items, ...next.items] } : next));
       setError(null);
     } catch (e) {
+      const missing = e instanceof ApiError && e.status === 404;
+      setNoList(missing);
       setError(
-        e instanceof ApiError && e.status === 404
+        missing
           ? "This service has no user list (GET /v1/users): only role changes by id are available."
           : describeError(e),
       );
@@ -145,6 +182,7 @@ export function UsersPage() {
           </tbody>
         </table>
       )}
+      {noList && <RolesById />}
       {page?.nextCursor && (
         <button type="button" class="secondary" onClick={() => void load(query, page.nextCursor ?? undefined)}>
           More

@@ -197,6 +197,12 @@ describe("the console in Chromium", () => {
     });
     await pageA.getByLabel("Upload a file").setInputFiles(file);
     await pageA.getByRole("progressbar", { name: "Upload progress" }).waitFor();
+    // The screenshot once some bytes are up (or, on a fast run, once it is done).
+    await pageA.waitForFunction(
+      () =>
+        (document.querySelector("progress")?.value ?? 0) > 0 ||
+        document.querySelector('img[alt="Preview of noise.png"]'),
+    );
     await pageA.screenshot({ path: join(SHOTS, "assets-uploading.png") });
     const preview = pageA.getByRole("img", { name: "Preview of noise.png" });
     await preview.waitFor({ timeout: 60_000 });
