@@ -112,6 +112,8 @@ export interface IssueAccessTokenInput {
   userId: string;
   roles: string[];
   sessionId: string;
+  /** issue #15: the `email_verified` claim (OIDC's name), omitted when not given. */
+  emailVerified?: boolean;
 }
 
 /** Signs an access token with the configured signing key (`kid` in the header). */
@@ -133,6 +135,7 @@ export async function issueAccessToken(
       aud: config.JWT_AUDIENCE,
       iat,
       exp: iat + expiresIn,
+      ...(input.emailVerified !== undefined && { email_verified: input.emailVerified }),
     },
     keys.signing,
   );

@@ -18,6 +18,7 @@ const profileSchema = z.object({
   name: z.string().nullable(),
   roles: z.array(z.string()),
   createdAt: z.string(),
+  emailVerified: z.boolean(),
 });
 
 export const profileKey = (config: Config, userId: string): string =>

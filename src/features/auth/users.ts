@@ -14,6 +14,8 @@ export interface PublicUser {
   name: string | null;
   roles: string[];
   createdAt: string;
+  /** Whether the address was proven by a verification (or password-reset) mail. */
+  emailVerified: boolean;
 }
 
 export const toPublicUser = (row: UserRow): PublicUser => ({
@@ -22,6 +24,7 @@ export const toPublicUser = (row: UserRow): PublicUser => ({
   name: row.name,
   roles: row.roles,
   createdAt: row.createdAt.toISOString(),
+  emailVerified: row.emailVerifiedAt !== null,
 });
 
 export function findUserByEmail(db: Database, email: string): Promise<UserRow | undefined> {
