@@ -46,20 +46,16 @@ function Room(props: { name: string; onLeave: () => void }) {
     r.on("message", (m) => setMessages((old) => [...old, m]));
     r.on("error", (e) => setError(`${e.code}: ${e.message}`));
     r.on("presence", (p) => {
-      if (p.action === "sync") setPresent(p.users);
-      else if (p.action === "join")
-        setPresent((old) => {
-          const found = old.find((u) => u.id === p.user.id);
-          return found
-            ? old.map((u) => (u.id === p.user.id ? { ...u, connections: u.connections + 1 } : u))
-            : [...old, { id: p.user.id, connections: 1 }];
-        });
-      else
-        setPresent((old) =>
-          old.flatMap((u) =>
-            u.id !== p.user.id ? [u] : u.connections > 1 ? [{ ...u, connections: u.connections - 1 }] : [],
-          ),
-        );
+      if (p.action === "sync") return setPresent(p.users);
+      // A diff states each changed user's final status: apply `left`, then `joined`, as set operations.
+      const left = new Set(p.left.map((u) => u.id));
+      setPresent((old) => {
+        const kept = old.filter((u) => !left.has(u.id));
+        const added = p.joined
+          .filter((u) => !kept.some((k) => k.id === u.id))
+          .map((u) => ({ id: u.id, connections: 1 }));
+        return [...kept, ...added];
+      });
     });
     return () => r.close();
   }, [props.name]);
