@@ -22,7 +22,7 @@ export default defineConfig({
         test: {
           name: "contract",
           environment: "node",
-          include: ["test/contract/contract.test.ts"],
+          include: ["test/contract/contract.test.ts", "test/contract/console.test.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
           fileParallelism: false,

@@ -230,6 +230,7 @@ async function main(): Promise<number> {
     const lines = [
       "",
       `  edge-backend is running at ${base}`,
+      `  Console:    ${base}/console/   (sign in as the admin below)`,
       `  API docs:   ${base}/docs`,
       admin.generated
         ? `  Admin:      ${admin.email} / ${admin.password}   (generated, saved in ${join(DATA_DIR, "admin.json")})`

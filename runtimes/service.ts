@@ -12,6 +12,7 @@ import { createFleetLease, type FleetLease } from "./linked/fleet-lease.ts";
 import { openLinkRedis, type LinkRedis, parseRedisUrl } from "./linked/redis-link.ts";
 import { createLinkedRooms } from "./linked/linked-rooms.ts";
 import { createLocalRooms, type SocketUpgrader } from "./local-rooms.ts";
+import { serveStaticAsset } from "./static-assets.ts";
 import { installWorkersStreams } from "./web-polyfills.ts";
 
 /** The Cron Trigger runs every 15 minutes (wrangler.toml); the interval defaults to the same. */
@@ -129,7 +130,8 @@ export function createRuntimeService(
   return {
     env,
     log,
-    fetch: (request) => Promise.resolve(app.fetch(request, env, ctx)),
+    // Static files first, as Workers Static Assets answers before the Worker runs.
+    fetch: async (request) => (await serveStaticAsset(request)) ?? app.fetch(request, env, ctx),
     port,
     hostname: vars.HOST ?? "0.0.0.0",
     async close() {

@@ -1,6 +1,23 @@
-import { Scalar } from "@scalar/hono-api-reference";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../core/app-env.ts";
+
+/**
+ * The reference page: a shell whose script (/console/docs.js, a static asset built from
+ * console/docs.tsx) renders /openapi.json. Everything it loads comes from this service, so the
+ * page works with no internet (the Scalar page it replaced loaded its script from a CDN).
+ */
+const DOCS_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Edge backend API</title>
+  <link rel="stylesheet" href="/console/console.css">
+  <link rel="icon" href="data:,">
+  <script type="module" src="/console/docs.js"></script>
+</head>
+<body><div id="root"><p>Loading the API reference… (it needs JavaScript; the raw document is <a href="/openapi.json">/openapi.json</a>)</p></div></body>
+</html>`;
 
 /** Serves the OpenAPI 3.1 document generated from the route definitions, and a docs page over it. */
 export function mountDocs(app: OpenAPIHono<AppEnv>): void {
@@ -19,5 +36,5 @@ export function mountDocs(app: OpenAPIHono<AppEnv>): void {
     },
     servers: [{ url: new URL(c.req.url).origin }],
   }));
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Edge backend API" }));
+  app.get("/docs", (c) => c.html(DOCS_PAGE, 200, { "Cache-Control": "no-cache" }));
 }

@@ -52,7 +52,7 @@ export function cleanupList(label: string): Cleanup {
 export async function startService(
   cleanup: Cleanup,
   vars: Record<string, string>,
-): Promise<{ baseUrl: string; s3PublicBaseUrl: string }> {
+): Promise<{ baseUrl: string; s3PublicBaseUrl: string; databaseUrl: string }> {
   const workDir = await mkdtemp(join(tmpdir(), "browser-sdk-"));
   cleanup.add(() => rm(workDir, { recursive: true, force: true }));
   const database = await createTestDatabase(POSTGRES_ADMIN_URL);
@@ -85,7 +85,7 @@ export async function startService(
   });
   cleanup.add(() => stopGroup(child));
   await waitForHealth(`${baseUrl}/healthz`, child, 60_000);
-  return { baseUrl, s3PublicBaseUrl: stack.vars.S3_PUBLIC_BASE_URL ?? "" };
+  return { baseUrl, s3PublicBaseUrl: stack.vars.S3_PUBLIC_BASE_URL ?? "", databaseUrl: database.url };
 }
 
 /**
