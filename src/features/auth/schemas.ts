@@ -53,6 +53,18 @@ export const UserIdParams = z.object({
   id: z.uuid().openapi({ param: { name: "id", in: "path" }, example: "0b9f7c2e-8a4e-4c1e-9d1b-2f4c0f6a7e11" }),
 });
 
+export const MeQuery = z.object({
+  fresh: z
+    .enum(["true", "false"])
+    .optional()
+    .openapi({
+      param: { name: "fresh", in: "query" },
+      description:
+        "`true`: the account row as Postgres has it now (one query). Default: the profile the access token carries, no I/O.",
+      example: "true",
+    }),
+});
+
 export const UserSchema = z
   .object({
     id: z.uuid(),
