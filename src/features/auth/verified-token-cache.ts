@@ -23,7 +23,10 @@ interface Entry {
 
 export class VerifiedTokenCache {
   readonly #entries = new Map<string, Entry>();
-  constructor(readonly maxEntries = VERIFIED_TOKEN_CACHE_ENTRIES) {}
+  readonly maxEntries: number;
+  constructor(maxEntries = VERIFIED_TOKEN_CACHE_ENTRIES) {
+    this.maxEntries = maxEntries;
+  }
 
   get size(): number {
     return this.#entries.size;
