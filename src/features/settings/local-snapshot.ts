@@ -1,0 +1,146 @@
+import type { BackgroundTasks } from "../../core/deferred-work.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { SettingsCache } from "./cache.ts";
+import type { StoredSetting } from "./model.ts";
+import { type ReaderDeps, type ReadResult, readThrough, type ThroughResult } from "./reader.ts";
+
+/**
+ * The settings snapshot held in the isolate (or process), in front of the Redis snapshot, so a hot
+ * read answers from memory with no round trip. It is only ever a copy of a Redis snapshot that was
+ * current for a known generation, and it is trusted for `ttlMs` after that generation was last
+ * confirmed (the check is stamped before it is sent, so the age never understates):
+ *
+ *   age < ttl:               answered from memory;
+ *   ttl <= age < ttl + grace: answered from memory, and one revalidation (GET of the generation, or
+ *                            the full Redis read when the Redis snapshot itself is due) is handed to
+ *                            waitUntil, off the request path; at most one per window;
+ *   age >= ttl + grace:      the read goes through Redis as without this layer (an isolate that was
+ *                            idle, or whose revalidation failed or is slower than `grace`).
+ *
+ * So another instance's write is served here at most `ttl + grace` after it committed (grace is one
+ * Redis request's timeout), never later; a write through this instance replaces the snapshot at
+ * once. Docs: docs/settings.md, "The staleness bound".
+ */
+export interface LocalEntry {
+  generation: string;
+  all: StoredSetting[];
+  byKey: Map<string, StoredSetting>;
+  /** When the Redis snapshot's contents were read from Postgres (its freshness counts from here). */
+  builtAt: number;
+  /** When the generation was last confirmed current (stamped before the check). */
+  validatedAt: number;
+}
+
+export interface LocalSnapshotOptions {
+  /** SETTINGS_LOCAL_TTL_MS. */
+  ttlMs: number;
+  /** The longest one revalidation may take before reads stop trusting memory: REDIS_TIMEOUT_MS. */
+  graceMs: number;
+}
+
+export class LocalSnapshot {
+  readonly ttlMs: number;
+  readonly graceMs: number;
+  #entry: LocalEntry | null = null;
+  /** The entry a revalidation is (or was, unsuccessfully) running for: one per entry and window. */
+  #revalidated: LocalEntry | null = null;
+
+  constructor(options: LocalSnapshotOptions) {
+    this.ttlMs = options.ttlMs;
+    this.graceMs = options.graceMs;
+  }
+
+  get entry(): LocalEntry | null {
+    return this.#entry;
+  }
+
+  /** Installs a snapshot if the entry is still `expected` (a slower read never overwrites a newer one). */
+  replace(expected: LocalEntry | null, next: Omit<LocalEntry, "byKey"> | null): boolean {
+    if (this.#entry !== expected) return false;
+    this.#entry = next && { ...next, byKey: new Map(next.all.map((s) => [s.key, s])) };
+    return true;
+  }
+
+  /** A write through this instance: its own snapshot, at once, whatever was there (read-your-writes). */
+  install(next: Omit<LocalEntry, "byKey"> | null): void {
+    this.replace(this.#entry, next);
+  }
+
+  /** Marks `entry` confirmed at `at`, if it is still the one held. */
+  confirm(entry: LocalEntry, at: number): void {
+    if (this.#entry === entry) this.#entry = { ...entry, validatedAt: at };
+  }
+
+  /** True once per entry: the caller runs the revalidation. */
+  claimRevalidation(entry: LocalEntry): boolean {
+    if (this.#revalidated === entry) return false;
+    this.#revalidated = entry;
+    return true;
+  }
+}
+
+export interface LocalReadDeps {
+  local: LocalSnapshot;
+  cache: SettingsCache;
+  reader: ReaderDeps;
+  background: BackgroundTasks;
+  log: Logger;
+  now(): number;
+}
+
+const readAll = (deps: LocalReadDeps): Promise<ThroughResult<StoredSetting[]>> =>
+  readThrough(
+    deps.reader,
+    (c) => c.probeAll(),
+    (all) => all,
+  );
+
+/** Installs a current result over `expected`; anything else (stale-cache, no generation) is not kept. */
+function keep(deps: LocalReadDeps, expected: LocalEntry | null, result: ThroughResult<StoredSetting[]>, at: number) {
+  if (!result.current) return;
+  deps.local.replace(expected, { ...result.current, all: result.data, validatedAt: at });
+}
+
+async function revalidate(deps: LocalReadDeps, entry: LocalEntry): Promise<void> {
+  const started = deps.now();
+  try {
+    // While the Redis snapshot is within its freshness window, the generation alone says whether
+    // ours is current: one GET. After it, the full read (which refills Redis from Postgres if needed).
+    if (started - entry.builtAt < deps.reader.timing.freshMs) {
+      if ((await deps.cache.readGeneration()) === entry.generation) {
+        deps.local.confirm(entry, started);
+        return;
+      }
+    }
+    keep(deps, entry, await readAll(deps), started);
+  } catch (error) {
+    deps.log.warn("settings local snapshot not revalidated; reads go through Redis after the grace period", {
+      error,
+    });
+  }
+}
+
+/** A read through the local snapshot: memory at steady state, Redis (then Postgres) otherwise. */
+export async function readLocal<T>(deps: LocalReadDeps, pick: (entry: LocalEntry) => T): Promise<ReadResult<T>> {
+  const { local } = deps;
+  const entry = local.entry;
+  const started = deps.now();
+  if (entry) {
+    const age = started - entry.validatedAt;
+    if (age >= 0 && age < local.ttlMs + local.graceMs) {
+      if (age >= local.ttlMs && local.claimRevalidation(entry)) deps.background.waitUntil(revalidate(deps, entry));
+      return { data: pick(entry), source: "memory" };
+    }
+  }
+  const result = await readAll(deps);
+  keep(deps, entry, result, started);
+  return { data: pick(toEntry(result.data)), source: result.source };
+}
+
+const toEntry = (all: StoredSetting[]): LocalEntry => ({
+  generation: "",
+  all,
+  byKey: new Map(all.map((s) => [s.key, s])),
+  builtAt: 0,
+  validatedAt: 0,
+});
