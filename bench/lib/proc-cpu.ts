@@ -30,3 +30,35 @@ export async function cpuMs(pid: number): Promise<number> {
     return Number.NaN;
   }
 }
+
+/** Every pid whose parent chain reaches `root` (root included), from one scan of /proc. */
+export async function processTree(root: number): Promise<number[]> {
+  const { readdir } = await import("node:fs/promises");
+  const parents = new Map<number, number>();
+  for (const name of await readdir("/proc").catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parents.set(Number(name), ppid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [pid, ppid] of parents) if (ppid === tree[i]) tree.push(pid);
+  }
+  return tree;
+}
+
+/**
+ * CPU ms of `pids` summed (NaN when none can be read). Take the pid list once (processTree) and read
+ * it before and after a load run: a wrapper such as node_modules/.bin/workerd does no work itself,
+ * the real workerd is its child.
+ */
+export async function cpuMsOf(pids: readonly number[]): Promise<number> {
+  const values = await Promise.all(pids.map(cpuMs));
+  const readable = values.filter(Number.isFinite);
+  return readable.length ? readable.reduce((a, b) => a + b, 0) : Number.NaN;
+}
