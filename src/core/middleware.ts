@@ -56,7 +56,7 @@ class RequestLogger implements Logger {
 export const requestContext = () =>
   createMiddleware<AppEnv>(async function requestContext(c, next) {
     const config = configFor(c.env);
-    const log = new RequestLogger(config.LOG_LEVEL, c.var.requestId);
+    const log = new RequestLogger(config.LOG_LEVEL, c.get("requestId"));
     const runtime = backgroundOf(c);
     // Background work may open clients after the response (a settings revalidation reading Postgres),
     // so what the request opened is closed once the work handed off so far has settled.

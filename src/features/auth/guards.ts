@@ -20,7 +20,8 @@ async function authenticate(c: Context<AppEnv>): Promise<Principal | undefined> 
   const match = BEARER.exec(authorization);
   if (!match?.[1]) throw unauthorized("The Authorization header must be `Bearer <token>`.");
   try {
-    return await verifyAccessToken(match[1], c.var.config);
+    // c.get, not c.var: c.var copies every variable into a new object on each read.
+    return await verifyAccessToken(match[1], c.get("config"));
   } catch (error) {
     if (error instanceof InvalidTokenError) {
       c.var.log.debug("token refused", { reason: error.message });
@@ -32,7 +33,7 @@ async function authenticate(c: Context<AppEnv>): Promise<Principal | undefined> 
 
 /** The principal a guard set; for handlers behind requireUser/requireRole. */
 export function principalOf(c: Context<AppEnv>): Principal {
-  const principal = c.var.principal;
+  const principal = c.get("principal");
   if (!principal) throw unauthorized();
   return principal;
 }

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { validationFailed } from "../../core/problem.ts";
 import { EMAIL_MAX_LENGTH } from "./email.ts";
 import { PASSWORD_MAX_BYTES, passwordPolicyProblem } from "./password.ts";
 
@@ -53,17 +54,21 @@ export const UserIdParams = z.object({
   id: z.uuid().openapi({ param: { name: "id", in: "path" }, example: "0b9f7c2e-8a4e-4c1e-9d1b-2f4c0f6a7e11" }),
 });
 
-export const MeQuery = z.object({
-  fresh: z
-    .enum(["true", "false"])
-    .optional()
-    .openapi({
-      param: { name: "fresh", in: "query" },
-      description:
-        "`true`: the account row as Postgres has it now (one query). Default: the profile the access token carries, no I/O.",
-      example: "true",
-    }),
-});
+/** `GET /v1/auth/me?fresh=`: `true` reads the row; absent or `false` answers from the token. */
+export const MeFreshParameter = {
+  name: "fresh",
+  in: "query" as const,
+  required: false,
+  description:
+    "`true`: the account row as Postgres has it now (one query). Default: the profile the access token carries, no I/O.",
+  schema: { type: "string" as const, enum: ["true", "false"] },
+};
+
+export function meFreshness(value: string | undefined): boolean {
+  if (value === undefined || value === "false") return false;
+  if (value === "true") return true;
+  throw validationFailed([{ path: "query.fresh", message: 'must be "true" or "false"' }]);
+}
 
 export const UserSchema = z
   .object({

@@ -122,12 +122,12 @@ function view(setting: StoredSetting, viewer: Viewer) {
 
 export const settingsRoutes = createRouter()
   .openapi(listSettings, async (c) => {
-    const viewer = viewerOf(c.var.principal);
+    const viewer = viewerOf(c.get("principal"));
     const { data, source } = await settingsServiceFor(c.var).list(viewer);
     return c.json({ items: data.map((s) => view(s, viewer)) }, 200, { ...READ_CACHE, "X-Settings-Source": source });
   })
   .openapi(getSetting, async (c) => {
-    const viewer = viewerOf(c.var.principal);
+    const viewer = viewerOf(c.get("principal"));
     const { key } = c.req.valid("param");
     const { data, source } = await settingsServiceFor(c.var).get(viewer, key);
     const headers = { ...READ_CACHE, ETag: etagOf(data.version), "X-Settings-Source": source };
