@@ -154,8 +154,8 @@ export function markdownTable(rows: Row[]): string {
             r.benchmark,
             `${r.sides[0]} vs ${r.sides[1]}`,
             r.metric,
-            fmt(r.aMedian, r.unit),
-            fmt(r.bMedian, r.unit),
+            r.sides[0] === "—" ? "—" : fmt(r.aMedian, r.unit),
+            r.sides[1] === "—" ? "—" : fmt(r.bMedian, r.unit),
             ratioText(r.ratio),
             r.verdict,
           ]
