@@ -149,6 +149,19 @@ describe("the local settings snapshot at steady state", () => {
     expect(a.pendingTasks()).toBe(1); // one revalidation for the window, not one per read
   });
 
+  it("answers from memory for a request whose clock lags the last check (Workers freeze Date.now per request)", async () => {
+    const clock = clockAt();
+    const a = instance({ prefix: isolatedPrefix("local-lag"), now: clock.now });
+    const key = uniqueKey("local-lag");
+    await a.service.put({ key, value: "v", visibility: "public", preconditions: create, actor });
+    a.redis.calls.length = 0;
+    clock.advance(-50); // a concurrent request still running on the time of its own last I/O
+    expect(await a.service.get("anonymous", key)).toMatchObject({ source: "memory", data: { value: "v" } });
+    clock.advance(-TTL_MS); // a clock that jumped back by more than the TTL is not trusted
+    expect((await a.service.get("anonymous", key)).source).toBe("cache");
+    expect(a.redis.calls).toEqual(["probeAll"]);
+  });
+
   it("shows a write through the same instance to its very next read, from memory (read-your-writes)", async () => {
     const clock = clockAt();
     const a = instance({ prefix: isolatedPrefix("local-ryw"), now: clock.now });

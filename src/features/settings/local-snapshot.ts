@@ -126,8 +126,13 @@ export async function readLocal<T>(deps: LocalReadDeps, pick: (entry: LocalEntry
   const entry = local.entry;
   const started = deps.now();
   if (entry) {
-    const age = started - entry.validatedAt;
-    if (age >= 0 && age < local.ttlMs + local.graceMs) {
+    // Slightly negative ages are normal on Workers: Date.now() is frozen per request at its last I/O,
+    // so a request can run "before" a revalidation another request stamped. Real time only moves
+    // forward, so such a copy is younger than it looks, not older; only a clock that jumped back by
+    // more than the TTL sends the read through Redis.
+    const elapsed = started - entry.validatedAt;
+    const age = elapsed < -local.ttlMs ? Number.POSITIVE_INFINITY : Math.max(elapsed, 0);
+    if (age < local.ttlMs + local.graceMs) {
       if (age >= local.ttlMs && local.claimRevalidation(entry)) deps.background.waitUntil(revalidate(deps, entry));
       return { data: pick(entry), source: "memory" };
     }

@@ -8,7 +8,7 @@ import { type LocalSnapshot, readLocal } from "./local-snapshot.ts";
 import { canSee, type HistoryEntry, MAX_HISTORY_PAGE, type StoredSetting, type Viewer } from "./model.ts";
 import { DEFAULT_READ_TIMING, type ReadResult, type ReadTiming, readThrough } from "./reader.ts";
 import type { SettingsRepository } from "./repository.ts";
-import { createSettingsWriter, type PutInput, type RemoveInput } from "./writer.ts";
+import { createSettingsWriter, type PutInput, type RemoveInput, type SettingsWriter } from "./writer.ts";
 
 export interface SettingsServiceDeps {
   repo: SettingsRepository;
@@ -80,17 +80,20 @@ export function createSettingsService(deps: SettingsServiceDeps) {
     now,
   };
 
-  const writer = createSettingsWriter({
-    repo: deps.repo,
-    cache: deps.cache,
-    local: local?.local ?? null,
-    events: deps.events,
-    background: deps.background,
-    log: deps.log,
-    now,
-    database,
-    publishTimeoutMs: deps.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
-  });
+  // Built on the first write: a read (nearly every request) never pays for the writer's set-up.
+  let writer: SettingsWriter | undefined;
+  const writerOf = () =>
+    (writer ??= createSettingsWriter({
+      repo: deps.repo,
+      cache: deps.cache,
+      local: local?.local ?? null,
+      events: deps.events,
+      background: deps.background,
+      log: deps.log,
+      now,
+      database,
+      publishTimeoutMs: deps.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
+    }));
 
   return {
     /** Every setting the viewer may see, sorted by key. */
@@ -118,8 +121,8 @@ export function createSettingsService(deps: SettingsServiceDeps) {
       return { data: result.data, source: result.source };
     },
 
-    put: (input: PutInput) => writer.put(input),
-    remove: (input: RemoveInput) => writer.remove(input),
+    put: (input: PutInput) => writerOf().put(input),
+    remove: (input: RemoveInput) => writerOf().remove(input),
 
     /** Past versions, newest first (deletions included). 404 when the key never existed. */
     async history(key: string, options: { cursor?: string | undefined; limit: number }): Promise<HistoryPage> {

@@ -2,7 +2,8 @@ import type { Config } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
 import type { Logger } from "../../core/logger.ts";
 import { isAdmin, type Principal } from "../../core/principal.ts";
-import { createSettingsCache } from "./cache.ts";
+import type { Redis } from "../../adapters/redis.ts";
+import { createSettingsCache, type SettingsCache } from "./cache.ts";
 import { roomEvents } from "./events.ts";
 import { LocalSnapshot } from "./local-snapshot.ts";
 import type { Viewer } from "./model.ts";
@@ -37,6 +38,24 @@ function localSnapshotFor(config: SettingsScope["config"]): LocalSnapshot | null
   return local;
 }
 
+// The cache is key names and closures over a stateless (fetch-based) client: one per client and
+// prefix, not one per request.
+const caches = new WeakMap<Redis, { prefix: string; cache: SettingsCache }>();
+
+function settingsCacheFor(redis: Redis, config: SettingsScope["config"]): SettingsCache {
+  const known = caches.get(redis);
+  if (known?.prefix === config.REDIS_KEY_PREFIX) return known.cache;
+  const cache = createSettingsCache(redis, {
+    prefix: config.REDIS_KEY_PREFIX,
+    // Outlives its holder's bounded refill, so it is only ever released early, never stolen mid-refill.
+    lockMs: 2 * config.DATABASE_TIMEOUT_MS + 1_000,
+    snapshotTtlMs: SNAPSHOT_TTL_MS,
+    maxSnapshotBytes: MAX_SNAPSHOT_BYTES,
+  });
+  caches.set(redis, { prefix: config.REDIS_KEY_PREFIX, cache });
+  return cache;
+}
+
 /**
  * Builds the settings service over one request's clients. The only thing kept between requests is
  * the isolate's local snapshot (a bounded copy of the shared one: local-snapshot.ts).
@@ -46,15 +65,7 @@ export function settingsServiceFor({ deps, config, log }: SettingsScope): Settin
   return createSettingsService({
     local: redis ? localSnapshotFor(config) : null,
     repo: lazyRepository(() => createSettingsRepository(deps.db)),
-    cache: redis
-      ? createSettingsCache(redis, {
-          prefix: config.REDIS_KEY_PREFIX,
-          // Outlives its holder's bounded refill, so it is only ever released early, never stolen mid-refill.
-          lockMs: 2 * config.DATABASE_TIMEOUT_MS + 1_000,
-          snapshotTtlMs: SNAPSHOT_TTL_MS,
-          maxSnapshotBytes: MAX_SNAPSHOT_BYTES,
-        })
-      : null,
+    cache: redis ? settingsCacheFor(redis, config) : null,
     events: roomEvents(() => deps.rooms),
     background: deps.background,
     log,
