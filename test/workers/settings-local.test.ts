@@ -288,6 +288,46 @@ describe("the cross-instance staleness bound: TTL + one revalidation", () => {
 });
 
 describe("the local snapshot under faults (today's behaviour after at most TTL + grace)", () => {
+  it("keeps answering from memory while a refill waits on a slow Postgres", async () => {
+    const clock = clockAt();
+    let release: () => void = () => {};
+    let slow = false;
+    const real = createSettingsRepository(pg.db);
+    const repo: SettingsRepository = {
+      ...real,
+      listAll: async () => {
+        if (slow) await new Promise<void>((resolve) => (release = resolve));
+        return real.listAll();
+      },
+    };
+    const a = instance({ prefix: isolatedPrefix("local-slow-pg"), now: clock.now, repo });
+    const key = uniqueKey("local-slow-pg");
+    await a.service.put({ key, value: "v", visibility: "public", preconditions: create, actor });
+    await a.settled();
+    // Steady reads up to the Redis snapshot's freshness window: each window's check is one GET.
+    for (let t = TTL_MS; t < DEFAULT_READ_TIMING.freshMs; t += TTL_MS) {
+      clock.advance(TTL_MS);
+      await a.service.get("anonymous", key);
+      await a.settled();
+    }
+    slow = true;
+    // Past the window: the revalidation confirms the generation, then refills (stuck on Postgres).
+    clock.advance(TTL_MS);
+    const before = a.local.entry?.validatedAt;
+    expect((await a.service.get("anonymous", key)).source).toBe("memory");
+    for (let i = 0; i < 200 && a.local.entry?.validatedAt === before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(a.local.entry?.validatedAt).toBe(clock.state.t);
+    // The refill is stuck on Postgres; reads within the new window still answer from memory.
+    clock.advance(TTL_MS + GRACE_MS - 1);
+    const reads = await Promise.all(Array.from({ length: 20 }, () => a.service.get("anonymous", key)));
+    expect(reads.every((r) => r.source === "memory")).toBe(true);
+    release();
+    await a.settled();
+    expect(a.local.entry?.builtAt).toBeGreaterThanOrEqual(clock.state.t - TTL_MS - GRACE_MS);
+  });
+
   it("Redis down: memory within the bound, then Postgres (current), as without the local copy", async () => {
     const clock = clockAt();
     const a = instance({ prefix: isolatedPrefix("local-redis-down"), now: clock.now });

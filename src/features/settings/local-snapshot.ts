@@ -11,9 +11,10 @@ import { type ReaderDeps, type ReadResult, readThrough, type ThroughResult } fro
  * confirmed (the check is stamped before it is sent, so the age never understates):
  *
  *   age < ttl:               answered from memory;
- *   ttl <= age < ttl + grace: answered from memory, and one revalidation (GET of the generation, or
- *                            the full Redis read when the Redis snapshot itself is due) is handed to
- *                            waitUntil, off the request path; at most one per window;
+ *   ttl <= age < ttl + grace: answered from memory, and one revalidation (a GET of the generation;
+ *                            the contents are re-read too when the Redis snapshot is past its
+ *                            freshness window) is handed to waitUntil, off the request path; at
+ *                            most one per window;
  *   age >= ttl + grace:      the read goes through Redis as without this layer (an isolate that was
  *                            idle, or whose revalidation failed or is slower than `grace`).
  *
@@ -77,6 +78,33 @@ export class LocalSnapshot {
     this.#revalidated = entry;
     return true;
   }
+
+  #refilling = false;
+
+  /** True when no refill is running: the caller runs one and calls `refilled()` when it ends. */
+  claimRefill(): boolean {
+    if (this.#refilling) return false;
+    this.#refilling = true;
+    return true;
+  }
+
+  refilled(): void {
+    this.#refilling = false;
+  }
+
+  /**
+   * A refill read under the generation the copy already holds: same or newer contents, so it replaces
+   * whatever entry of that generation is held now (confirmations may have replaced the object since).
+   */
+  refresh(next: Omit<LocalEntry, "byKey">): void {
+    const held = this.#entry;
+    if (!held || held.generation !== next.generation) return;
+    this.#entry = {
+      ...next,
+      byKey: new Map(next.all.map((s) => [s.key, s])),
+      validatedAt: Math.max(held.validatedAt, next.validatedAt),
+    };
+  }
 }
 
 export interface LocalReadDeps {
@@ -104,15 +132,24 @@ function keep(deps: LocalReadDeps, expected: LocalEntry | null, result: ThroughR
 async function revalidate(deps: LocalReadDeps, entry: LocalEntry): Promise<void> {
   const started = deps.now();
   try {
-    // While the Redis snapshot is within its freshness window, the generation alone says whether
-    // ours is current: one GET. After it, the full read (which refills Redis from Postgres if needed).
-    if (started - entry.builtAt < deps.reader.timing.freshMs) {
-      if ((await deps.cache.readGeneration()) === entry.generation) {
-        deps.local.confirm(entry, started);
-        return;
+    // The generation alone says whether our copy is current: one GET.
+    if ((await deps.cache.readGeneration()) !== entry.generation) {
+      keep(deps, entry, await readAll(deps), started);
+      return;
+    }
+    deps.local.confirm(entry, started);
+    // Past the Redis snapshot's freshness window the contents are re-read (through Redis, which
+    // refills from Postgres), for the one case a commit could not move the generation (a writer that
+    // could not reach Redis). Reads keep answering from the confirmed copy meanwhile: a slow Postgres
+    // never sends the isolate's requests to Redis. One refill at a time.
+    if (started - entry.builtAt >= deps.reader.timing.freshMs && deps.local.claimRefill()) {
+      try {
+        const result = await readAll(deps);
+        if (result.current) deps.local.refresh({ ...result.current, all: result.data, validatedAt: started });
+      } finally {
+        deps.local.refilled();
       }
     }
-    keep(deps, entry, await readAll(deps), started);
   } catch (error) {
     deps.log.warn("settings local snapshot not revalidated; reads go through Redis after the grace period", {
       error,
