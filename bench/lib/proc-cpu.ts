@@ -51,14 +51,3 @@ export async function processTree(root: number): Promise<number[]> {
   }
   return tree;
 }
-
-/**
- * CPU ms of `pids` summed (NaN when none can be read). Take the pid list once (processTree) and read
- * it before and after a load run: a wrapper such as node_modules/.bin/workerd does no work itself,
- * the real workerd is its child.
- */
-export async function cpuMsOf(pids: readonly number[]): Promise<number> {
-  const values = await Promise.all(pids.map(cpuMs));
-  const readable = values.filter(Number.isFinite);
-  return readable.length ? readable.reduce((a, b) => a + b, 0) : Number.NaN;
-}

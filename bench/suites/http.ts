@@ -4,7 +4,7 @@
 import { BASE, type BenchContext, FLOOR_NODE, FLOOR_WORKERD, OURS, OURS_NODE, type Suite } from "../lib/context.ts";
 import { type LoadResult, runLoad, warmUp } from "../lib/http-load.ts";
 import { settle } from "../lib/pg-counter.ts";
-import { cpuMsOf, processTree } from "../lib/proc-cpu.ts";
+import { cpuMs, processTree } from "../lib/proc-cpu.ts";
 import { type Better, makeRow, type Row, statusRow } from "../lib/report.ts";
 
 const GROUP = "HTTP";
@@ -35,15 +35,36 @@ async function chargedProcesses(ctx: BenchContext, serverPid: number) {
   return { server, standIns, redis: ctx.redisServer.pid === null ? [] : [ctx.redisServer.pid], postgres };
 }
 
-async function cpuReading(pids: Awaited<ReturnType<typeof chargedProcesses>>) {
+type Reading = Record<"server" | "standIns" | "redis" | "postgres", Map<number, number>>;
+
+async function cpuReading(pids: Awaited<ReturnType<typeof chargedProcesses>>): Promise<Reading> {
+  const read = async (list: number[]) =>
+    new Map(await Promise.all(list.map(async (pid) => [pid, await cpuMs(pid)] as const)));
   const [server, standIns, redis, postgres] = await Promise.all([
-    cpuMsOf(pids.server),
-    cpuMsOf(pids.standIns),
-    pids.redis.length ? cpuMsOf(pids.redis) : Promise.resolve(Number.NaN),
-    // No backend connected (ours at steady state opens none) is 0 ms, not "unknown".
-    pids.postgres.length ? cpuMsOf(pids.postgres) : Promise.resolve(0),
+    read(pids.server),
+    read(pids.standIns),
+    read(pids.redis),
+    read(pids.postgres),
   ]);
   return { server, standIns, redis, postgres };
+}
+
+/**
+ * CPU ms a group used between two readings, over the processes readable both times (a Postgres
+ * backend may exit meanwhile); NaN when none was. `noneIsZero`: an empty group (no backend
+ * connected) used nothing.
+ */
+function used(before: Map<number, number>, after: Map<number, number>, noneIsZero = false): number {
+  if (before.size === 0) return noneIsZero ? 0 : Number.NaN;
+  let total = 0;
+  let counted = 0;
+  for (const [pid, start] of before) {
+    const end = after.get(pid);
+    if (end === undefined || !Number.isFinite(start) || !Number.isFinite(end)) continue;
+    total += end - start;
+    counted++;
+  }
+  return counted ? total : noneIsZero ? 0 : Number.NaN;
 }
 
 export async function measured(
@@ -62,10 +83,10 @@ export async function measured(
   });
   const [cpuAfter, commandsAfter] = await Promise.all([cpuReading(pids), ctx.redisServer.commands()]);
   const perRequestUs = (ms: number) => (load.requests ? (ms * 1000) / load.requests : Number.NaN);
-  const serverCpuUs = perRequestUs(cpuAfter.server - cpuBefore.server);
-  const standInCpuUs = perRequestUs(cpuAfter.standIns - cpuBefore.standIns);
-  const redisCpuUs = perRequestUs(cpuAfter.redis - cpuBefore.redis);
-  const postgresCpuUs = perRequestUs(cpuAfter.postgres - cpuBefore.postgres);
+  const serverCpuUs = perRequestUs(used(cpuBefore.server, cpuAfter.server));
+  const standInCpuUs = perRequestUs(used(cpuBefore.standIns, cpuAfter.standIns));
+  const redisCpuUs = perRequestUs(used(cpuBefore.redis, cpuAfter.redis));
+  const postgresCpuUs = perRequestUs(used(cpuBefore.postgres, cpuAfter.postgres, true));
   return {
     ...load,
     // A server that used no CPU over thousands of requests was not the one measured: NaN, "not measured".

@@ -149,6 +149,20 @@ describe("the local settings snapshot at steady state", () => {
     expect(a.pendingTasks()).toBe(1); // one revalidation for the window, not one per read
   });
 
+  it("makes one read through Redis for a burst of concurrent requests on an idle isolate, not one each", async () => {
+    const clock = clockAt();
+    const a = instance({ prefix: isolatedPrefix("local-burst"), now: clock.now });
+    const key = uniqueKey("local-burst");
+    await a.service.put({ key, value: "v", visibility: "public", preconditions: create, actor });
+    await a.settled();
+    clock.advance(TTL_MS + GRACE_MS); // idle past the bound: the next reads go through Redis
+    a.redis.calls.length = 0;
+    const reads = await Promise.all(Array.from({ length: 50 }, () => a.service.get("anonymous", key)));
+    expect(reads.every((r) => r.source === "cache" && r.data.value === "v")).toBe(true);
+    expect(a.redis.calls).toEqual(["probeAll"]);
+    expect((await a.service.get("anonymous", key)).source).toBe("memory");
+  });
+
   it("answers from memory for a request whose clock lags the last check (Workers freeze Date.now per request)", async () => {
     const clock = clockAt();
     const a = instance({ prefix: isolatedPrefix("local-lag"), now: clock.now });

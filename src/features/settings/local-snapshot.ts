@@ -80,6 +80,22 @@ export class LocalSnapshot {
   }
 
   #refilling = false;
+  #reading: Promise<ThroughResult<StoredSetting[]>> | null = null;
+
+  /**
+   * Runs `read` unless one is already running, whose result is then shared: when the copy is absent
+   * or past its bound, the isolate's concurrent requests make one read through Redis, not one each
+   * (an isolate picking up traffic again after a pause would otherwise stampede Redis).
+   */
+  shared(read: () => Promise<ThroughResult<StoredSetting[]>>): Promise<ThroughResult<StoredSetting[]>> {
+    if (!this.#reading) {
+      const running = read().finally(() => {
+        if (this.#reading === running) this.#reading = null;
+      });
+      this.#reading = running;
+    }
+    return this.#reading;
+  }
 
   /** True when no refill is running: the caller runs one and calls `refilled()` when it ends. */
   claimRefill(): boolean {
@@ -174,8 +190,11 @@ export async function readLocal<T>(deps: LocalReadDeps, pick: (entry: LocalEntry
       return { data: pick(entry), source: "memory" };
     }
   }
-  const result = await readAll(deps);
-  keep(deps, entry, result, started);
+  const result = await local.shared(async () => {
+    const read = await readAll(deps);
+    keep(deps, entry, read, started);
+    return read;
+  });
   return { data: pick(toEntry(result.data)), source: result.source };
 }
 
