@@ -305,12 +305,21 @@ describe("the local snapshot under faults (today's behaviour after at most TTL +
   it("keeps answering from memory while a refill waits on a slow Postgres", async () => {
     const clock = clockAt();
     let release: () => void = () => {};
+    let entered: () => void = () => {};
+    const refillWaiting = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
     let slow = false;
     const real = createSettingsRepository(pg.db);
     const repo: SettingsRepository = {
       ...real,
       listAll: async () => {
-        if (slow) await new Promise<void>((resolve) => (release = resolve));
+        if (slow) {
+          await new Promise<void>((resolve) => {
+            release = resolve;
+            entered();
+          });
+        }
         return real.listAll();
       },
     };
@@ -337,6 +346,7 @@ describe("the local snapshot under faults (today's behaviour after at most TTL +
     clock.advance(TTL_MS + GRACE_MS - 1);
     const reads = await Promise.all(Array.from({ length: 20 }, () => a.service.get("anonymous", key)));
     expect(reads.every((r) => r.source === "memory")).toBe(true);
+    await refillWaiting;
     release();
     await a.settled();
     expect(a.local.entry?.builtAt).toBeGreaterThanOrEqual(clock.state.t - TTL_MS - GRACE_MS);

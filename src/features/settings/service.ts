@@ -5,7 +5,7 @@ import { withTimeout } from "../../core/timeout.ts";
 import type { SettingsCache } from "./cache.ts";
 import type { SettingsEvents } from "./events.ts";
 import { type LocalSnapshot, readLocal } from "./local-snapshot.ts";
-import { canSee, type HistoryEntry, MAX_HISTORY_PAGE, type StoredSetting, type Viewer } from "./model.ts";
+import { canSee, type HistoryEntry, MAX_HISTORY_PAGE, type StoredSetting, type Viewer, visibleTo } from "./model.ts";
 import { DEFAULT_READ_TIMING, type ReadResult, type ReadTiming, readThrough } from "./reader.ts";
 import type { SettingsRepository } from "./repository.ts";
 import { createSettingsWriter, type PutInput, type RemoveInput, type SettingsWriter } from "./writer.ts";
@@ -105,7 +105,7 @@ export function createSettingsService(deps: SettingsServiceDeps) {
             (c) => c.probeAll(),
             (all) => all,
           );
-      return { data: result.data.filter((s) => canSee(viewer, s.visibility)), source: result.source };
+      return { data: visibleTo(result.data, viewer), source: result.source };
     },
 
     /** One setting; 404 when it is missing or hidden from the viewer (the two are indistinguishable). */
