@@ -45,3 +45,13 @@ export async function listenOnLoopback(server: import("node:net").Server, port =
   if (address === null || typeof address !== "object") throw new Error("the server has no TCP address");
   return address.port;
 }
+
+/** Resolves true when nothing listens on 127.0.0.1:port (we could bind it). */
+export async function canListen(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}

@@ -12,6 +12,7 @@ import { type LogFn, silentLog } from "./log.ts";
 import { startPgWsBridge } from "./pg-ws-bridge.ts";
 import { startPgliteServer } from "./pglite-server.ts";
 import { pingRedis } from "./redis-resp.ts";
+import { startMailOutbox } from "./mail-outbox.ts";
 import { startS3Server } from "./s3-server.ts";
 import { startUpstashBridge } from "./upstash-bridge.ts";
 
@@ -28,6 +29,8 @@ export interface LocalStackOptions {
   log?: LogFn;
   /** Leave a stand-in out because the caller configures the real thing (its vars are then omitted). */
   skip?: { cache?: boolean; s3?: boolean };
+  /** Also start the mail API stand-in (dev/mail-outbox.ts): auth mails land in `<dataDir>/outbox/`. */
+  mail?: boolean;
 }
 
 export interface LocalStack {
@@ -104,6 +107,7 @@ export async function resolveRedis(opts: {
   };
   process.once("exit", killOnExit);
   const stop = async (): Promise<void> => {
+    stopping = true;
     process.off("exit", killOnExit);
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once("exit", () => r()));
@@ -111,6 +115,11 @@ export async function resolveRedis(opts: {
     await exited;
   };
   const url = `redis://127.0.0.1:${port}`;
+  let stopping = false;
+  // A redis-server that dies under the stack is named, not silent: the cache then fails until a restart.
+  child.once("exit", (code, sig) => {
+    if (!stopping) log(`the spawned redis-server at ${url} exited (${sig ?? `code ${code}`}); cache calls will fail`);
+  });
   if (!(await waitFor(() => pingRedis(url, 300), 5000))) {
     log(`redis-server started but did not answer on port ${port}`);
     await stop();
@@ -196,6 +205,18 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         S3_FORCE_PATH_STYLE: "true",
       });
       services.push(`S3: ${s3.endpoint}/${bucket} (${join(dataDir, "s3")})`);
+    }
+
+    // Mail API (Resend's POST /emails) → one JSON file per message
+    if (opts.mail) {
+      const outbox = await startMailOutbox({ directory: join(dataDir, "outbox") });
+      closers.push(() => outbox.close());
+      Object.assign(vars, {
+        MAIL_API_URL: outbox.url,
+        MAIL_API_KEY: outbox.apiKey,
+        MAIL_FROM: "edge-backend <no-reply@localhost>",
+      });
+      services.push(`Mail: outbox ${outbox.directory} (${outbox.url})`);
     }
   } catch (err) {
     await closeAll().catch(() => {});

@@ -3,7 +3,10 @@
 // - real SigV4 verification (s3rver checks no V4 signature), so presigned PUTs enforce their signed
 //   Content-Type / Content-Length as R2 does;
 // - AbortMultipartUpload (s3rver answers 405) and ListMultipartUploads (s3rver: NotImplemented),
-//   used to clean up uploads that never completed.
+//   used to clean up uploads that never completed;
+// - CompleteMultipartUpload checked like S3/R2 do (s3rver crashed its whole process with ENOENT on a
+//   part that was never uploaded, and accepted any ETag): unknown upload → NoSuchUpload, a missing
+//   part or a wrong ETag → InvalidPart, parts out of order → InvalidPartOrder, then assembled here.
 // Buckets are created at start with a permissive CORS rule so a browser can upload directly.
 // Anonymous GET/HEAD are allowed (s3rver serves unsigned requests), which models a public bucket URL.
 import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
@@ -55,7 +58,14 @@ const CORS_CONFIG = `<CORSConfiguration>
 interface S3rverInstance {
   configureBuckets(): Promise<void>;
   callback(): RequestListener;
-  store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string };
+  store: {
+    getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+    putObjectMultipart(
+      bucket: string,
+      uploadId: string,
+      parts: { number: number; etag: string }[],
+    ): Promise<{ md5: string; size: number }>;
+  };
   logger: { close(): void };
 }
 type S3rverCtor = new (opts: Record<string, unknown>) => S3rverInstance;
@@ -73,6 +83,33 @@ function sendXml(req: IncomingMessage, res: ServerResponse, status: number, body
 
 function sendError(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void {
   sendXml(req, res, status, `<Error><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message></Error>`);
+}
+
+/** A CompleteMultipartUpload body for 10,000 parts is about 1 MB. */
+const COMPLETE_BODY_LIMIT = 2 * 1024 * 1024;
+
+/** The whole body, or null past `limit` bytes (the rest is drained). */
+async function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= limit) chunks.push(chunk);
+  }
+  return size > limit ? null : Buffer.concat(chunks).toString("utf8");
+}
+
+/** The parts of a CompleteMultipartUpload body; null when one lacks a number or an ETag. */
+export function parseCompleteParts(xml: string): { number: number; etag: string }[] | null {
+  const parts: { number: number; etag: string }[] = [];
+  for (const [, inner = ""] of xml.matchAll(/<Part>([\s\S]*?)<\/Part>/g)) {
+    const number = /<PartNumber>\s*(\d{1,5})\s*<\/PartNumber>/.exec(inner)?.[1];
+    const etag = /<ETag>([\s\S]*?)<\/ETag>/.exec(inner)?.[1];
+    if (number === undefined || etag === undefined) return null;
+    // S3 ignores the quotes around an ETag when comparing.
+    parts.push({ number: Number(number), etag: etag.replace(/&quot;|&#34;|"/g, "").trim() });
+  }
+  return parts;
 }
 
 export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
@@ -137,7 +174,64 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
     );
   };
 
+  const completeMultipart = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    bucket: string,
+    key: string,
+    uploadId: string,
+  ): Promise<void> => {
+    const body = await readBody(req, COMPLETE_BODY_LIMIT);
+    if (body === null) return sendError(req, res, 400, "MalformedXML", "The XML you provided was too large.");
+    if (!/^[0-9a-f]+$/i.test(uploadId))
+      return sendError(req, res, 404, "NoSuchUpload", "The specified upload does not exist.");
+    const dir = join(uploadsDir(bucket), uploadId);
+    const uploadKey = await readFile(join(dir, "key"), "utf8").catch(() => null);
+    if (uploadKey === null || uploadKey !== key)
+      return sendError(req, res, 404, "NoSuchUpload", "The specified upload does not exist.");
+    const parts = parseCompleteParts(body);
+    if (parts === null || parts.length === 0)
+      return sendError(
+        req,
+        res,
+        400,
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our published schema.",
+      );
+    for (let i = 1; i < parts.length; i++) {
+      if ((parts[i]?.number ?? 0) <= (parts[i - 1]?.number ?? 0))
+        return sendError(req, res, 400, "InvalidPartOrder", "The list of parts was not in ascending order.");
+    }
+    for (const part of parts) {
+      const md5 = await readFile(join(dir, `${part.number}.md5`), "utf8").catch(() => null);
+      if (md5 === null || md5.trim() !== part.etag)
+        return sendError(
+          req,
+          res,
+          400,
+          "InvalidPart",
+          "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+        );
+    }
+    const { md5 } = await s3rver.store.putObjectMultipart(
+      bucket,
+      uploadId,
+      parts.map((p) => ({ number: p.number, etag: p.etag })),
+    );
+    const location = `http://${req.headers.host ?? "127.0.0.1"}/${encodeURIComponent(bucket)}/${key.split("/").map(encodeURIComponent).join("/")}`;
+    sendXml(
+      req,
+      res,
+      200,
+      `<CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Location>${xmlEscape(location)}</Location><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><ETag>${xmlEscape(JSON.stringify(md5))}</ETag></CompleteMultipartUploadResult>`,
+    );
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // A CORS preflight carries a presigned URL's query but no credentials; S3 and R2 answer it from
+    // the bucket's CORS rule alone, so s3rver must not see (and reject) the signature parameters.
+    if (req.method === "OPTIONS" && req.headers["access-control-request-method"])
+      req.url = (req.url ?? "/").split("?")[0];
     if (isSigV4Signed(req)) {
       const failure = verifySigV4(req, { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY });
       if (failure) {
@@ -151,6 +245,9 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
     const uploadId = url.searchParams.get("uploadId");
     if (req.method === "DELETE" && bucket && key && uploadId !== null) {
       return abortMultipart(req, res, decodeURIComponent(bucket), uploadId);
+    }
+    if (req.method === "POST" && bucket && key && uploadId !== null) {
+      return completeMultipart(req, res, decodeURIComponent(bucket), decodeURIComponent(key), uploadId);
     }
     if (req.method === "GET" && bucket && !key && url.searchParams.has("uploads")) {
       return listMultipart(req, res, decodeURIComponent(bucket), url.searchParams.get("prefix") ?? "");

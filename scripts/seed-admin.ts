@@ -58,7 +58,8 @@ export async function seedAdmin(input: SeedAdminInput): Promise<SeedAdminResult>
     if (!existing) {
       const passwordHash = await hashPassword(input.password);
       const inserted = await client.query<{ id: string }>(
-        `insert into users (email, password_hash, name, roles) values ($1, $2, 'Admin', '{admin,user}')
+        // The operator chose the address, so it counts as verified (auth.require-verified-email).
+        `insert into users (email, password_hash, name, roles, email_verified_at) values ($1, $2, 'Admin', '{admin,user}', now())
          on conflict (email) do nothing returning id`,
         [email, passwordHash],
       );

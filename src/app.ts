@@ -1,5 +1,6 @@
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
+import { cors } from "./core/cors.ts";
 import { createRouter } from "./core/openapi.ts";
 import { onError, onNotFound } from "./core/error-handler.ts";
 import { requestContext } from "./core/middleware.ts";
@@ -22,6 +23,8 @@ export function createApp() {
       generator: () => crypto.randomUUID(),
     }),
   );
+  // Before methodNotAllowed: a preflight OPTIONS is answered on every route, and every answer gets CORS headers.
+  app.use(cors());
   app.use(
     methodNotAllowed({
       app,

@@ -1,7 +1,7 @@
 import type { Bindings } from "./core/app-env.ts";
 import { runJob } from "./core/job.ts";
 import { sweepPendingUploads } from "./features/assets/sweeper.ts";
-import { pruneExpiredRefreshTokens } from "./features/auth/prune.ts";
+import { pruneExpiredMailTokens, pruneExpiredRefreshTokens } from "./features/auth/prune.ts";
 
 /**
  * The Cron Trigger's work. Each job is independent: one failing (say, storage down) neither stops
@@ -13,7 +13,8 @@ export async function runScheduledJobs(env: Bindings, now: Date): Promise<void> 
     runJob(env, "prune-refresh-tokens", async (deps, log) => {
       try {
         const removed = await pruneExpiredRefreshTokens(deps.db, now);
-        log.info("pruned expired refresh tokens", { removed });
+        const mailTokens = await pruneExpiredMailTokens(deps.db, now);
+        log.info("pruned expired refresh tokens", { removed, mailTokens });
       } catch (error) {
         log.error("pruning refresh tokens failed; the next run retries", { error });
       }

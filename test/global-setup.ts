@@ -7,11 +7,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
+import { startMailOutbox } from "../dev/mail-outbox.ts";
 import { startPgWsBridge } from "../dev/pg-ws-bridge.ts";
 import { startS3Server } from "../dev/s3-server.ts";
 import { createTestDatabase } from "../dev/test-database.ts";
 import { startUpstashBridge } from "../dev/upstash-bridge.ts";
 import { migrateDatabase } from "../scripts/migrate.ts";
+import { startJwksServer } from "./support/jwks-server.ts";
 import { testJwtKeys } from "./support/keys.ts";
 import { deleteKeysWithPrefix } from "./support/redis-cleanup.ts";
 
@@ -50,6 +52,29 @@ export default async function setup(project: TestProject) {
     const s3 = await startS3Server({ directory: s3Dir, buckets: [bucket] });
     cleanups.push(() => s3.close());
 
+    const outboxDir = await mkdtemp(join(tmpdir(), "edge-outbox-"));
+    cleanups.push(() => rm(outboxDir, { recursive: true, force: true }));
+    const outbox = await startMailOutbox({ directory: outboxDir });
+    cleanups.push(() => outbox.close());
+
+    // An outside OIDC issuer (ES256) whose tokens the Worker accepts; the tests sign with its private key.
+    const jwks = await startJwksServer();
+    cleanups.push(() => jwks.close());
+    const issuerKeys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
+    const externalIssuer = {
+      issuer: "https://issuer.edge.test/main",
+      audience: "edge-test-api",
+      kid: "main-es256",
+      rolesClaim: "https://edge.test/roles",
+      jwksBase: jwks.url,
+      privateJwk: await crypto.subtle.exportKey("jwk", issuerKeys.privateKey),
+    };
+    const publicJwk = await crypto.subtle.exportKey("jwk", issuerKeys.publicKey);
+    jwks.set("main", { keys: [{ ...publicJwk, kid: externalIssuer.kid, alg: "ES256", use: "sig" }] });
+
     project.provide("workerBindings", {
       DATABASE_URL: database.url,
       DATABASE_WS_PROXY: pgBridge.url,
@@ -64,6 +89,20 @@ export default async function setup(project: TestProject) {
       S3_PUBLIC_BASE_URL: `${s3.endpoint}/${bucket}`,
       S3_FORCE_PATH_STYLE: "true",
       JWT_KEYS: JSON.stringify(testJwtKeys),
+      MAIL_API_URL: outbox.url,
+      MAIL_API_KEY: outbox.apiKey,
+      MAIL_FROM: "Edge Tests <no-reply@edge.test>",
+      AUTH_LINK_BASE_URL: "https://app.edge.test",
+      AUTH_EXTERNAL_ISSUERS: JSON.stringify([
+        {
+          issuer: externalIssuer.issuer,
+          jwksUri: `${jwks.url}/main/jwks.json`,
+          audience: externalIssuer.audience,
+          rolesClaim: externalIssuer.rolesClaim,
+        },
+      ]),
+      // Read by test/workers/auth-external.test.ts only (not configuration).
+      TEST_EXTERNAL_ISSUER: JSON.stringify(externalIssuer),
       LOG_LEVEL: "warn",
     });
   } catch (error) {

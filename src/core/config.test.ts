@@ -73,4 +73,35 @@ describe("configuration", () => {
     expect(() => configFor(bad)).toThrowError(ConfigError);
     expect(() => configFor(bad)).toThrowError(ConfigError);
   });
+
+  it("requires MAIL_FROM with MAIL_API_KEY, and defaults the mail API to Resend's", () => {
+    const { MAIL_API_URL: _url, MAIL_FROM: _from, MAIL_API_KEY: _key, ...rest } = valid();
+    expect(parseConfig(rest).MAIL_API_URL).toBe("https://api.resend.com");
+    try {
+      parseConfig({ ...rest, MAIL_API_KEY: "re_123" });
+      throw new Error("expected a ConfigError");
+    } catch (error) {
+      expect((error as ConfigError).keys).toContain("MAIL_FROM");
+      expect((error as Error).message).not.toContain("re_123");
+    }
+  });
+
+  it("checks AUTH_EXTERNAL_ISSUERS: JSON list, https JWKS (http only locally), no issuer twice", () => {
+    const issuer = {
+      issuer: "https://tenant.example.com/",
+      jwksUri: "https://tenant.example.com/jwks.json",
+      audience: "api",
+    };
+    const parsed = parseConfig({ ...valid(), AUTH_EXTERNAL_ISSUERS: JSON.stringify([issuer]) });
+    expect(parsed.AUTH_EXTERNAL_ISSUERS).toEqual([issuer]);
+    for (const bad of [
+      "not json",
+      JSON.stringify([{ ...issuer, jwksUri: "http://tenant.example.com/jwks.json" }]),
+      JSON.stringify([issuer, issuer]),
+      JSON.stringify([{ ...issuer, audience: undefined }]),
+      JSON.stringify([{ ...issuer, issuer: parsed.JWT_ISSUER }]),
+    ]) {
+      expect(() => parseConfig({ ...valid(), AUTH_EXTERNAL_ISSUERS: bad })).toThrowError(/AUTH_EXTERNAL_ISSUERS/);
+    }
+  });
 });

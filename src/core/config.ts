@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type OriginPattern, parseOriginPattern, splitOriginList } from "./origin-patterns.ts";
 
 /**
  * Every setting the Worker reads, validated once per `env` object. Values come from
@@ -26,6 +27,21 @@ const jwtKey = z.discriminatedUnion("alg", [
 ]);
 export type JwtKeyConfig = z.infer<typeof jwtKey>;
 
+/** An outside OIDC issuer whose access tokens are accepted (docs/auth.md "External issuers"). */
+const externalIssuer = z.object({
+  issuer: z.string().min(1).max(512),
+  jwksUri: z
+    .url("must be the issuer's JWKS URL (https://.../.well-known/jwks.json)")
+    .refine(
+      (u) => u.startsWith("https://") || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//.test(u),
+      "must be https:// (plain http only for 127.0.0.1 or localhost)",
+    ),
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  /** Claim holding the roles (a string list, or a dotted path into the payload); unset: every user gets "user". */
+  rolesClaim: z.string().min(1).max(128).optional(),
+});
+export type ExternalIssuerConfig = z.infer<typeof externalIssuer>;
+
 const jsonArray = <T extends z.ZodType>(item: T) =>
   z
     .string()
@@ -38,6 +54,22 @@ const jsonArray = <T extends z.ZodType>(item: T) =>
       }
     })
     .pipe(z.array(item).min(1));
+
+/** `CORS_ORIGINS`: every pattern checked once; each bad one is named with the fix. */
+const corsOrigins = z.string().transform((text, ctx): OriginPattern[] => {
+  const list = splitOriginList(text);
+  if ("error" in list) {
+    ctx.addIssue({ code: "custom", message: list.error });
+    return z.NEVER;
+  }
+  const patterns: OriginPattern[] = [];
+  for (const item of list.items) {
+    const parsed = parseOriginPattern(item);
+    if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error });
+    else patterns.push(parsed);
+  }
+  return patterns;
+});
 
 export const configSchema = z
   .object({
@@ -84,6 +116,8 @@ export const configSchema = z
     JWT_AUDIENCE: z.string().min(1).default("edge-backend"),
     ACCESS_TOKEN_TTL_SECONDS: positiveInt(600),
     REFRESH_TOKEN_TTL_SECONDS: positiveInt(30 * 24 * 3600),
+    /** Multiplies every auth rate limit (docs/auth.md). `npm run dev` sets 100; keep 1 in production. */
+    AUTH_RATE_LIMIT_FACTOR: positiveInt(1),
 
     /**
      * The service's public origin (https://api.example.com), used for absolute URLs it stores
@@ -95,6 +129,37 @@ export const configSchema = z
       .transform((u) => new URL(u).origin)
       .optional(),
 
+    /**
+     * Mail over an HTTP email API (Resend's `POST /emails` with a Bearer key; docs/auth.md "Mail").
+     * Without MAIL_API_KEY no mail is sent. `npm run dev` and the tests point MAIL_API_URL at the
+     * local outbox (dev/mail-outbox.ts).
+     */
+    MAIL_API_URL: z
+      .url("must be the email API's base URL, e.g. https://api.resend.com")
+      .transform((u) => u.replace(/\/+$/, ""))
+      .default("https://api.resend.com"),
+    MAIL_API_KEY: z.string().min(1).optional(),
+    MAIL_FROM: z.string().min(3).max(320).optional(),
+    MAIL_TIMEOUT_MS: positiveInt(10_000),
+    /**
+     * Where links in auth mails point: the app's pages that read `?token=` and call the API
+     * (`<base>/reset-password?token=…`, `<base>/verify-email?token=…`). Default: PUBLIC_API_URL,
+     * else on Workers the request's origin (off Workers no mail is sent without one of them).
+     */
+    AUTH_LINK_BASE_URL: z
+      .url("must be the app's public URL, e.g. https://app.example.com")
+      .transform((u) => u.replace(/\/+$/, ""))
+      .optional(),
+    /** JSON list of `{ issuer, jwksUri, audience, rolesClaim? }`: outside issuers whose access tokens are accepted. */
+    AUTH_EXTERNAL_ISSUERS: jsonArray(externalIssuer).optional(),
+    /**
+     * Browser origins allowed to call the API (CORS), e.g. `https://app.example.com,https://*.example.com`.
+     * Unset: no CORS headers at all (server-to-server and same-origin use only).
+     */
+    CORS_ORIGINS: corsOrigins.optional(),
+    /** Send `Access-Control-Allow-Credentials: true` (cookies, HTTP auth). Bearer tokens do not need it. */
+    CORS_ALLOW_CREDENTIALS: bool.default(false),
+
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
   .superRefine((c, ctx) => {
@@ -103,6 +168,28 @@ export const configSchema = z
         code: "custom",
         path: [c.UPSTASH_REDIS_REST_URL ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL"],
         message: "is required when the other Upstash value is set (set both, or neither to run without a cache)",
+      });
+    }
+    if (c.MAIL_API_KEY && !c.MAIL_FROM) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["MAIL_FROM"],
+        message: 'is required with MAIL_API_KEY: the sender, e.g. "App <no-reply@example.com>" on a verified domain',
+      });
+    }
+    const issuers = (c.AUTH_EXTERNAL_ISSUERS ?? []).map((i) => i.issuer);
+    if (new Set(issuers).size !== issuers.length || issuers.includes(c.JWT_ISSUER)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["AUTH_EXTERNAL_ISSUERS"],
+        message: "lists an issuer twice or names JWT_ISSUER (this service's own tokens)",
+      });
+    }
+    if (c.CORS_ALLOW_CREDENTIALS && c.CORS_ORIGINS?.some((o) => o.pattern === "*")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["CORS_ALLOW_CREDENTIALS"],
+        message: "cannot be true while CORS_ORIGINS allows every origin (*): list the origins instead",
       });
     }
     const kids = c.JWT_KEYS.map((k) => k.kid);

@@ -22,6 +22,8 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
       error: problem.cause ?? error,
       ...(unmapped && error instanceof Error && error.stack && { stack: error.stack }),
     });
+  } else if (problem.type === "incomplete-body") {
+    log.info("client went away during the request body", { error: problem.cause });
   }
   return problemResponse(problem, requestId);
 };

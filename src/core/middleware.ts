@@ -63,7 +63,8 @@ export const requestContext = () =>
     let handedOff: Promise<unknown>[] | undefined;
     const background: BackgroundTasks = {
       waitUntil(work) {
-        (handedOff ??= []).push(work);
+        handedOff ??= [];
+        handedOff.push(work);
         runtime.waitUntil(work);
       },
     };

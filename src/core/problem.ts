@@ -127,3 +127,17 @@ export const dependencyUnavailable = (dependency: string, cause?: unknown, retry
     headers: { "Retry-After": String(retryAfterSeconds) },
     cause,
   });
+
+/**
+ * The request body broke off before it was complete: the client went away, or its connection did.
+ * Nothing of it was kept. It is the client's doing, so a 400 (that it will rarely see) and an info
+ * line in the logs, never an error.
+ */
+export const incompleteBody = (cause?: unknown) =>
+  new ProblemError({
+    status: 400,
+    type: "incomplete-body",
+    title: "Incomplete request body",
+    detail: "The request body ended before it was complete (the connection closed or broke); nothing was stored.",
+    cause,
+  });

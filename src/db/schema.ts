@@ -30,10 +30,21 @@ export const users = pgTable(
     passwordHash: text("password_hash").notNull(),
     name: text("name"),
     roles: text("roles").array().notNull().default(sql`'{user}'::text[]`),
+    /** When the address was proven by a verification mail; null: not verified. */
+    emailVerifiedAt: timestamp("email_verified_at", { withTimezone: true, mode: "date" }),
+    /** Set by an admin: the account cannot sign in or refresh. */
+    disabledAt: timestamp("disabled_at", { withTimezone: true, mode: "date" }),
+    /** Accounts made on first sight of an external issuer's token: that issuer and its `sub`. */
+    externalIssuer: text("external_issuer"),
+    externalSubject: text("external_subject"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [check("users_email_normalised_check", sql`${t.email} = lower(btrim(${t.email}))`)],
+  (t) => [
+    check("users_email_normalised_check", sql`${t.email} = lower(btrim(${t.email}))`),
+    uniqueIndex("users_external_identity_idx").on(t.externalIssuer, t.externalSubject),
+    index("users_created_idx").on(t.createdAt.desc(), t.id.desc()),
+  ],
 );
 
 /**
@@ -54,8 +65,39 @@ export const refreshTokens = pgTable(
     spentAt: timestamp("spent_at", { withTimezone: true, mode: "date" }),
     revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
     createdAt: createdAt(),
+    // What the sessions list shows, copied to every token of the family (old rows are pruned):
+    // when the sign-in happened, its User-Agent (truncated) and the client's /24 or /48 prefix.
+    sessionStartedAt: timestamp("session_started_at", { withTimezone: true, mode: "date" }),
+    userAgent: text("user_agent"),
+    clientPrefix: text("client_prefix"),
   },
   (t) => [index("refresh_tokens_family_idx").on(t.familyId), index("refresh_tokens_user_idx").on(t.userId)],
+);
+
+/**
+ * Single-use tokens sent by mail (password reset, email verification). Only the SHA-256 of the
+ * token is stored; `email` is the address it was sent to, so a token for an old address does
+ * not verify a changed one.
+ */
+export const authMailTokens = pgTable(
+  "auth_mail_tokens",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    purpose: text("purpose", { enum: ["password-reset", "email-verification"] }).notNull(),
+    tokenHash: text("token_hash").notNull().unique(),
+    email: text("email").notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("auth_mail_tokens_user_idx").on(t.userId, t.purpose),
+    index("auth_mail_tokens_expires_idx").on(t.expiresAt),
+    check("auth_mail_tokens_purpose_check", sql`${t.purpose} in ('password-reset', 'email-verification')`),
+  ],
 );
 
 /** App-wide runtime settings: the truth. Readers go through the Redis cache. */
@@ -131,6 +173,7 @@ export const assets = pgTable(
 
 export type UserRow = typeof users.$inferSelect;
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
+export type AuthMailTokenRow = typeof authMailTokens.$inferSelect;
 export type SettingRow = typeof settings.$inferSelect;
 export type SettingHistoryRow = typeof settingsHistory.$inferSelect;
 export type AssetRow = typeof assets.$inferSelect;

@@ -85,6 +85,24 @@ describe(`the service contract on ${RUNTIME}`, () => {
     expect(body.checks.storage?.ok).toBe(true);
   });
 
+  it("answers a listed browser origin's preflight and reads with CORS headers, and an unlisted one with none", async () => {
+    // The runner sets CORS_ORIGINS=https://app.contract.test on every runtime.
+    const preflight = await call("/v1/auth/me", {
+      method: "OPTIONS",
+      headers: { Origin: "https://app.contract.test", "Access-Control-Request-Method": "GET" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("Access-Control-Allow-Origin")).toBe("https://app.contract.test");
+    expect(preflight.headers.get("Access-Control-Allow-Headers")).toContain("Authorization");
+    const read = await call("/v1/auth/me", { headers: { Origin: "https://app.contract.test" } });
+    expect(read.status).toBe(401);
+    expect(read.headers.get("Access-Control-Allow-Origin")).toBe("https://app.contract.test");
+    expect(read.headers.get("Access-Control-Expose-Headers")).toContain("X-Request-Id");
+    const foreign = await call("/healthz", { headers: { Origin: "https://other.contract.test" } });
+    expect(foreign.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    expect(foreign.headers.get("Vary")).toContain("Origin");
+  });
+
   it("registers, logs in, refreshes once, and shows the signed-in user", async () => {
     const registered = await register();
     const login = await call("/v1/auth/login", {

@@ -198,6 +198,7 @@ async function main(): Promise<number> {
         ...stack.vars,
         REDIS_KEY_PREFIX: `test:contract:${runId}:${runtime}:`,
         JWT_KEYS: JSON.stringify(testJwtKeys),
+        CORS_ORIGINS: "https://app.contract.test",
         // Info off Workers: the scheduled jobs' log lines prove the interval ran them (checked below).
         LOG_LEVEL: runtime === "worker" ? "warn" : "info",
         SCHEDULE_INTERVAL_SECONDS: "2",

@@ -134,6 +134,42 @@ describe("local S3 server", () => {
     });
   });
 
+  it("complete with a part never uploaded or a wrong ETag: InvalidPart like R2, and the server keeps serving", async () => {
+    const key = "big/bad-parts.bin";
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
+    const p1 = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: 1, Body: "one" }));
+    const complete = (Parts: { PartNumber: number; ETag: string | undefined }[], uploadId = UploadId) =>
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: BUCKET,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts },
+        }),
+      );
+    // Part 2 was never uploaded (this crashed the process inside s3rver with ENOENT).
+    await expect(
+      complete([
+        { PartNumber: 1, ETag: p1.ETag },
+        { PartNumber: 2, ETag: '"0123456789abcdef0123456789abcdef"' },
+      ]),
+    ).rejects.toMatchObject({ name: "InvalidPart", $metadata: { httpStatusCode: 400 } });
+    await expect(complete([{ PartNumber: 1, ETag: '"garbage"' }])).rejects.toMatchObject({ name: "InvalidPart" });
+    await expect(
+      complete([
+        { PartNumber: 2, ETag: p1.ETag },
+        { PartNumber: 1, ETag: p1.ETag },
+      ]),
+    ).rejects.toMatchObject({ name: "InvalidPartOrder" });
+    await expect(complete([{ PartNumber: 1, ETag: p1.ETag }], "00ff00ff")).rejects.toMatchObject({
+      name: "NoSuchUpload",
+    });
+    // Nothing was assembled or lost: the right part list still completes.
+    await complete([{ PartNumber: 1, ETag: p1.ETag }]);
+    const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    expect(await got.Body?.transformToString()).toBe("one");
+  });
+
   it("presigned PUT with Content-Type and Content-Length bound, done with fetch", async () => {
     const body = new Uint8Array([137, 80, 78, 71, 1, 2, 3, 4]);
     const url = await getSignedUrl(
@@ -205,5 +241,15 @@ describe("local S3 server", () => {
     expect(res.headers.get("access-control-allow-origin")).toBe("*");
     expect(res.headers.get("access-control-allow-methods")).toContain("PUT");
     expect(res.headers.get("access-control-allow-headers")).toBe("content-type");
+  });
+
+  it("answers the preflight of a presigned URL from the CORS rule, without checking its query", async () => {
+    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: BUCKET, Key: "up/y.png" }), { expiresIn: 60 });
+    const res = await fetch(url, {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:5173", "access-control-request-method": "PUT" },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
   });
 });

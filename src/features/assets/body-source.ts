@@ -1,3 +1,5 @@
+import { incompleteBody, ProblemError } from "../../core/problem.ts";
+
 /**
  * Reads a request body into a caller-owned buffer. Where the stream allows it (workerd's request
  * bodies are byte streams) this is a BYOB reader: bytes land directly in the part buffer, so a long
@@ -23,6 +25,26 @@ const EMPTY: BodySource = {
 
 export function bodySource(body: ReadableStream<Uint8Array> | null): BodySource {
   if (!body) return EMPTY;
+  return failingAsIncomplete(readerSource(body));
+}
+
+/**
+ * A read that fails means the client's body broke off (a closed connection, a truncated upload):
+ * the runtime's raw error becomes the 400 `incomplete-body` problem, logged at info.
+ */
+function failingAsIncomplete(source: BodySource): BodySource {
+  const mapped = (error: unknown): never => {
+    if (error instanceof ProblemError) throw error;
+    throw incompleteBody({ name: error instanceof Error ? error.name : typeof error, message: String(error) });
+  };
+  return {
+    fill: (target, want) => source.fill(target, want).catch(mapped),
+    hasMore: () => source.hasMore().catch(mapped),
+    cancel: () => source.cancel(),
+  };
+}
+
+function readerSource(body: ReadableStream<Uint8Array>): BodySource {
   let byob: ReadableStreamBYOBReader | undefined;
   try {
     byob = body.getReader({ mode: "byob" });

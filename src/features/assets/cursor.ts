@@ -6,6 +6,12 @@ export interface ListPosition {
   id: string;
 }
 
+// The instant goes to Postgres as ISO text (toISOString). Postgres reads that form for years 0001-9999
+// only: year 0000 (SQLSTATE 22008) and the six-digit ±YYYYYY years JS dates reach up to ±275760
+// (22007/22009) fail the query. No row is outside that range, so neither is any cursor we issued.
+const EARLIEST = Date.parse("0001-01-01T00:00:00.000Z");
+const LATEST = Date.parse("9999-12-31T23:59:59.999Z");
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const toBase64Url = (text: string): string =>
@@ -35,6 +41,7 @@ export function decodeCursor(cursor: string): ListPosition {
   const [at, id] = parsed as unknown[];
   if (typeof at !== "string" || typeof id !== "string" || !UUID.test(id)) throw invalid();
   const createdAt = new Date(at);
-  if (Number.isNaN(createdAt.getTime())) throw invalid();
+  const time = createdAt.getTime();
+  if (Number.isNaN(time) || time < EARLIEST || time > LATEST) throw invalid();
   return { createdAt, id };
 }

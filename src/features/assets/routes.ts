@@ -18,6 +18,7 @@ import {
 import { isSessionRevoked } from "../auth/revocation.ts";
 import { completeUpload, createDirectUpload } from "./direct-upload.ts";
 import { uploadThroughWorker } from "./raw-upload.ts";
+import { PRESIGN_GET_EXPIRY_SECONDS } from "./timing.ts";
 import { contentLocation, deleteAsset, getAsset, listAssets } from "./service.ts";
 import type { Actor } from "./service-deps.ts";
 
@@ -133,6 +134,34 @@ const content = createRoute({
   },
 });
 
+/** Where an `<img src>` can load the bytes without an Authorization header. */
+const AssetUrlSchema = z
+  .object({
+    url: z.string().url(),
+    signed: z.boolean().openapi({ description: "True for a private asset: the URL is a signed GET." }),
+    expiresAt: z
+      .string()
+      .datetime()
+      .nullable()
+      .openapi({ description: "When a signed URL stops working; null for a public URL." }),
+  })
+  .openapi("AssetUrl");
+
+const contentUrl = createRoute({
+  method: "get",
+  path: "/{id}/url",
+  tags,
+  summary: "A URL of the bytes usable without a token (e.g. in <img src>): the public URL, or a short-lived signed GET",
+  description: `A private asset's URL is signed for ${PRESIGN_GET_EXPIRY_SECONDS} s: fetch a new one when it expires. Same visibility rules as \`GET /v1/assets/{id}\`.`,
+  security: [...bearerSecurity, {}],
+  middleware: [optionalUser()] as const,
+  request: { params: AssetIdParams },
+  responses: {
+    200: json(AssetUrlSchema, "Where the bytes are"),
+    ...problems(401, 404, 409, 503),
+  },
+});
+
 const remove = createRoute({
   method: "delete",
   path: "/{id}",
@@ -212,6 +241,19 @@ export const assetsRoutes = createRouter()
     // A signed URL must not outlive its minute in any cache; a public one is stable but may be deleted.
     const cacheControl = target.signed ? "no-store" : "public, max-age=60";
     return c.body(null, 302, { Location: target.url, "Cache-Control": cacheControl });
+  })
+  .openapi(contentUrl, async (c) => {
+    // Taken before signing, so the expiry we report is never later than the signature's.
+    const signedAt = Date.now();
+    const target = await contentLocation(
+      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
+      actorOf(c.var.principal),
+      c.req.valid("param").id,
+    );
+    const expiresAt = target.signed ? new Date(signedAt + PRESIGN_GET_EXPIRY_SECONDS * 1000).toISOString() : null;
+    return c.json({ url: target.url, signed: target.signed, expiresAt }, 200, {
+      "Cache-Control": target.signed ? "no-store" : "public, max-age=60",
+    });
   })
   .openapi(remove, async (c) => {
     const { deps, config, principal } = c.var;

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { storable } from "../../core/text.ts";
 
 export const VisibilitySchema = z.enum(["public", "private"]).openapi("AssetVisibility");
 
@@ -28,7 +29,7 @@ export const AssetIdParams = z.object({
     .openapi({ param: { name: "id", in: "path" } }),
 });
 
-const FilenameSchema = z.string().trim().min(1).max(255);
+const FilenameSchema = storable(z.string().trim().min(1).max(255));
 
 export const RawUploadQuery = z.object({
   filename: FilenameSchema.optional().openapi({ description: "Shown to users; the object key uses a sanitised copy." }),
@@ -38,7 +39,7 @@ export const RawUploadQuery = z.object({
 export const CreateUploadBody = z
   .object({
     filename: FilenameSchema,
-    contentType: z.string().min(3).max(255),
+    contentType: storable(z.string().min(3).max(255)),
     size: z.number().int().positive(),
     visibility: VisibilitySchema.default("private"),
     multipart: z
@@ -79,7 +80,7 @@ export const CreateUploadResult = z.object({ asset: AssetSchema, upload: DirectU
 export const CompleteUploadBody = z
   .object({
     parts: z
-      .array(z.object({ partNumber: z.number().int().positive(), etag: z.string().min(1).max(256) }))
+      .array(z.object({ partNumber: z.number().int().positive(), etag: storable(z.string().min(1).max(256)) }))
       .min(1)
       .max(10_000)
       .optional()
@@ -88,7 +89,7 @@ export const CompleteUploadBody = z
   .openapi("CompleteUpload");
 
 export const ListQuery = z.object({
-  cursor: z.string().max(512).optional(),
+  cursor: storable(z.string().max(512)).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
 

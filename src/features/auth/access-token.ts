@@ -58,7 +58,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 /**
  * What the access token says about the account, so `GET /v1/auth/me` answers from the verified token
  * alone. Names follow OpenID Connect where it has one (`email`, `name`); `created_at` is the account's
- * creation time as the API shows it (ISO 8601). To add a claim (e.g. `email_verified`): add it here, in
+ * creation time as the API shows it (ISO 8601), `email_verified` OIDC's. To add a claim: add it here, in
  * `readProfileClaims` below and in `profileClaimsOf` / `publicUserOf` (users.ts). Tokens are
  * re-minted from the account row at every sign-in and refresh, so a new claim reaches every client
  * within one access-token lifetime; until then a token without it still verifies (see below).
@@ -67,6 +67,8 @@ export interface ProfileClaims {
   email: string;
   name: string | null;
   created_at: string;
+  /** Whether the address was proven by a mail link (issue #15). */
+  email_verified: boolean;
 }
 
 /**
@@ -75,12 +77,18 @@ export interface ProfileClaims {
  * the wrong types, is refused: our issuer never writes that, so it is not our token.
  */
 function readProfileClaims(payload: Record<string, unknown>): ProfileClaims | null {
-  const { email, name, created_at } = payload;
+  const { email, name, created_at, email_verified } = payload;
+  // `email_verified` alone is not a profile: tokens minted before profile claims carried it.
   if (email === undefined && name === undefined && created_at === undefined) return null;
-  if (typeof email !== "string" || (name !== null && typeof name !== "string") || typeof created_at !== "string") {
+  if (
+    typeof email !== "string" ||
+    (name !== null && typeof name !== "string") ||
+    typeof created_at !== "string" ||
+    typeof email_verified !== "boolean"
+  ) {
     throw new InvalidTokenError("malformed profile claims");
   }
-  return { email, name, created_at };
+  return { email, name, created_at, email_verified };
 }
 
 /**
@@ -175,8 +183,10 @@ export interface IssueAccessTokenInput {
   userId: string;
   roles: string[];
   sessionId: string;
-  /** What /v1/auth/me shows; the service always passes it (from the account row). */
+  /** What /v1/auth/me shows, `email_verified` included; the service always passes it (from the account row). */
   profile?: ProfileClaims;
+  /** The `email_verified` claim alone (OIDC's name), for a token minted without a profile; omitted when not given. */
+  emailVerified?: boolean;
 }
 
 /** Signs an access token with the configured signing key (`kid` in the header). */
@@ -199,6 +209,7 @@ export async function issueAccessToken(
       aud: config.JWT_AUDIENCE,
       iat,
       exp: iat + expiresIn,
+      ...(input.emailVerified !== undefined && { email_verified: input.emailVerified }),
     },
     keys.signing,
   );

@@ -4,6 +4,7 @@ import type { AppEnv } from "../../core/app-env.ts";
 import type { Principal } from "../../core/principal.ts";
 import { forbidden, unauthorized } from "../../core/problem.ts";
 import { InvalidTokenError, verifyAccessToken } from "./access-token.ts";
+import { authenticateExternal, externalIssuerOf } from "./external-issuers.ts";
 import { isSessionRevoked } from "./revocation.ts";
 
 // RFC 6750 §2.1: the scheme is case-insensitive; then spaces and the token68 characters. Tokens are
@@ -19,6 +20,9 @@ async function authenticate(c: Context<AppEnv>): Promise<Principal | undefined> 
   if (authorization === undefined) return undefined;
   const match = BEARER.exec(authorization);
   if (!match?.[1]) throw unauthorized("The Authorization header must be `Bearer <token>`.");
+  // issue #15: a token whose `iss` is one of AUTH_EXTERNAL_ISSUERS is verified by that issuer's JWKS.
+  const external = externalIssuerOf(match[1], c.var.config);
+  if (external) return authenticateExternal(match[1], external, c.var);
   try {
     // c.get, not c.var: c.var copies every variable into a new object on each read.
     return await verifyAccessToken(match[1], c.get("config"));

@@ -43,3 +43,46 @@ export const lastAdmin = () =>
     title: "Last admin",
     detail: "This would leave no admin. Give another account the admin role first.",
   });
+
+/** A password-reset or verification token that is unknown, expired or spent: one answer for all. */
+export const invalidMailToken = () =>
+  new ProblemError({
+    status: 400,
+    type: "invalid-mail-token",
+    title: "Invalid or expired link",
+    detail: "This link is invalid, expired or was already used. Ask for a new one.",
+  });
+
+/** Only after the password matched, so it tells nothing to someone who does not know it. */
+export const emailNotVerified = () =>
+  new ProblemError({
+    status: 403,
+    type: "email-not-verified",
+    title: "Email not verified",
+    detail: "Confirm your email address first: POST /v1/auth/email/verification sends a new link.",
+  });
+
+export const accountDisabled = () =>
+  new ProblemError({
+    status: 403,
+    type: "account-disabled",
+    title: "Account disabled",
+    detail: "This account was disabled by an administrator.",
+  });
+
+/** Password change with a wrong current password; 403, not 401, since the bearer token is fine. */
+export const wrongCurrentPassword = () =>
+  new ProblemError({
+    status: 403,
+    type: "wrong-current-password",
+    title: "Wrong current password",
+    detail: "The current password is incorrect.",
+  });
+
+export const cannotDisableSelf = () =>
+  new ProblemError({
+    status: 409,
+    type: "cannot-disable-self",
+    title: "Cannot disable yourself",
+    detail: "An admin cannot disable their own account.",
+  });

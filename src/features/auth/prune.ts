@@ -1,6 +1,6 @@
 import { inArray, lt } from "drizzle-orm";
 import type { Database } from "../../adapters/postgres.ts";
-import { refreshTokens } from "../../db/schema.ts";
+import { authMailTokens, refreshTokens } from "../../db/schema.ts";
 
 /**
  * Expired refresh tokens are kept this long past expiry before they are deleted. Any access token
@@ -8,15 +8,27 @@ import { refreshTokens } from "../../db/schema.ts";
  * families from Postgres loses nothing it still needs.
  */
 export const REFRESH_TOKEN_RETENTION_MS = 24 * 3600 * 1000;
+/** Mailed tokens (reset, verification) are dead 30 min after issue; kept a day for support questions. */
+export const MAIL_TOKEN_RETENTION_MS = 24 * 3600 * 1000;
 /** Rows deleted per statement, so one run never holds a long lock. */
 export const PRUNE_BATCH = 1_000;
 const MAX_BATCHES = 20;
 
-/** Deletes refresh-token rows expired for longer than the retention. Returns how many went. */
-export async function pruneExpiredRefreshTokens(db: Database, now: Date): Promise<number> {
-  const cutoff = new Date(now.getTime() - REFRESH_TOKEN_RETENTION_MS);
+/** Runs one batch delete until a batch comes back short (or MAX_BATCHES). Returns the total. */
+async function inBatches(deleteBatch: () => Promise<number>): Promise<number> {
   let removed = 0;
   for (let batch = 0; batch < MAX_BATCHES; batch++) {
+    const deleted = await deleteBatch();
+    removed += deleted;
+    if (deleted < PRUNE_BATCH) break;
+  }
+  return removed;
+}
+
+/** Deletes refresh-token rows expired for longer than the retention. Returns how many went. */
+export function pruneExpiredRefreshTokens(db: Database, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - REFRESH_TOKEN_RETENTION_MS);
+  return inBatches(async () => {
     const expired = db
       .select({ id: refreshTokens.id })
       .from(refreshTokens)
@@ -26,8 +38,23 @@ export async function pruneExpiredRefreshTokens(db: Database, now: Date): Promis
       .delete(refreshTokens)
       .where(inArray(refreshTokens.id, expired))
       .returning({ id: refreshTokens.id });
-    removed += deleted.length;
-    if (deleted.length < PRUNE_BATCH) break;
-  }
-  return removed;
+    return deleted.length;
+  });
+}
+
+/** Deletes password-reset and verification tokens expired for longer than the retention. */
+export function pruneExpiredMailTokens(db: Database, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - MAIL_TOKEN_RETENTION_MS);
+  return inBatches(async () => {
+    const expired = db
+      .select({ id: authMailTokens.id })
+      .from(authMailTokens)
+      .where(lt(authMailTokens.expiresAt, cutoff))
+      .limit(PRUNE_BATCH);
+    const deleted = await db
+      .delete(authMailTokens)
+      .where(inArray(authMailTokens.id, expired))
+      .returning({ id: authMailTokens.id });
+    return deleted.length;
+  });
 }

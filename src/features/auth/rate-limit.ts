@@ -26,6 +26,16 @@ export const AUTH_RATE_LIMITS = {
   loginPerAccount: { name: "login-account", tokens: 10, window: "15 m" },
   refreshPerClient: { name: "refresh-ip", tokens: 120, window: "1 m" },
   refreshPerAccount: { name: "refresh-account", tokens: 30, window: "1 m" },
+  // Mail-sending routes: per address too, so nobody can flood one inbox (counted whether or not
+  // an account exists, so a 429 says nothing about the address).
+  passwordForgotPerClient: { name: "pw-forgot-ip", tokens: 10, window: "1 h" },
+  passwordForgotPerAccount: { name: "pw-forgot-account", tokens: 3, window: "1 h" },
+  verificationPerClient: { name: "verify-mail-ip", tokens: 10, window: "1 h" },
+  verificationPerAccount: { name: "verify-mail-account", tokens: 3, window: "1 h" },
+  /** Spending a mailed token (reset, verify): 256-bit tokens, so this only bounds the work. */
+  mailTokenPerClient: { name: "mail-token-ip", tokens: 30, window: "15 m" },
+  /** Password change guesses the current password: the login limit, per account id. */
+  passwordChangePerAccount: { name: "pw-change-account", tokens: 10, window: "15 m" },
 } as const satisfies Record<string, RateRule>;
 
 /**
@@ -64,7 +74,7 @@ export async function enforceRateLimits(
     checks.map(({ rule, identifier }) =>
       new Ratelimit({
         redis,
-        limiter: Ratelimit.slidingWindow(rule.tokens, rule.window),
+        limiter: Ratelimit.slidingWindow(rule.tokens * config.AUTH_RATE_LIMIT_FACTOR, rule.window),
         prefix: `${config.REDIS_KEY_PREFIX}auth:rl:${rule.name}`,
         // No in-isolate cache (it would be state shared across requests) and no library timeout
         // (it lets requests pass silently); the Redis client's own timeout bounds each call.

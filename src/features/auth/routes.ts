@@ -1,9 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import type { AppEnv } from "../../core/app-env.ts";
 import { jsonBodyLimit } from "../../core/body-limit.ts";
 import { bearerSecurity, createRouter, problems } from "../../core/openapi.ts";
-import { clientBucket } from "./client-ip.ts";
+import { accountRoutes } from "./account-routes.ts";
+import { AUTH_BODY_LIMIT_BYTES, authContext } from "./auth-context.ts";
 import { principalOf, requireActiveSession, requireRole, requireUser } from "./guards.ts";
 import { keySetFor } from "./key-set.ts";
 import {
@@ -11,6 +10,7 @@ import {
   LoginBody,
   MeFreshParameter,
   meFreshness,
+  PendingVerificationSchema,
   RefreshBody,
   RegisterBody,
   RolesBody,
@@ -18,24 +18,14 @@ import {
   UserIdParams,
   UserSchema,
 } from "./schemas.ts";
-import { type AuthContext, changeRoles, currentUser, login, logout, logoutAll, refresh, register } from "./service.ts";
+import { changeRoles, currentUser, login, logout, logoutAll, refresh, register } from "./service.ts";
 import { ADMIN_ROLE } from "./users.ts";
-
-/** Auth bodies are small; this bounds what a client can make us read before validation. */
-const AUTH_BODY_LIMIT_BYTES = 4 * 1024;
 
 const json = <T>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
 const tokens = (description: string) => ({ description, content: { "application/json": { schema: TokenPairSchema } } });
 const user = (description: string) => ({ description, content: { "application/json": { schema: UserSchema } } });
 // RFC 6749 §5.1: responses carrying tokens must not be cached.
 const NO_STORE = { "Cache-Control": "no-store" };
-
-const authContext = (c: Context<AppEnv>): AuthContext => ({
-  deps: c.var.deps,
-  config: c.var.config,
-  log: c.var.log,
-  client: clientBucket(c.req.header("CF-Connecting-IP")),
-});
 
 const registerRoute = createRoute({
   method: "post",
@@ -44,7 +34,15 @@ const registerRoute = createRoute({
   summary: "Create an account and sign in",
   middleware: [jsonBodyLimit(AUTH_BODY_LIMIT_BYTES)] as const,
   request: { body: json(RegisterBody) },
-  responses: { 201: tokens("Account created, signed in"), ...problems(409, 413, 415, 422, 429, 503) },
+  responses: {
+    201: tokens("Account created, signed in (a verification link is mailed when mail is configured)"),
+    202: {
+      description:
+        "Account created; `auth.require-verified-email` is on, so no tokens until the mailed link is followed",
+      content: { "application/json": { schema: PendingVerificationSchema } },
+    },
+    ...problems(409, 413, 415, 422, 429, 503),
+  },
 });
 
 const loginRoute = createRoute({
@@ -54,7 +52,7 @@ const loginRoute = createRoute({
   summary: "Sign in with email and password",
   middleware: [jsonBodyLimit(AUTH_BODY_LIMIT_BYTES)] as const,
   request: { body: json(LoginBody) },
-  responses: { 200: tokens("Signed in"), ...problems(401, 413, 415, 422, 429, 503) },
+  responses: { 200: tokens("Signed in"), ...problems(401, 403, 413, 415, 422, 429, 503) },
 });
 
 const refreshRoute = createRoute({
@@ -122,7 +120,10 @@ const jwksRoute = createRoute({
 });
 
 export const authRoutes = createRouter()
-  .openapi(registerRoute, async (c) => c.json(await register(authContext(c), c.req.valid("json")), 201, NO_STORE))
+  .openapi(registerRoute, async (c) => {
+    const result = await register(authContext(c), c.req.valid("json"));
+    return "accessToken" in result ? c.json(result, 201, NO_STORE) : c.json(result, 202, NO_STORE);
+  })
   .openapi(loginRoute, async (c) => c.json(await login(authContext(c), c.req.valid("json")), 200, NO_STORE))
   .openapi(refreshRoute, async (c) =>
     c.json(await refresh(authContext(c), c.req.valid("json").refreshToken), 200, NO_STORE),
@@ -148,4 +149,5 @@ export const authRoutes = createRouter()
     const keys = await keySetFor(c.var.config);
     // Public material only; caches may keep it a few minutes (rotation publishes a key before it signs).
     return c.json({ keys: keys.publicJwks }, 200, { "Cache-Control": "public, max-age=300" });
-  });
+  })
+  .route("/", accountRoutes);

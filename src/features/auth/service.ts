@@ -6,10 +6,17 @@ import type { Principal } from "../../core/principal.ts";
 import { CLOCK_SKEW_SECONDS, issueAccessToken } from "./access-token.ts";
 import { normaliseEmail } from "./email.ts";
 import { burnPasswordCheck, hashPassword, verifyPassword } from "./password.ts";
-import { emailTaken, invalidCredentials, invalidRefreshToken } from "./problems.ts";
+import { accountDisabled, emailNotVerified, emailTaken, invalidCredentials, invalidRefreshToken } from "./problems.ts";
 import { accountIdentifier, AUTH_RATE_LIMITS, enforceRateLimits } from "./rate-limit.ts";
 import { announceRevokedSessions } from "./revocation.ts";
-import { revokeAllSessions, revokeSessionOfToken, rotateRefreshToken, type Session, startSession } from "./sessions.ts";
+import {
+  revokeAllSessions,
+  revokeSessionOfToken,
+  rotateRefreshToken,
+  type Session,
+  type SessionDevice,
+  startSession,
+} from "./sessions.ts";
 import {
   DEFAULT_ROLES,
   findUserByEmail,
@@ -23,6 +30,12 @@ import {
   updatePasswordHash,
 } from "./users.ts";
 import type { UserRow } from "../../db/schema.ts";
+import { z } from "zod";
+import type { Mailer } from "../../adapters/mail.ts";
+import { readSettingValue } from "../settings/typed-setting.ts";
+import { verificationMail } from "./auth-mails.ts";
+import { mailerFor, sendInBackground } from "./auth-mailer.ts";
+import { issueMailTokenForUser } from "./mail-tokens.ts";
 
 /** What every auth operation runs with. `client` is the caller's rate-limit bucket. */
 export interface AuthContext {
@@ -30,7 +43,34 @@ export interface AuthContext {
   config: Config;
   log: Logger;
   client: string;
+  /** Where the request came from, recorded on a new session (the sessions list shows it). */
+  device?: SessionDevice;
+  /** The request's origin when it can be trusted (on Workers: the routed host), for mail links. */
+  linkBase?: string | undefined;
+  /** The mail transport; built from config when absent. */
+  mail?: Mailer;
 }
+
+/** The mailer of a context (the configured one unless a caller supplied its own). */
+export const mailOf = (ctx: AuthContext): Mailer => ctx.mail ?? mailerFor(ctx.config, ctx.log);
+
+/**
+ * The base of mail links: AUTH_LINK_BASE_URL, else PUBLIC_API_URL, else (on Workers only) the
+ * request's origin. Off Workers the Host header is the client's, and a reset link must never point
+ * at a host the client chose (it would carry the token there), so without configuration the mail
+ * is not sent and the error says which key to set.
+ */
+export function linkBaseOf(ctx: AuthContext): string | undefined {
+  const base = ctx.config.AUTH_LINK_BASE_URL ?? ctx.config.PUBLIC_API_URL ?? ctx.linkBase;
+  if (!base) ctx.log.error("auth mail not sent: set AUTH_LINK_BASE_URL (or PUBLIC_API_URL) off Workers");
+  return base;
+}
+
+/** An optional runtime setting: when true, unverified accounts cannot sign in. */
+export const REQUIRE_VERIFIED_EMAIL_KEY = "auth.require-verified-email";
+
+export const requireVerifiedEmail = (ctx: AuthContext): Promise<boolean> =>
+  readSettingValue(ctx.deps, REQUIRE_VERIFIED_EMAIL_KEY, z.boolean(), false, ctx);
 
 export interface TokenPair {
   user: PublicUser;
@@ -59,7 +99,7 @@ async function tokensFor(
 }
 
 async function signIn(ctx: AuthContext, user: UserRow): Promise<TokenPair> {
-  const session = await startSession(ctx.deps.db, user.id, ctx.config.REFRESH_TOKEN_TTL_SECONDS);
+  const session = await startSession(ctx.deps.db, user.id, ctx.config.REFRESH_TOKEN_TTL_SECONDS, ctx.device);
   return tokensFor(ctx, user, session);
 }
 
@@ -69,8 +109,18 @@ export interface RegisterInput {
   name?: string | undefined;
 }
 
-/** Creates an account (role "user") and signs it in. The caller checked the password policy. */
-export async function register(ctx: AuthContext, input: RegisterInput): Promise<TokenPair> {
+/** Registration while `auth.require-verified-email` is on: no tokens until the address is confirmed. */
+export interface PendingVerification {
+  user: PublicUser;
+  emailVerificationRequired: true;
+}
+
+/**
+ * Creates an account (role "user"), mails it a verification link, and signs it in, unless the
+ * `auth.require-verified-email` setting is on: then no tokens until the link was followed. The
+ * caller checked the password policy.
+ */
+export async function register(ctx: AuthContext, input: RegisterInput): Promise<TokenPair | PendingVerification> {
   const email = normaliseEmail(input.email);
   // Per email too, so the 409 cannot be used to test many addresses from many clients.
   await enforceRateLimits(
@@ -86,6 +136,13 @@ export async function register(ctx: AuthContext, input: RegisterInput): Promise<
   const passwordHash = await hashPassword(input.password);
   const user = await insertUser(ctx.deps.db, { email, passwordHash, name: input.name ?? null, roles: DEFAULT_ROLES });
   if (!user) throw emailTaken();
+  const mailer = mailOf(ctx);
+  const linkBase = mailer.configured ? linkBaseOf(ctx) : undefined;
+  if (linkBase) {
+    const token = await issueMailTokenForUser(ctx.deps.db, "email-verification", user);
+    sendInBackground(mailer, ctx.deps.background, ctx.log, verificationMail(user.email, linkBase, token));
+  }
+  if (await requireVerifiedEmail(ctx)) return { user: toPublicUser(user), emailVerificationRequired: true };
   return signIn(ctx, user);
 }
 
@@ -114,6 +171,9 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenP
   }
   const check = await verifyPassword(input.password, user.passwordHash);
   if (!check.ok) throw invalidCredentials();
+  // Told only to someone who knows the password.
+  if (user.disabledAt) throw accountDisabled();
+  if (!user.emailVerifiedAt && (await requireVerifiedEmail(ctx))) throw emailNotVerified();
   if (check.needsRehash) {
     // Upgrading is best effort: the old hash still verifies, so a failure only postpones it.
     try {
@@ -157,7 +217,7 @@ export async function refresh(ctx: AuthContext, refreshToken: string): Promise<T
   if (result.withinGrace)
     ctx.log.info("concurrent refresh within the grace window", { sessionId: result.issued.sessionId });
   const user = await findUserById(ctx.deps.db, result.issued.userId);
-  if (!user) throw invalidRefreshToken();
+  if (!user || user.disabledAt) throw invalidRefreshToken();
   return tokensFor(ctx, user, result.issued);
 }
 
@@ -168,7 +228,7 @@ export async function logout(ctx: AuthContext, refreshToken: string): Promise<vo
 }
 
 /** The oldest issue time an unexpired access token can have, now. */
-const liveSince = (config: Config): Date =>
+export const liveSince = (config: Config): Date =>
   new Date(Date.now() - (config.ACCESS_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS) * 1000);
 
 async function revokeEverySession(ctx: AuthContext, userId: string, alsoKnown?: Session): Promise<void> {

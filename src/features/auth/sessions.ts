@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, ne } from "drizzle-orm";
 import type { Database } from "../../adapters/postgres.ts";
 import { refreshTokens } from "../../db/schema.ts";
 import { withDatabase } from "../../core/database-errors.ts";
@@ -24,12 +24,28 @@ export interface IssuedRefreshToken extends Session {
 
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]+$/;
 
+/** Where a sign-in came from, for the sessions list (GET /v1/auth/sessions). */
+export interface SessionDevice {
+  /** The User-Agent header, truncated; null when none was sent. */
+  userAgent: string | null;
+  /** The client's /24 (IPv4) or /48 (IPv6), never the full address; null when unknown. */
+  clientPrefix: string | null;
+}
+
+/** What every token of a family carries about its sign-in (copied on rotation; old rows are pruned). */
+interface FamilyInfo extends SessionDevice {
+  sessionStartedAt: Date;
+}
+
+const NO_DEVICE: SessionDevice = { userAgent: null, clientPrefix: null };
+
 async function insertToken(
   db: Pick<Database, "insert">,
   session: Session,
   parentId: string | null,
   ttlSeconds: number,
   now: Date,
+  family: FamilyInfo,
 ): Promise<IssuedRefreshToken> {
   const refreshToken = generateRefreshToken();
   const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
@@ -41,6 +57,9 @@ async function insertToken(
     expiresAt,
     // The Worker's clock, like expiresAt and the liveSince cut-off in revokeAllSessions.
     createdAt: now,
+    sessionStartedAt: family.sessionStartedAt,
+    userAgent: family.userAgent,
+    clientPrefix: family.clientPrefix,
   });
   return { ...session, refreshToken, expiresAt };
 }
@@ -50,9 +69,11 @@ export function startSession(
   db: Database,
   userId: string,
   ttlSeconds: number,
+  device: SessionDevice = NO_DEVICE,
   now = new Date(),
 ): Promise<IssuedRefreshToken> {
-  return withDatabase(() => insertToken(db, { userId, sessionId: crypto.randomUUID() }, null, ttlSeconds, now));
+  const family = { ...device, sessionStartedAt: now };
+  return withDatabase(() => insertToken(db, { userId, sessionId: crypto.randomUUID() }, null, ttlSeconds, now, family));
 }
 
 export type RotateResult =
@@ -80,15 +101,22 @@ export async function rotateRefreshToken(
       const [row] = await tx.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, tokenHash)).for("update");
       if (!row || row.revokedAt || row.expiresAt <= now) return { kind: "invalid" };
       const session = { userId: row.userId, sessionId: row.familyId };
+      const family = {
+        sessionStartedAt: row.sessionStartedAt ?? row.createdAt,
+        userAgent: row.userAgent,
+        clientPrefix: row.clientPrefix,
+      };
       await beforeSpend(session);
       if (row.spentAt) {
         if (now.getTime() - row.spentAt.getTime() > REFRESH_REUSE_GRACE_SECONDS * 1000) {
           return { kind: "reused", session };
         }
-        return { kind: "rotated", issued: await insertToken(tx, session, row.id, ttlSeconds, now), withinGrace: true };
+        const issued = await insertToken(tx, session, row.id, ttlSeconds, now, family);
+        return { kind: "rotated", issued, withinGrace: true };
       }
       await tx.update(refreshTokens).set({ spentAt: now }).where(eq(refreshTokens.id, row.id));
-      return { kind: "rotated", issued: await insertToken(tx, session, row.id, ttlSeconds, now), withinGrace: false };
+      const issued = await insertToken(tx, session, row.id, ttlSeconds, now, family);
+      return { kind: "rotated", issued, withinGrace: false };
     }),
   );
   // Revoked outside the lookup transaction so the revocation commits even though refresh fails.
@@ -138,16 +166,24 @@ export async function revokeSessionOfToken(
  * refresh token, so an older family's access tokens have all expired).
  */
 export async function revokeAllSessions(
-  db: Database,
+  db: Pick<Database, "update">,
   userId: string,
   liveSince: Date,
   now = new Date(),
+  /** A family to leave signed in (password change keeps the caller's own session). */
+  exceptSessionId?: string,
 ): Promise<Session[]> {
   const revoke = () =>
     db
       .update(refreshTokens)
       .set({ revokedAt: now })
-      .where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)))
+      .where(
+        and(
+          eq(refreshTokens.userId, userId),
+          isNull(refreshTokens.revokedAt),
+          exceptSessionId === undefined ? undefined : ne(refreshTokens.familyId, exceptSessionId),
+        ),
+      )
       .returning({ familyId: refreshTokens.familyId, createdAt: refreshTokens.createdAt });
   const rows = await withDatabase(async () => [...(await revoke()), ...(await revoke())]);
   const live = new Set(rows.filter((r) => r.createdAt >= liveSince).map((r) => r.familyId));

@@ -16,6 +16,8 @@ export interface PublicUser {
   name: string | null;
   roles: string[];
   createdAt: string;
+  /** Whether the address was proven by a verification (or password-reset) mail. */
+  emailVerified: boolean;
 }
 
 export const toPublicUser = (row: UserRow): PublicUser => ({
@@ -24,6 +26,7 @@ export const toPublicUser = (row: UserRow): PublicUser => ({
   name: row.name,
   roles: row.roles,
   createdAt: row.createdAt.toISOString(),
+  emailVerified: row.emailVerifiedAt !== null,
 });
 
 /** The profile claims an access token for this account carries (access-token.ts ProfileClaims). */
@@ -31,6 +34,7 @@ export const profileClaimsOf = (row: UserRow): ProfileClaims => ({
   email: row.email,
   name: row.name,
   created_at: row.createdAt.toISOString(),
+  email_verified: row.emailVerifiedAt !== null,
 });
 
 /** The account as its verified token describes it; undefined for a token without profile claims. */
@@ -41,6 +45,7 @@ export const publicUserOf = (principal: Principal): PublicUser | undefined =>
     name: principal.profile.name,
     roles: [...principal.roles],
     createdAt: principal.profile.created_at,
+    emailVerified: principal.profile.email_verified,
   };
 
 export function findUserByEmail(db: Database, email: string): Promise<UserRow | undefined> {

@@ -13,7 +13,8 @@ import {
   unauthorized,
   validationFailed,
 } from "../../core/problem.ts";
-import { InvalidTokenError, verifyAccessToken } from "../auth/access-token.ts";
+import { InvalidTokenError } from "../auth/access-token.ts";
+import { verifyAnyAccessToken } from "../auth/external-issuers.ts";
 import { isValidRoomName, type RoomAction, roomAllows } from "./room-rules.ts";
 
 export interface RoomsContext {
@@ -35,7 +36,8 @@ async function callRoom<T>(work: () => Promise<T>): Promise<T> {
 export async function authenticateUpgrade(token: string | undefined, config: Config, log: Logger): Promise<Principal> {
   if (token === undefined) throw unauthorized();
   try {
-    return await verifyAccessToken(token, config);
+    // Outside issuers' tokens too (AUTH_EXTERNAL_ISSUERS, issue #15).
+    return await verifyAnyAccessToken(token, config);
   } catch (error) {
     if (!(error instanceof InvalidTokenError)) throw error;
     log.debug("token refused", { reason: error.message });

@@ -1,20 +1,24 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_HISTORY_PAGE, MAX_SCHEMA_BYTES, MAX_VALUE_BYTES, SETTING_KEY_PATTERN, VISIBILITIES } from "./model.ts";
 import { ENTITY_TAG_LIST } from "./preconditions.ts";
+import { storable, storableJson } from "../../core/text.ts";
 
 export const VisibilitySchema = z.enum(VISIBILITIES).openapi("SettingVisibility", {
   description: "Who may read: `public` (anyone), `authenticated` (signed-in users), `admin` (admins only).",
 });
 
-const JsonValue = z.unknown().openapi({
+const JsonValue = storableJson(z.unknown()).openapi({
   description: `Any JSON value, at most ${MAX_VALUE_BYTES} bytes serialized.`,
   example: { maxBytes: 10485760 },
 });
 
-const JsonSchemaDoc = z.union([z.record(z.string(), z.unknown()), z.boolean()]).openapi("SettingJsonSchema", {
-  description: `A JSON Schema (draft 2020-12) every value of this key must satisfy, at most ${MAX_SCHEMA_BYTES} bytes.`,
-  example: { type: "object", properties: { maxBytes: { type: "integer", minimum: 1 } }, required: ["maxBytes"] },
-});
+const JsonSchemaDoc = storableJson(z.union([z.record(z.string(), z.unknown()), z.boolean()])).openapi(
+  "SettingJsonSchema",
+  {
+    description: `A JSON Schema (draft 2020-12) every value of this key must satisfy, at most ${MAX_SCHEMA_BYTES} bytes.`,
+    example: { type: "object", properties: { maxBytes: { type: "integer", minimum: 1 } }, required: ["maxBytes"] },
+  },
+);
 
 export const KeyParams = z.object({
   key: z
@@ -68,7 +72,7 @@ export const HistoryPageSchema = z
   .openapi("SettingHistoryPage");
 
 export const HistoryQuery = z.object({
-  cursor: z.string().max(64).optional(),
+  cursor: storable(z.string().max(64)).optional(),
   limit: z.coerce.number().int().min(1).max(MAX_HISTORY_PAGE).default(20),
 });
 

@@ -1,6 +1,7 @@
+import { databaseProblem } from "../../core/database-errors.ts";
 import type { BackgroundTasks } from "../../core/deferred-work.ts";
 import type { Logger } from "../../core/logger.ts";
-import { dependencyUnavailable, notFound, ProblemError, validationFailed } from "../../core/problem.ts";
+import { notFound, ProblemError, validationFailed } from "../../core/problem.ts";
 import { withTimeout } from "../../core/timeout.ts";
 import type { SettingsCache } from "./cache.ts";
 import type { SettingsEvents } from "./events.ts";
@@ -37,12 +38,15 @@ export interface HistoryPage {
 
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 3_000;
 
+const MAX_VERSION = 2_147_483_647;
+
 // Opaque to clients; a version number underneath ("v12"), so pages stay stable while history grows.
 const encodeCursor = (version: number) => btoa(`v${version}`).replace(/=+$/, "");
 function decodeCursor(cursor: string): number {
   try {
     const match = /^v([1-9][0-9]{0,9})$/.exec(atob(cursor));
-    if (match?.[1]) return Number(match[1]);
+    // Versions are Postgres integers: a larger number was never issued (and would fail the query).
+    if (match?.[1] && Number(match[1]) <= MAX_VERSION) return Number(match[1]);
   } catch {
     // fall through to the 422 below
   }
@@ -59,7 +63,8 @@ export function createSettingsService(deps: SettingsServiceDeps) {
       return await withTimeout("postgres", deps.databaseTimeoutMs, work());
     } catch (error) {
       if (error instanceof ProblemError) throw error;
-      throw dependencyUnavailable("postgres", error);
+      // Unreachable or timed out → 503; a data error (SQLSTATE class 22) → 422; another SQLSTATE → 500.
+      throw databaseProblem(error);
     }
   }
 
