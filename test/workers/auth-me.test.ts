@@ -81,11 +81,29 @@ describe("GET /v1/auth/me", () => {
         name: "Ada",
         roles: ["user"],
         createdAt: created?.toISOString(),
+        emailVerified: false,
       });
     }
     expect(touched).toEqual([]);
     expect(fetchSpy).not.toHaveBeenCalled();
     expect(socketSpy).not.toHaveBeenCalled();
+  });
+
+  it("shows email_verified from the token's claim, without asking the row", async () => {
+    const user = await createAuthUser({ loginable: false });
+    const { token } = await issueAccessToken(
+      {
+        userId: user.id,
+        roles: ["user"],
+        sessionId: user.sessionId,
+        profile: { email: user.email, name: null, created_at: new Date(0).toISOString(), email_verified: true },
+      },
+      config,
+    );
+    const touched: string[] = [];
+    const res = await ioFreeAuthApp(touched).request("/v1/auth/me", { headers: { Authorization: `Bearer ${token}` } });
+    expect(await res.json()).toMatchObject({ emailVerified: true, createdAt: new Date(0).toISOString() });
+    expect(touched).toEqual([]);
   });
 
   it("shows the same profile from the token as from the row (?fresh=true)", async () => {
