@@ -4,6 +4,7 @@
 //   npm run bench -- --write       same, then rewrites the results block of BENCHMARKS.md
 //   npm run bench -- --quick       a smoke run of a few seconds per benchmark (also BENCH_QUICK=1)
 //   npm run bench -- --only=http,uploads   only these suites (footprint, tokens, http, settings, uploads, realtime)
+//   npm run bench -- --soak        the realtime soak alone (≤ 5 minutes): lost/duplicated messages, memory over time
 //
 // Needs Postgres on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (BENCH_POSTGRES_URL / BENCH_REDIS_URL
 // to change), as the tests do. All traffic stays on 127.0.0.1; every loop is bounded in time.
@@ -40,12 +41,21 @@ import { commandsProcessed, startPrivateRedis } from "./lib/private-redis.ts";
 import { footprintSuite } from "./suites/footprint.ts";
 import { httpSuite } from "./suites/http.ts";
 import { realtimeSuite } from "./suites/realtime.ts";
+import { realtimeSoakSuite } from "./suites/realtime-soak.ts";
 import { settingsSuite } from "./suites/settings.ts";
 import { tokenVerifySuite } from "./suites/token-verify.ts";
 import { uploadsSuite } from "./suites/uploads.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const SUITES: Suite[] = [footprintSuite, tokenVerifySuite, httpSuite, settingsSuite, uploadsSuite, realtimeSuite];
+const SUITES: Suite[] = [
+  footprintSuite,
+  tokenVerifySuite,
+  httpSuite,
+  settingsSuite,
+  uploadsSuite,
+  realtimeSuite,
+  realtimeSoakSuite,
+];
 
 const opts = parseArgs(process.argv.slice(2), process.env);
 const started = performance.now();
@@ -287,6 +297,8 @@ try {
   for (const suite of SUITES) {
     if (interrupted) break;
     if (opts.only && !opts.only.has(suite.name)) continue;
+    // The soak runs only when asked for, and alone.
+    if ((suite.name === "soak") !== opts.soak) continue;
     if (timeLeftS() < 15) {
       rows.push(statusRow(suite.name, suite.name, ["ours", "baseline"], "skipped", "time budget used up"));
       continue;

@@ -36,7 +36,10 @@ export interface RoomClientOptions {
   heartbeatMs?: number;
   /** How long `publish` waits for its ack. Default 10 s. */
   publishTimeoutMs?: number;
-  /** Reconnect backoff bounds (ms) and connect timeout, passed to partysocket. */
+  /**
+   * Reconnect backoff bounds (ms) and connect timeout, passed to partysocket. Both bounds are
+   * scaled by a per-client random factor in [0.5, 1.5) (jitter), so a storm of reconnects spreads out.
+   */
   minReconnectionDelay?: number;
   maxReconnectionDelay?: number;
   connectionTimeout?: number;
@@ -94,16 +97,20 @@ export class RoomClient {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #publishCounter = 0;
   #closed = false;
+  #members = new Set<string>();
 
   constructor(options: RoomClientOptions) {
     if (!ROOM_NAME_PATTERN.test(options.room)) throw new TypeError(`"${options.room}" is not a valid room name`);
     this.room = options.room;
     this.#options = options;
     this.#lastSeq = options.since;
+    // Jitter: each client scales its whole backoff by its own factor in [0.5, 1.5), so clients
+    // dropped together (a deploy, a network blip) do not all come back in the same instant.
+    const jitter = 0.5 + Math.random();
     this.#socket = new ReconnectingWebSocket(() => this.#nextUrl(), undefined, {
       WebSocket: options.WebSocket,
-      minReconnectionDelay: options.minReconnectionDelay ?? 500,
-      maxReconnectionDelay: options.maxReconnectionDelay ?? 10_000,
+      minReconnectionDelay: Math.round((options.minReconnectionDelay ?? 500) * jitter),
+      maxReconnectionDelay: Math.round((options.maxReconnectionDelay ?? 10_000) * jitter),
       connectionTimeout: options.connectionTimeout ?? 10_000,
       maxRetries: options.maxRetries ?? Number.POSITIVE_INFINITY,
       // Publishes are only sent on an open socket (see publish): nothing is queued across connections.
@@ -127,6 +134,11 @@ export class RoomClient {
   /** The last message seq delivered (or the room's seq at first welcome); what a reconnect resumes after. */
   get lastSeq(): number | undefined {
     return this.#lastSeq;
+  }
+
+  /** The ids of the users in the room, as of the last presence frame (sync, then diffs applied). */
+  get members(): ReadonlySet<string> {
+    return this.#members;
   }
 
   /** True between a welcome and the next close. */
@@ -212,7 +224,16 @@ export class RoomClient {
       case "message":
         this.#onRoomMessage(frame);
         return;
+      case "batch":
+        // Several messages the room stored in one tick: delivered one by one, exactly as if sent apart.
+        for (const message of frame.messages) if (!this.#onRoomMessage(message)) return;
+        return;
       case "presence":
+        if (frame.action === "sync") this.#members = new Set(frame.users.map((u) => u.id));
+        else {
+          for (const u of frame.left) this.#members.delete(u.id);
+          for (const u of frame.joined) this.#members.add(u.id);
+        }
         this.#emit("presence", frame);
         return;
       case "ack":
@@ -226,16 +247,17 @@ export class RoomClient {
     }
   }
 
-  #onRoomMessage(frame: MessageFrame): void {
+  #onRoomMessage(frame: MessageFrame): boolean {
     const last = this.#lastSeq;
-    if (last !== undefined && frame.seq <= last) return; // already delivered
+    if (last !== undefined && frame.seq <= last) return true; // already delivered
     if (last !== undefined && frame.seq > last + 1) {
       // Never deliver past a hole: reconnect, and the room replays from the last delivered seq.
       this.#socket.reconnect();
-      return;
+      return false;
     }
     this.#lastSeq = frame.seq;
     this.#emit("message", frame);
+    return true;
   }
 
   #onError(frame: ErrorFrame): void {

@@ -92,24 +92,41 @@ export class MessageLog {
    * `encode` builds the frame text from the assigned seq and timestamp.
    */
   append(now: number, encode: (seq: number, ts: number) => string): StoredMessage {
-    const seq = this.#latest + 1;
-    const frame = encode(seq, now);
-    const size = utf8.encode(frame).byteLength;
+    return this.appendBatch(now, [encode])[0] as StoredMessage;
+  }
+
+  /**
+   * Stores several messages under consecutive seqs in ONE transaction (the room's group commit:
+   * everything published within a tick costs one write), then prunes. All or nothing: a failed
+   * write burns no sequence number.
+   */
+  appendBatch(now: number, encoders: ReadonlyArray<(seq: number, ts: number) => string>): StoredMessage[] {
+    if (encoders.length === 0) return [];
+    const first = this.#latest + 1;
+    const stored = encoders.map((encode, i) => {
+      const seq = first + i;
+      const frame = encode(seq, now);
+      return { seq, ts: now, frame, size: utf8.encode(frame).byteLength };
+    });
+    const last = first + stored.length - 1;
     const bytes = this.#store.transactionSync(() => {
       const { sql } = this.#store;
-      sql.exec(`INSERT INTO messages (seq, ts, bytes, frame) VALUES (?, ?, ?, ?)`, seq, now, size, frame);
-      let total = this.#bytes + size;
-      total -= this.#deleteReturningBytes(`DELETE FROM messages WHERE seq <= ?`, seq - this.#retention.maxMessages);
+      let total = this.#bytes;
+      for (const m of stored) {
+        sql.exec(`INSERT INTO messages (seq, ts, bytes, frame) VALUES (?, ?, ?, ?)`, m.seq, now, m.size, m.frame);
+        total += m.size;
+      }
+      total -= this.#deleteReturningBytes(`DELETE FROM messages WHERE seq <= ?`, last - this.#retention.maxMessages);
       total -= this.#deleteReturningBytes(`DELETE FROM messages WHERE ts < ?`, now - this.#retention.maxAgeMs);
-      if (total > this.#retention.maxBytes) total -= this.#trimToSize(total, seq);
-      this.#setMeta(LATEST_SEQ_KEY, seq);
+      if (total > this.#retention.maxBytes) total -= this.#trimToSize(total, last);
+      this.#setMeta(LATEST_SEQ_KEY, last);
       this.#setMeta(RETAINED_BYTES_KEY, total);
       return total;
     });
     // Only after the transaction committed: a failed write must not burn a sequence number.
-    this.#latest = seq;
+    this.#latest = last;
     this.#bytes = bytes;
-    return { seq, ts: now, frame };
+    return stored.map(({ seq, ts, frame }) => ({ seq, ts, frame }));
   }
 
   /** Deletes the oldest messages (never `keep`, the one just written) until `total` fits; returns bytes freed. */
@@ -131,6 +148,10 @@ export class MessageLog {
 
   /** Drops messages older than the age limit (appends prune too; this covers a room that went quiet). */
   pruneExpired(now: number): void {
+    // A read first: every connect and history call prunes, and a write (even one deleting nothing)
+    // would make the answer wait for a storage flush behind the output gate.
+    const oldest = this.#store.sql.exec<{ ts: number | null }>(`SELECT MIN(ts) AS ts FROM messages`).toArray()[0];
+    if (oldest?.ts === null || oldest?.ts === undefined || oldest.ts >= now - this.#retention.maxAgeMs) return;
     this.#store.transactionSync(() => {
       const freed = this.#deleteReturningBytes(`DELETE FROM messages WHERE ts < ?`, now - this.#retention.maxAgeMs);
       if (freed > 0) this.#setMeta(RETAINED_BYTES_KEY, this.#bytes - freed);

@@ -1,4 +1,5 @@
 import type { PresenceUser } from "../protocol/frames.ts";
+import type { SqlStore } from "./message-log.ts";
 
 /**
  * Who is in the room: open connections grouped by user, so a user with several tabs counts once
@@ -40,6 +41,10 @@ export class Presence {
     return this.#connections.size;
   }
 
+  has(userId: string): boolean {
+    return this.#counts.has(userId);
+  }
+
   connectionsOf(userId: string): number {
     return this.#counts.get(userId) ?? 0;
   }
@@ -49,5 +54,36 @@ export class Presence {
     return [...this.#counts.entries()]
       .map(([id, connections]) => ({ id, connections }))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+}
+
+/**
+ * Which users the room last told its members about (the last presence diff), in storage. Presence
+ * itself is rebuilt from the sockets after a wake-up; comparing it with this ledger recovers the joins
+ * and leaves a coalesced diff had not sent yet when the object was evicted, so no member misses one.
+ */
+export class PresenceLedger {
+  readonly #store: SqlStore;
+
+  constructor(store: SqlStore) {
+    this.#store = store;
+  }
+
+  init(): void {
+    this.#store.sql.exec(`CREATE TABLE IF NOT EXISTS presence_announced (user_id TEXT PRIMARY KEY)`);
+  }
+
+  load(): Set<string> {
+    const rows = this.#store.sql.exec<{ user_id: string }>(`SELECT user_id FROM presence_announced`).toArray();
+    return new Set(rows.map((r) => r.user_id));
+  }
+
+  /** Records a diff as sent, in one transaction. */
+  record(joined: readonly string[], left: readonly string[]): void {
+    this.#store.transactionSync(() => {
+      const { sql } = this.#store;
+      for (const id of joined) sql.exec(`INSERT OR IGNORE INTO presence_announced (user_id) VALUES (?)`, id);
+      for (const id of left) sql.exec(`DELETE FROM presence_announced WHERE user_id = ?`, id);
+    });
   }
 }

@@ -27,6 +27,18 @@ const limitsSchema = z
     ROOM_MAX_CONNECTIONS: positiveInt(10_000, 32_768),
     /** Sockets one user may hold in one room (tabs, devices). */
     ROOM_MAX_CONNECTIONS_PER_USER: positiveInt(32, 1_000),
+    /**
+     * How long the room gathers publishes before one flush stores them in one transaction and sends
+     * each socket one frame. 0: the next turn of the event loop, so batches form only under load
+     * (whatever arrives while a flush is sending joins the next one).
+     */
+    ROOM_TICK_MS: z.coerce.number().int().nonnegative().max(1_000).default(0),
+    /**
+     * Longest wait between two presence diffs. A quiet room announces a change within 50 ms; while
+     * changes keep coming the interval doubles (and is at least 5 ms × connections) up to this, so
+     * a member of a filling room gets a handful of diffs whatever the join rate.
+     */
+    ROOM_PRESENCE_INTERVAL_MS: positiveInt(5_000, 60_000),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
   .refine((l) => l.ROOM_RETENTION_BYTES >= 2 * l.ROOM_MAX_FRAME_BYTES, {

@@ -1,8 +1,6 @@
 /**
- * The runtime-neutral rules of a room: frame handling, publish checks, the stored message frame.
- * Both the Durable Object (room-object.ts) and the in-process room of the Node/Deno/Bun entry points
- * (runtimes/local-rooms.ts) decide with these, so the protocol cannot drift between runtimes.
- * Nothing here touches a socket or storage: callers pass what a decision needs and send the answer.
+ * The pure decisions of a room: client frame checks, publish checks, the stored message frame.
+ * The room core (room-core.ts) decides with these; nothing here touches a socket or storage.
  */
 import { ERROR_CODES, encodeServerFrame, PONG_FRAME, parseClientFrame, type ServerFrame } from "../protocol/frames.ts";
 import type { SocketAttachment } from "./attachment.ts";
@@ -37,14 +35,24 @@ export interface HistoryPage {
   oldestSeq: number;
 }
 
-/** What a room offers the decisions below: its limits, its rate buckets, and its log + broadcast. */
-export interface RoomActions {
+/** What the decisions below need from a room: its frame limit and its rate buckets. */
+export interface RoomChecks {
   maxFrameBytes: number;
   /** Takes a publish token under `key`. */
   take(key: string): TakeResult;
-  /** Stores the message, sends it to every member, and returns its seq. */
-  append(from: string, dataText: string): number;
 }
+
+/** A message that passed every check, ready to be stored (and then sent). */
+export interface AcceptedPublish {
+  from: string;
+  /** The data as JSON text, spliced into the stored frame as is. */
+  dataText: string;
+}
+
+/** What to do with a client frame: answer it at once, or publish (and ack with `id` once stored). */
+export type FrameDecision =
+  | { kind: "answer"; text: string }
+  | { kind: "publish"; publish: AcceptedPublish; id: string | undefined };
 
 const utf8 = new TextEncoder();
 /** UTF-8 size, without encoding when the UTF-16 length already decides it. */
@@ -58,31 +66,28 @@ export function exceedsBytes(text: string, max: number): boolean {
 export const messageFrame = (seq: number, from: string, dataText: string, ts: number): string =>
   `{"type":"message","seq":${seq},"from":${JSON.stringify({ id: from })},"data":${dataText},"ts":${ts}}`;
 
-/**
- * Handles one client frame and returns the one frame to answer the sender with (pong, ack or error).
- * A publish is appended (and so broadcast) before the ack is returned, so the sender sees its own
- * message before the ack, as every other member does.
- */
-export function answerClientFrame(
+/** Decides one client frame: an immediate answer (pong or error), or a publish to store and ack. */
+export function decideClientFrame(
   message: string | ArrayBuffer,
   attachment: SocketAttachment | undefined,
-  room: RoomActions,
-): string {
+  room: RoomChecks,
+): FrameDecision {
+  const answer = (frame: ServerFrame): FrameDecision => ({ kind: "answer", text: encodeServerFrame(frame) });
   if (typeof message !== "string") {
-    return encode({ type: "error", code: ERROR_CODES.badFrame, message: "Frames must be JSON text." });
+    return answer({ type: "error", code: ERROR_CODES.badFrame, message: "Frames must be JSON text." });
   }
   const maxBytes = room.maxFrameBytes;
   if (exceedsBytes(message, maxBytes)) {
-    return encode({ type: "error", code: ERROR_CODES.tooLarge, message: `Frames are limited to ${maxBytes} bytes.` });
+    return answer({ type: "error", code: ERROR_CODES.tooLarge, message: `Frames are limited to ${maxBytes} bytes.` });
   }
   const parsed = parseClientFrame(message);
   if (!parsed.ok) {
-    return encode({ type: "error", code: ERROR_CODES.badFrame, message: `Invalid frame (${parsed.reason}).` });
+    return answer({ type: "error", code: ERROR_CODES.badFrame, message: `Invalid frame (${parsed.reason}).` });
   }
   const frame = parsed.frame;
-  if (frame.type === "ping") return PONG_FRAME;
+  if (frame.type === "ping") return { kind: "answer", text: PONG_FRAME };
   if (!attachment) {
-    return encode({
+    return answer({
       type: "error",
       code: ERROR_CODES.internal,
       message: "This connection has no identity; reconnect.",
@@ -90,7 +95,7 @@ export function answerClientFrame(
   }
   const idField = frame.id === undefined ? {} : { id: frame.id };
   if (!attachment.canPublish) {
-    return encode({
+    return answer({
       type: "error",
       code: ERROR_CODES.readOnly,
       message: "This room is read-only for clients.",
@@ -99,7 +104,7 @@ export function answerClientFrame(
   }
   const taken = room.take(attachment.connectionId);
   if (!taken.ok) {
-    return encode({
+    return answer({
       type: "error",
       code: ERROR_CODES.rateLimited,
       message: "Publishing too fast.",
@@ -107,12 +112,13 @@ export function answerClientFrame(
       ...idField,
     });
   }
-  const seq = room.append(attachment.userId, JSON.stringify(frame.data));
-  return encode({ type: "ack", ...idField, seq });
+  return { kind: "publish", publish: { from: attachment.userId, dataText: JSON.stringify(frame.data) }, id: frame.id };
 }
 
-/** A server-side or HTTP publish: checks size and rate, then appends. Refusals are values. */
-export function publishMessage(request: PublishRequest, room: RoomActions): PublishOutcome {
+export type PublishCheck = { ok: true; publish: AcceptedPublish } | Exclude<PublishOutcome, { ok: true }>;
+
+/** A server-side or HTTP publish: checks serializability, size and rate. Refusals are values. */
+export function checkPublish(request: PublishRequest, room: RoomChecks): PublishCheck {
   const dataText = safeStringify(request.data);
   if (dataText === undefined) return { ok: false, reason: "invalid" };
   const maxBytes = room.maxFrameBytes;
@@ -121,7 +127,7 @@ export function publishMessage(request: PublishRequest, room: RoomActions): Publ
     const taken = room.take(`http:${request.rateLimitKey}`);
     if (!taken.ok) return { ok: false, reason: "rate_limited", retryAfterMs: taken.retryAfterMs };
   }
-  return { ok: true, seq: room.append(request.from, dataText) };
+  return { ok: true, publish: { from: request.from, dataText } };
 }
 
 export function toHistoryItem(frame: string): HistoryItem {
@@ -130,10 +136,6 @@ export function toHistoryItem(frame: string): HistoryItem {
 }
 
 export const userRoomOf = (userId: string): string => `user:${userId}`;
-
-function encode(frame: ServerFrame): string {
-  return encodeServerFrame(frame);
-}
 
 function safeStringify(value: unknown): string | undefined {
   try {

@@ -71,10 +71,27 @@ export const messageFrame = z.object({
 
 export const presenceUser = z.object({ id: z.string(), connections: z.number().int().positive() });
 
-const presenceJoin = z.object({ type: z.literal("presence"), action: z.literal("join"), user: userRef });
-const presenceLeave = z.object({ type: z.literal("presence"), action: z.literal("leave"), user: userRef });
 const presenceSync = z.object({ type: z.literal("presence"), action: z.literal("sync"), users: z.array(presenceUser) });
-export const presenceFrame = z.discriminatedUnion("action", [presenceJoin, presenceLeave, presenceSync]);
+/**
+ * Every join and leave since the previous diff, coalesced (a room sends at most one diff per presence
+ * interval, so a member's presence traffic does not grow with how fast the room fills). It states
+ * the users' final status: apply `left` then `joined` as set operations; a diff may repeat what the
+ * socket's own `sync` already said, and applying it again changes nothing.
+ */
+const presenceDiff = z.object({
+  type: z.literal("presence"),
+  action: z.literal("diff"),
+  joined: z.array(userRef),
+  left: z.array(userRef),
+});
+export const presenceFrame = z.discriminatedUnion("action", [presenceSync, presenceDiff]);
+
+/**
+ * Several `message` frames sent together, in seq order: what one socket gets when the room stored
+ * more than one message within one tick (one frame per socket instead of one per message). A tick
+ * with a single message sends it as a plain `message` frame.
+ */
+export const batchFrame = z.object({ type: z.literal("batch"), messages: z.array(messageFrame).min(2) });
 
 export const ackFrame = z.object({
   type: z.literal("ack"),
@@ -102,6 +119,7 @@ export const pongFrame = z.object({ type: z.literal("pong") });
 export const serverFrame = z.discriminatedUnion("type", [
   welcomeFrame,
   messageFrame,
+  batchFrame,
   presenceFrame,
   ackFrame,
   errorFrame,
@@ -110,6 +128,7 @@ export const serverFrame = z.discriminatedUnion("type", [
 
 export type WelcomeFrame = z.infer<typeof welcomeFrame>;
 export type MessageFrame = z.infer<typeof messageFrame>;
+export type BatchFrame = z.infer<typeof batchFrame>;
 export type PresenceFrame = z.infer<typeof presenceFrame>;
 export type PresenceUser = z.infer<typeof presenceUser>;
 export type AckFrame = z.infer<typeof ackFrame>;
@@ -158,4 +177,7 @@ export const parseClientFrame = (text: string): ParseResult<ClientFrame> => pars
 
 /** Encodes a frame for the wire. Typed, so only frames of the union can be sent. */
 export const encodeServerFrame = (frame: ServerFrame): string => JSON.stringify(frame);
+/** A `batch` frame from already-encoded `message` frames (the room keeps them as stored text). */
+export const encodeBatchFrame = (messageFrames: readonly string[]): string =>
+  `{"type":"batch","messages":[${messageFrames.join(",")}]}`;
 export const encodeClientFrame = (frame: ClientFrame): string => JSON.stringify(frame);

@@ -6,8 +6,12 @@ import type { ConnectRequest } from "../durable/connect-request.ts";
 import { createLogger } from "../src/core/logger.ts";
 import { createLocalRooms, type RoomSocket, type SocketEvents, type SocketUpgrader } from "./local-rooms.ts";
 
+type Frame = Record<string, unknown>;
+
 interface FakeSocket extends RoomSocket {
-  frames: Array<Record<string, unknown>>;
+  frames: Frame[];
+  /** Called after every frame the room sends and on close (what `until` waits on). */
+  changed: Set<() => void>;
   /** What bufferedAmount() reports (a slow client's backlog). */
   backlog: number;
   closedWith?: number;
@@ -22,17 +26,20 @@ function setup(limits: Record<string, string> = {}) {
     upgrade(_request, onOpen) {
       const socket: FakeSocket = {
         frames: [],
+        changed: new Set(),
         backlog: 0,
         bufferedAmount() {
           return this.backlog;
         },
         events: { message: () => {}, closed: () => {} },
         send(text) {
-          this.frames.push(JSON.parse(text) as Record<string, unknown>);
+          this.frames.push(JSON.parse(text) as Frame);
+          for (const f of this.changed) f();
         },
         close(code) {
           this.closedWith = code;
           this.events.closed(code);
+          for (const f of this.changed) f();
         },
         publish(data, id) {
           this.events.message(JSON.stringify({ type: "publish", data, ...(id && { id }) }));
@@ -60,6 +67,29 @@ function setup(limits: Record<string, string> = {}) {
 }
 
 const ofType = (socket: FakeSocket, type: string) => socket.frames.filter((f) => f.type === type);
+/** Messages received, plain or inside `batch` frames, in order. */
+const messagesOf = (socket: FakeSocket): Frame[] =>
+  socket.frames.flatMap((f) => (f.type === "message" ? [f] : f.type === "batch" ? (f.messages as Frame[]) : []));
+
+/** Resolves once `check` holds, re-checking whenever the room sends the socket a frame or closes it. */
+function until(socket: FakeSocket, check: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      if (!check()) return;
+      clearTimeout(timer);
+      socket.changed.delete(done);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      socket.changed.delete(done);
+      reject(new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(socket.frames).slice(0, 1000)}`));
+    }, timeoutMs);
+    socket.changed.add(done);
+    done();
+  });
+}
+const diffWith = (key: "joined" | "left", id: string) => (f: Frame) =>
+  f.type === "presence" && f.action === "diff" && (f[key] as Array<{ id: string }>).some((u) => u.id === id);
 
 describe("in-process rooms", () => {
   it("welcomes with the latest seq and presence, and acks a publish after every member got the message", async () => {
@@ -67,15 +97,22 @@ describe("in-process rooms", () => {
     const alice = await open({ room: "r", userId: "alice" });
     const bob = await open({ room: "r", userId: "bob", sessionId: "s2" });
     expect(alice.frames[0]).toMatchObject({ type: "welcome", room: "r", seq: 0, user: { id: "alice" } });
-    expect(ofType(alice, "presence").at(-1)).toEqual({ type: "presence", action: "join", user: { id: "bob" } });
+    await until(alice, () => alice.frames.some(diffWith("joined", "bob")), "bob's join");
+    // Both joins fell in one tick: one diff for the two (alice's own is a no-op after her sync).
+    expect(ofType(alice, "presence")).toEqual([
+      { type: "presence", action: "sync", users: [{ id: "alice", connections: 1 }] },
+      { type: "presence", action: "diff", joined: [{ id: "alice" }, { id: "bob" }], left: [] },
+    ]);
 
+    // Two publishes within one tick: stored together, sent as one batch frame, then both acks.
     alice.publish({ text: "hi" }, "m1");
     alice.publish({ text: "again" });
-    expect(ofType(bob, "message").map((m) => m.seq)).toEqual([1, 2]);
-    expect(ofType(bob, "message")[0]).toMatchObject({ from: { id: "alice" }, data: { text: "hi" } });
-    // The sender sees its own message before the ack.
-    const kinds = alice.frames.slice(-4).map((f) => f.type);
-    expect(kinds).toEqual(["message", "ack", "message", "ack"]);
+    await until(alice, () => ofType(alice, "ack").length === 2, "two acks");
+    expect(messagesOf(bob).map((m) => m.seq)).toEqual([1, 2]);
+    expect(messagesOf(bob)[0]).toMatchObject({ from: { id: "alice" }, data: { text: "hi" } });
+    expect(ofType(bob, "batch")).toHaveLength(1);
+    // The sender sees its own messages before the acks.
+    expect(alice.frames.slice(-3).map((f) => f.type)).toEqual(["batch", "ack", "ack"]);
     expect(ofType(alice, "ack")[0]).toEqual({ type: "ack", id: "m1", seq: 1 });
   });
 
@@ -84,7 +121,7 @@ describe("in-process rooms", () => {
     for (let i = 1; i <= 5; i++) await gateway.publish("r", { i });
 
     const resumed = await open({ room: "r", since: 3 });
-    expect(ofType(resumed, "message").map((m) => m.seq)).toEqual([4, 5]);
+    expect(messagesOf(resumed).map((m) => m.seq)).toEqual([4, 5]);
     expect(ofType(resumed, "error")).toEqual([]);
 
     // Only 3..5 are retained: resuming after 1 misses 2, so the room says so and replays from 3.
@@ -92,7 +129,7 @@ describe("in-process rooms", () => {
     expect(ofType(behind, "error")).toEqual([
       expect.objectContaining({ code: "resync_required", oldestSeq: 3, seq: 5 }),
     ]);
-    expect(ofType(behind, "message").map((m) => m.seq)).toEqual([3, 4, 5]);
+    expect(messagesOf(behind).map((m) => m.seq)).toEqual([3, 4, 5]);
 
     const ahead = await open({ room: "r", since: 9 });
     expect(ofType(ahead, "error")[0]).toMatchObject({ code: "resync_required", seq: 5 });
@@ -115,6 +152,7 @@ describe("in-process rooms", () => {
     writer.publish(1, "a");
     writer.publish(2, "b");
     writer.publish(3, "c");
+    await until(writer, () => ofType(writer, "ack").length === 2, "two acks");
     const errors = ofType(writer, "error");
     expect(errors.map((e) => e.code)).toEqual(["too_large", "bad_frame", "rate_limited"]);
     expect(errors[2]).toMatchObject({ id: "c" });
@@ -140,7 +178,7 @@ describe("in-process rooms", () => {
     expect(inRoom.closedWith).toBe(4401);
     expect(inOwn.closedWith).toBe(4401);
     expect(other.closedWith).toBeUndefined();
-    expect(ofType(other, "presence").at(-1)).toEqual({ type: "presence", action: "leave", user: { id: "u1" } });
+    await until(other, () => other.frames.some(diffWith("left", "u1")), "u1's leave");
     expect((await connect({ room: "r", sessionId: "gone" })).outcome).toEqual({
       ok: false,
       refusal: "session_revoked",
@@ -177,8 +215,8 @@ describe("in-process rooms", () => {
     slow.backlog = 8_001;
     await gateway.publish("r", { n: 1 });
     expect(slow.closedWith).toBe(1013);
-    expect(ofType(slow, "message")).toEqual([]);
-    expect(ofType(fast, "message").map((m) => m.seq)).toEqual([1]);
-    expect(ofType(fast, "presence").at(-1)).toEqual({ type: "presence", action: "leave", user: { id: "slow" } });
+    expect(messagesOf(slow)).toEqual([]);
+    expect(messagesOf(fast).map((m) => m.seq)).toEqual([1]);
+    await until(fast, () => fast.frames.some(diffWith("left", "slow")), "slow's leave");
   });
 });

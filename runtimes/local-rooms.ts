@@ -1,25 +1,14 @@
 // Realtime for the Node, Deno and Bun entry points: every room lives in this one process, behind the
-// same RoomGateway the Worker's routes use, speaking the same protocol with the same rules
-// (durable/room-logic.ts, message-log.ts, presence.ts, rate-limit.ts, room-limits.ts). What differs
-// from the Durable Object: one instance holds every room (see docs/runtimes.md for scaling), and the
-// message log is in memory, so a restart empties it (clients then get the resync signal).
+// same RoomGateway the Worker's routes use. Each room is the same room core as the Durable Object's
+// (durable/room-core.ts) over an in-process host: a Map of sockets and their attachments, node:sqlite
+// in memory for the log. What differs from the Durable Object: one instance holds every room (see
+// docs/runtimes.md for scaling), and the log is in memory, so a restart empties it (clients then get
+// the resync signal).
 import type { SocketAttachment } from "../durable/attachment.ts";
-import type { ConnectRefusal, ConnectRequest } from "../durable/connect-request.ts";
+import type { ConnectRequest } from "../durable/connect-request.ts";
 import { SERVER_SENDER_ID } from "../durable/connect-request.ts";
-import { MessageLog, resumePoint } from "../durable/message-log.ts";
-import { Presence } from "../durable/presence.ts";
-import { fullBucket, type TakeResult, takeToken, type TokenBucket } from "../durable/rate-limit.ts";
+import { type RoomHost, RoomCore, roomStorage } from "../durable/room-core.ts";
 import type { RoomLimits } from "../durable/room-limits.ts";
-import {
-  answerClientFrame,
-  type HistoryPage,
-  messageFrame,
-  type PublishOutcome,
-  type PublishRequest,
-  publishMessage,
-  type RoomActions,
-  toHistoryItem,
-} from "../durable/room-logic.ts";
 import { CLOSE_CODES, ERROR_CODES, encodeServerFrame, type PresenceUser } from "../protocol/frames.ts";
 import { type ConnectOutcome, type RoomGateway, RoomPublishError } from "../src/adapters/rooms.ts";
 import type { Logger } from "../src/core/logger.ts";
@@ -58,165 +47,51 @@ export interface LocalRoomsOptions {
 /** Revoked sessions are remembered this long, so a connect that raced the revocation is refused. */
 const REVOKED_SESSION_TTL_MS = 24 * 3600 * 1000;
 const MAX_REVOKED_SESSIONS = 100_000;
-const MAX_HTTP_BUCKETS = 10_000;
 const DEFAULT_MAX_ROOMS = 10_000;
 
+/** One room in this process: the room core over a Map of its open sockets. */
 class LocalRoom {
   readonly name: string;
   readonly sockets = new Map<RoomSocket, SocketAttachment>();
-  readonly presence = new Presence();
-  readonly #limits: RoomLimits;
+  readonly core: RoomCore<RoomSocket>;
   readonly #store: MemorySqlStore;
-  readonly messages: MessageLog;
-  readonly #buckets = new Map<string, TokenBucket>();
-  readonly actions: RoomActions;
   lastActive = Date.now();
 
-  constructor(name: string, limits: RoomLimits) {
+  constructor(name: string, limits: RoomLimits, logger: Logger) {
     this.name = name;
-    this.#limits = limits;
     this.#store = memorySqlStore();
-    this.messages = new MessageLog(this.#store, {
-      maxMessages: limits.ROOM_RETENTION_MESSAGES,
-      maxAgeMs: limits.ROOM_RETENTION_SECONDS * 1000,
-      maxBytes: limits.ROOM_RETENTION_BYTES,
-    });
-    this.messages.init();
-    this.actions = {
-      maxFrameBytes: limits.ROOM_MAX_FRAME_BYTES,
-      take: (key) => this.#take(key),
-      append: (from, dataText) => this.#append(from, dataText),
+    const sockets = this.sockets;
+    const host: RoomHost<RoomSocket> = {
+      sockets: () => sockets.keys(),
+      *socketsOfSession(sessionId) {
+        for (const [socket, a] of sockets) if (a.sessionId === sessionId) yield socket;
+      },
+      attachment: (socket) => sockets.get(socket),
+      // A dropped socket leaves the room's Map at once: the core then never sees it again.
+      setAttachment: (socket, a) => {
+        if (a.dropped) sockets.delete(socket);
+        else sockets.set(socket, a);
+      },
+      send: (socket, text) => socket.send(text),
+      close: (socket, code, reason) => socket.close(code, reason),
+      bufferedAmount: (socket) => socket.bufferedAmount(),
+      schedule: (delayMs, run) => {
+        setTimeout(run, delayMs);
+      },
     };
+    this.core = new RoomCore({ host, ...roomStorage(this.#store, limits), limits, logger });
+    this.core.init();
   }
 
-  capacityRefusal(userId: string): ConnectRefusal | undefined {
-    if (this.presence.connectionCount >= this.#limits.ROOM_MAX_CONNECTIONS) return "room_full";
-    if (this.presence.connectionsOf(userId) >= this.#limits.ROOM_MAX_CONNECTIONS_PER_USER)
-      return "too_many_connections";
-    return undefined;
-  }
-
-  /** The socket is open: welcome, presence sync, replay, then announce; all synchronous, as in the object. */
-  accept(socket: RoomSocket, attachment: SocketAttachment, since: number | undefined): void {
+  touch(): RoomCore<RoomSocket> {
     this.lastActive = Date.now();
-    this.sockets.set(socket, attachment);
-    const joined = this.presence.add(attachment.connectionId, attachment.userId);
-    this.messages.pruneExpired(Date.now());
-    const latest = this.messages.latestSeq;
-    const send = (text: string) => socket.send(text);
-    send(
-      encodeServerFrame({
-        type: "welcome",
-        room: this.name,
-        connectionId: attachment.connectionId,
-        user: { id: attachment.userId },
-        seq: latest,
-      }),
-    );
-    send(encodeServerFrame({ type: "presence", action: "sync", users: this.presence.users() }));
-    if (since !== undefined) {
-      const { from, resync } = resumePoint(since, latest, this.messages.oldestSeq());
-      if (resync) {
-        send(
-          encodeServerFrame({
-            type: "error",
-            code: ERROR_CODES.resyncRequired,
-            message: `Messages after ${since} are no longer retained; replaying from ${from + 1}.`,
-            oldestSeq: from + 1,
-            seq: latest,
-          }),
-        );
-      }
-      for (const message of this.messages.after(from)) send(message.frame);
-    }
-    if (joined) {
-      this.broadcast(encodeServerFrame({ type: "presence", action: "join", user: { id: attachment.userId } }), socket);
-    }
-  }
-
-  onMessage(socket: RoomSocket, data: string | ArrayBuffer): void {
-    this.lastActive = Date.now();
-    socket.send(answerClientFrame(data, this.sockets.get(socket), this.actions));
-  }
-
-  /** Forgets a socket once: presence (with a `leave` for the user's last) and its rate bucket. */
-  drop(socket: RoomSocket): void {
-    const attachment = this.sockets.get(socket);
-    if (!attachment) return;
-    this.sockets.delete(socket);
-    this.#buckets.delete(attachment.connectionId);
-    const left = this.presence.remove(attachment.connectionId);
-    if (left !== undefined) {
-      this.broadcast(encodeServerFrame({ type: "presence", action: "leave", user: { id: left } }), socket);
-    }
-  }
-
-  publish(request: PublishRequest): PublishOutcome {
-    this.lastActive = Date.now();
-    return publishMessage(request, this.actions);
-  }
-
-  history(since: number, limit: number): HistoryPage {
-    this.messages.pruneExpired(Date.now());
-    const items = this.messages.after(since, limit).map((m) => toHistoryItem(m.frame));
-    return { items, seq: this.messages.latestSeq, oldestSeq: this.messages.oldestSeq() };
-  }
-
-  closeSession(sessionId: string): void {
-    for (const [socket, attachment] of [...this.sockets]) {
-      if (attachment.sessionId !== sessionId) continue;
-      this.drop(socket);
-      try {
-        socket.close(CLOSE_CODES.sessionRevoked, "session revoked");
-      } catch {
-        // Already closing.
-      }
-    }
-  }
-
-  broadcast(text: string, except?: RoomSocket): void {
-    // A member that cannot keep up is closed rather than buffered without bound; twice the
-    // retention leaves room for a full replay plus live traffic. It resumes with ?since.
-    const maxBuffered = 2 * this.#limits.ROOM_RETENTION_BYTES;
-    for (const socket of [...this.sockets.keys()]) {
-      if (socket === except) continue;
-      try {
-        if (socket.bufferedAmount() > maxBuffered) {
-          this.drop(socket);
-          socket.close(1013, "too slow");
-          continue;
-        }
-        socket.send(text);
-      } catch {
-        // A socket closing right now; its close event cleans up.
-      }
-    }
+    return this.core;
   }
 
   close(): void {
+    this.core.closeAll(1001, "server shutting down");
+    this.sockets.clear();
     this.#store.close();
-  }
-
-  #append(from: string, dataText: string): number {
-    const stored = this.messages.append(Date.now(), (seq, ts) => messageFrame(seq, from, dataText, ts));
-    this.broadcast(stored.frame);
-    return stored.seq;
-  }
-
-  #take(key: string): TakeResult {
-    const limit = { ratePerSecond: this.#limits.ROOM_PUBLISH_RATE_PER_SECOND, burst: this.#limits.ROOM_PUBLISH_BURST };
-    const now = Date.now();
-    let bucket = this.#buckets.get(key);
-    if (!bucket) {
-      if (this.#buckets.size >= MAX_HTTP_BUCKETS) {
-        const refillMs = (limit.burst / limit.ratePerSecond) * 1000;
-        for (const [k, b] of this.#buckets)
-          if (k.startsWith("http:") && now - b.updatedAt >= refillMs) this.#buckets.delete(k);
-      }
-      bucket = fullBucket(limit, now);
-      this.#buckets.set(key, bucket);
-    }
-    return takeToken(bucket, limit, now);
   }
 }
 
@@ -238,7 +113,7 @@ export function createLocalRooms(upgrader: SocketUpgrader, options: LocalRoomsOp
     let found = rooms.get(name);
     if (!found) {
       if (rooms.size >= maxRooms) evictIdle();
-      found = new LocalRoom(name, limits);
+      found = new LocalRoom(name, limits, log);
       rooms.set(name, found);
     }
     return found;
@@ -257,7 +132,7 @@ export function createLocalRooms(upgrader: SocketUpgrader, options: LocalRoomsOp
 
   const gateway: RoomGateway = {
     async publish(name, data) {
-      const outcome = room(name).publish({ from: SERVER_SENDER_ID, data });
+      const outcome = await room(name).touch().publish({ from: SERVER_SENDER_ID, data });
       if (!outcome.ok) throw new RoomPublishError(name, outcome.reason);
       return { seq: outcome.seq };
     },
@@ -272,12 +147,12 @@ export function createLocalRooms(upgrader: SocketUpgrader, options: LocalRoomsOp
         }
       }
       revoked.set(sessionId, now + REVOKED_SESSION_TTL_MS);
-      for (const r of rooms.values()) r.closeSession(sessionId);
+      for (const r of rooms.values()) r.core.closeSession(sessionId);
     },
     async connect(request: ConnectRequest, upgrade: Request): Promise<ConnectOutcome> {
       if (isRevoked(request.sessionId)) return { ok: false, refusal: "session_revoked" };
       const target = room(request.room);
-      const early = target.capacityRefusal(request.userId);
+      const early = target.core.refusal(request.userId);
       if (early) return { ok: false, refusal: early };
       const attachment: SocketAttachment = {
         v: 1,
@@ -290,18 +165,18 @@ export function createLocalRooms(upgrader: SocketUpgrader, options: LocalRoomsOp
       };
       const response = upgrader.upgrade(upgrade, (socket) => {
         // Re-checked at open: other sockets may have joined or the session been revoked meanwhile.
-        const refusal = isRevoked(request.sessionId) ? "revoked" : target.capacityRefusal(request.userId);
+        const refusal = isRevoked(request.sessionId) ? "revoked" : target.core.refusal(request.userId);
         if (refusal) {
           socket.close(refusal === "revoked" ? CLOSE_CODES.sessionRevoked : 1013, refusal);
           return { message: () => {}, closed: () => {} };
         }
         // The room may have been evicted while the handshake ran: use the live one.
         const live = room(request.room);
-        live.accept(socket, attachment, request.since);
+        live.touch().admit(socket, attachment, request.since);
         return {
           message: (data) => {
             try {
-              live.onMessage(socket, data);
+              live.touch().receive(socket, data);
             } catch (error) {
               log.error("frame handling failed", { error });
               socket.send(
@@ -313,36 +188,27 @@ export function createLocalRooms(upgrader: SocketUpgrader, options: LocalRoomsOp
               );
             }
           },
-          closed: () => live.drop(socket),
+          closed: () => live.core.drop(socket),
         };
       });
       if (!response) return { ok: false, refusal: "bad_request" };
       return { ok: true, response };
     },
     async publishAs(name, request) {
-      return room(name).publish(request);
+      return room(name).touch().publish(request);
     },
     async history(name, since, limit) {
-      return room(name).history(since, limit);
+      return room(name).touch().history(since, limit);
     },
     async presence(name): Promise<{ users: PresenceUser[] }> {
-      return { users: rooms.get(name)?.presence.users() ?? [] };
+      return { users: rooms.get(name)?.core.presenceUsers() ?? [] };
     },
   };
 
   return {
     gateway,
     close() {
-      for (const r of rooms.values()) {
-        for (const socket of r.sockets.keys()) {
-          try {
-            socket.close(1001, "server shutting down");
-          } catch {
-            // already closed
-          }
-        }
-        r.close();
-      }
+      for (const r of rooms.values()) r.close();
       rooms.clear();
     },
   };

@@ -19,7 +19,11 @@ export interface Profile {
   };
   uploads: { sizesMiB: number[]; rounds: number; timeoutS: number };
   footprint: { rounds: number };
+  /** `--soak`: one room held under publishes and reconnect churn (bench/suites/realtime-soak.ts). */
+  soak: { clients: number; ratePerS: number; churnPerS: number; durationS: number };
 }
+
+const SOAK = { clients: 1000, ratePerS: 10, churnPerS: 10, durationS: 180 };
 
 export const FULL: Profile = {
   name: "full",
@@ -40,6 +44,7 @@ export const FULL: Profile = {
   },
   uploads: { sizesMiB: [1, 50, 90], rounds: 2, timeoutS: 120 },
   footprint: { rounds: 3 },
+  soak: SOAK,
 };
 
 export const QUICK: Profile = {
@@ -52,6 +57,7 @@ export const QUICK: Profile = {
   realtime: { sizes: [{ clients: 50, ratePerS: 10 }], sendS: 2, drainS: 2, connectTimeoutS: 60 },
   uploads: { sizesMiB: [1, 50], rounds: 1, timeoutS: 60 },
   footprint: { rounds: 1 },
+  soak: { ...SOAK, clients: 100, durationS: 30 },
 };
 
 export interface CliOptions {
@@ -59,6 +65,8 @@ export interface CliOptions {
   write: boolean;
   /** Only these suites (default all). */
   only: Set<string> | null;
+  /** `--soak`: run the soak (and nothing else), within a 5-minute budget. */
+  soak: boolean;
 }
 
 export function parseArgs(argv: string[], env: Record<string, string | undefined>): CliOptions {
@@ -73,11 +81,15 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     });
   }
   // BENCH_BUDGET_S=300 shortens (or lengthens) the run's time budget.
+  const soak = argv.includes("--soak");
+  // The soak's whole run, set-up included, stays under 5 minutes.
+  if (soak) profile.budgetS = Math.min(profile.budgetS, profile.soak.durationS + 100);
   const budget = Number(env.BENCH_BUDGET_S);
   if (Number.isFinite(budget) && budget > 0) profile.budgetS = budget;
   return {
     profile,
     write: argv.includes("--write"),
+    soak,
     only: onlyArg ? new Set(onlyArg.split(",").map((s) => s.trim())) : null,
   };
 }

@@ -2,6 +2,7 @@
 // WebSockets to ours (the room's Durable Object) and socket.io clients to the baseline's two
 // processes. Each receiver records publish-to-receive latency into the current round's recorder.
 import { io, type Socket } from "socket.io-client";
+import { readdir, readFile } from "node:fs/promises";
 import { WebSocket } from "ws";
 import { mintSessions } from "../baselines/sessions.ts";
 import type { BenchContext } from "../lib/context.ts";
@@ -36,6 +37,10 @@ function record(rec: Recorder, data: unknown): void {
 export interface Side {
   /** The server processes whose CPU this side's deliveries cost. */
   pids: number[];
+  /** Frames each client has received so far (ours only: socket.io's packets are not counted). */
+  framesPerClient?: () => number[];
+  /** Closes every receiving client and opens it again (same users), as after a deploy; resolves when all are back. */
+  reconnectAll(deadline: number): Promise<void>;
   /** Sends one message into the room. */
   publish(data: Payload): void;
   /** Publishes the server refused so far (error frames / error acks), with the last reason. */
@@ -45,19 +50,55 @@ export interface Side {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Every process under `pid` (itself included), from /proc/<pid>/task/<tid>/children. */
+async function processTree(pid: number): Promise<number[]> {
+  const out = [pid];
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  for (const tid of tasks) {
+    const children = await readFile(`/proc/${pid}/task/${tid}/children`, "utf8").catch(() => "");
+    for (const child of children.split(" ").filter(Boolean)) out.push(...(await processTree(Number(child))));
+  }
+  return out;
+}
+
+/**
+ * The real workerd binary under `pid`: node_modules/.bin/workerd is a Node wrapper that spawns
+ * @cloudflare/workerd-linux-64/bin/workerd, and the CPU that serves the room is that child's.
+ */
+export async function workerdPids(pid: number): Promise<number[]> {
+  const tree = await processTree(pid);
+  const named = await Promise.all(
+    tree.map(async (p) => ((await readFile(`/proc/${p}/comm`, "utf8").catch(() => "")).trim() === "workerd" ? p : 0)),
+  );
+  const found = named.filter((p) => p > 0);
+  return found.length > 0 ? found : [pid];
+}
+
 /** Opens `count` clients, CONNECT_BATCH at a time; on any failure closes those already open. */
 async function inBatches<T>(
   count: number,
   deadline: number,
   open: (i: number) => Promise<T>,
   close: (client: T) => void,
+  attempts = 1,
 ): Promise<T[]> {
   const out: T[] = [];
+  // A reconnecting client retries a refused open after a jittered pause, as the SDK does.
+  const openWithRetry = async (i: number): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await open(i);
+      } catch (error) {
+        if (attempt >= attempts || performance.now() > deadline) throw error;
+        await sleep(500 * (0.5 + Math.random()) * attempt);
+      }
+    }
+  };
   try {
     for (let start = 0; start < count; start += CONNECT_BATCH) {
       if (performance.now() > deadline) throw new Error(`only ${out.length} of ${count} clients connected in time`);
       const settled = await Promise.allSettled(
-        Array.from({ length: Math.min(CONNECT_BATCH, count - start) }, (_, k) => open(start + k)),
+        Array.from({ length: Math.min(CONNECT_BATCH, count - start) }, (_, k) => openWithRetry(start + k)),
       );
       for (const s of settled) if (s.status === "fulfilled") out.push(s.value);
       const failed = settled.find((s) => s.status === "rejected");
@@ -75,11 +116,26 @@ async function inBatches<T>(
 
 // --- ours: plain WebSockets to the room's Durable Object -----------------------------------------
 
+/** A socket to ours and how many frames it has received (welcome, presence, messages, batches, acks). */
+export interface OursSocket {
+  ws: WebSocket;
+  frames: number;
+}
+
 export function openOurs(
   url: string,
   token: string,
   onFrame: (frame: { type?: string; data?: unknown }) => void,
 ): Promise<WebSocket> {
+  return openOursCounted(url, token, onFrame).then((s) => s.ws);
+}
+
+/** Opens one socket to ours; rejects with the upgrade's status (e.g. "upgrade answered 503") when refused. */
+export function openOursCounted(
+  url: string,
+  token: string,
+  onFrame: (frame: { type?: string; data?: unknown }) => void,
+): Promise<OursSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, {
       headers: { authorization: `Bearer ${token}` },
@@ -99,22 +155,26 @@ export function openOurs(
       clearTimeout(timer);
       reject(error);
     });
+    const counted: OursSocket = { ws, frames: 0 };
     ws.on("message", (raw) => {
+      counted.frames++;
       const text = raw.toString();
-      // Presence frames (one per join, to every socket) are not measured: skip parsing them so the
-      // client side costs the same per measured message as socket.io's.
+      // Presence frames are not measured: skip parsing them so the client side costs the same per
+      // measured message as socket.io's.
       if (text.startsWith('{"type":"presence"')) return;
-      let frame: { type?: string; data?: unknown };
+      let frame: { type?: string; data?: unknown; messages?: Array<{ type?: string; data?: unknown }> };
       try {
-        frame = JSON.parse(text) as { type?: string; data?: unknown };
+        frame = JSON.parse(text) as typeof frame;
       } catch {
         return;
       }
       if (frame.type === "welcome") {
         clearTimeout(timer);
-        resolve(ws);
+        resolve(counted);
       }
-      onFrame(frame);
+      // A batch carries several messages stored in one tick: each is delivered (and timed) on its own.
+      if (frame.type === "batch" && Array.isArray(frame.messages)) for (const m of frame.messages) onFrame(m);
+      else onFrame(frame);
     });
   });
 }
@@ -130,15 +190,19 @@ export async function connectOurs(
   const url = `${ctx.ours.url.replace(/^http/, "ws")}/v1/rooms/${room}/ws`;
   const publisherUser = users.pop();
   if (!publisherUser) throw new Error("no publisher user");
-  const sockets = await inBatches(
-    clients,
-    deadline,
-    (i) =>
-      openOurs(url, (users[i] as { token: string }).token, (frame) => {
-        if (frame.type === "message") record(recorder(), frame.data);
-      }),
-    (ws) => ws.terminate(),
-  );
+  const openAll = (until: number, attempts = 1) =>
+    inBatches(
+      clients,
+      until,
+      (i) =>
+        openOursCounted(url, (users[i] as { token: string }).token, (frame) => {
+          if (frame.type === "message") record(recorder(), frame.data);
+        }),
+      (s) => s.ws.terminate(),
+      attempts,
+    );
+  let counted = await openAll(deadline);
+  let sockets = counted.map((s) => s.ws);
   const refused = { count: 0, last: "" };
   const publisher = await openOurs(url, publisherUser.token, (frame) => {
     if (frame.type === "error") {
@@ -150,7 +214,13 @@ export async function connectOurs(
     throw error;
   });
   return {
-    pids: [ctx.ours.proc.pid],
+    pids: await workerdPids(ctx.ours.proc.pid),
+    framesPerClient: () => counted.map((s) => s.frames),
+    async reconnectAll(until) {
+      for (const ws of sockets) ws.terminate();
+      counted = await openAll(until, 5);
+      sockets = counted.map((s) => s.ws);
+    },
     refused,
     publish: (data) => publisher.send(JSON.stringify({ type: "publish", data, id: String(data.i) })),
     close: () => {
@@ -208,15 +278,18 @@ export async function connectBaseline(
   const publisherUser = users.pop();
   if (!publisherUser) throw new Error("no publisher user");
   const urls = [ctx.baseline.a.url, ctx.baseline.b.url];
-  const sockets = await inBatches(
-    clients,
-    deadline,
-    (i) =>
-      openBaseline(urls[i % 2] as string, (users[i] as { cookie: string }).cookie, room, (m) =>
-        record(recorder(), m.data),
-      ),
-    (s) => s.close(),
-  );
+  const openAll = (until: number, attempts = 1) =>
+    inBatches(
+      clients,
+      until,
+      (i) =>
+        openBaseline(urls[i % 2] as string, (users[i] as { cookie: string }).cookie, room, (m) =>
+          record(recorder(), m.data),
+        ),
+      (s) => s.close(),
+      attempts,
+    );
+  let sockets = await openAll(deadline);
   const publisher = await openBaseline(ctx.baseline.a.url, publisherUser.cookie, room, () => {}).catch(
     (error: unknown) => {
       for (const s of sockets) s.close();
@@ -226,6 +299,10 @@ export async function connectBaseline(
   const refused = { count: 0, last: "" };
   return {
     pids: [ctx.baseline.a.proc.pid, ctx.baseline.b.proc.pid],
+    async reconnectAll(until) {
+      for (const s of sockets) s.close();
+      sockets = await openAll(until, 5);
+    },
     refused,
     publish: (data) => {
       publisher.emit("publish", { room, data, id: data.i }, (reply: { error?: string }) => {
@@ -239,4 +316,77 @@ export async function connectBaseline(
       for (const s of [...sockets, publisher]) s.close();
     },
   };
+}
+
+// --- reconnect storm: every client at the same moment -------------------------------------------
+
+export interface StormResult {
+  welcomed: number;
+  refused: number;
+  /** Refusal reasons and how often each was seen, e.g. { "upgrade answered 503": 12 }. */
+  reasons: Record<string, number>;
+  /** From the first open to the last welcome (or the last failure), s. */
+  spanS: number;
+}
+
+async function storm<T>(count: number, open: (i: number) => Promise<T>, close: (c: T) => void): Promise<StormResult> {
+  const start = performance.now();
+  const settled = await Promise.allSettled(Array.from({ length: count }, (_, i) => open(i)));
+  const spanS = (performance.now() - start) / 1000;
+  const reasons: Record<string, number> = {};
+  let welcomed = 0;
+  for (const s of settled) {
+    if (s.status === "fulfilled") {
+      welcomed++;
+      close(s.value);
+    } else {
+      const reason = s.reason instanceof Error ? s.reason.message : String(s.reason);
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+    }
+  }
+  return { welcomed, refused: count - welcomed, reasons, spanS };
+}
+
+/**
+ * `count` distinct users open one room of ours at once, twice: the first time is each user's first
+ * connect ever, the second is the same users coming back together (as after a deploy).
+ */
+export async function stormOurs(ctx: BenchContext, room: string, count: number): Promise<StormResult[]> {
+  const users = await createUsers(ctx.services.databaseUrl, ctx.workerVars, `${ctx.runId}-storm${count}`, count);
+  const url = `${ctx.ours.url.replace(/^http/, "ws")}/v1/rooms/${room}/ws`;
+  const results: StormResult[] = [];
+  for (let round = 0; round < 2; round++) {
+    results.push(
+      await storm(
+        count,
+        (i) => openOurs(url, (users[i] as { token: string }).token, () => {}),
+        (ws) => ws.terminate(),
+      ),
+    );
+    await sleep(1000);
+  }
+  return results;
+}
+
+/** The same storms against the baseline, clients split over its two processes. */
+export async function stormBaseline(ctx: BenchContext, room: string, count: number): Promise<StormResult[]> {
+  const users = await mintSessions(ctx.redis, {
+    keyPrefix: ctx.baseline.keyPrefix,
+    secret: ctx.baseline.sessionSecret,
+    count,
+    tag: `${ctx.runId}-storm${count}`,
+  });
+  const urls = [ctx.baseline.a.url, ctx.baseline.b.url];
+  const results: StormResult[] = [];
+  for (let round = 0; round < 2; round++) {
+    results.push(
+      await storm(
+        count,
+        (i) => openBaseline(urls[i % 2] as string, (users[i] as { cookie: string }).cookie, room, () => {}),
+        (s) => s.close(),
+      ),
+    );
+    await sleep(1000);
+  }
+  return results;
 }

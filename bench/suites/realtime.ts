@@ -8,7 +8,18 @@ import { type BenchContext, BASE, OURS, type Suite, alternate } from "../lib/con
 import { type Better, makeRow, type Row, statusRow } from "../lib/report.ts";
 import { cpuMs } from "../lib/proc-cpu.ts";
 import { quantile } from "../lib/stats.ts";
-import { connectBaseline, connectOurs, openOurs, type Recorder, type Side, sleep } from "./realtime-clients.ts";
+import {
+  connectBaseline,
+  connectOurs,
+  openOurs,
+  type Recorder,
+  type Side,
+  type StormResult,
+  sleep,
+  stormBaseline,
+  stormOurs,
+  workerdPids,
+} from "./realtime-clients.ts";
 
 const GROUP = "Realtime";
 const SIDES: [string, string] = [OURS, `${BASE} (socket.io + Redis adapter, 2 processes)`];
@@ -26,7 +37,16 @@ interface RoundResult {
   refusedReason: string;
   /** Server CPU per 1,000 delivered messages, ms. */
   cpuPer1000: number;
+  /** Share of the expected deliveries that arrived within 250 ms of their publish, %. */
+  within250Pct: number;
 }
+
+/** The latency bound of the "highest rate" search. */
+const WITHIN_MS = 250;
+/** Rates (msg/s into the room) tried in the highest-rate search, until a side stops keeping up. */
+const RATE_LADDER = [10, 20, 40, 80, 160, 320];
+/** Clients opening one room at the same moment in the storm benchmark. */
+const STORM_CLIENTS = 300;
 
 const totalCpu = async (pids: number[]): Promise<number> =>
   (await Promise.all(pids.map(cpuMs))).reduce((a, b) => a + b, 0);
@@ -37,8 +57,9 @@ async function runRound(
   rec: Recorder,
   clients: number,
   rate: number,
+  sendS = ctx.profile.realtime.sendS,
 ): Promise<RoundResult> {
-  const { sendS, drainS } = ctx.profile.realtime;
+  const { drainS } = ctx.profile.realtime;
   const total = Math.round(rate * sendS);
   const expected = total * clients;
   const cpuBefore = await totalCpu(side.pids);
@@ -63,7 +84,74 @@ async function runRound(
     refused: side.refused.count - refusedBefore,
     refusedReason: side.refused.last,
     cpuPer1000: count ? (cpu / count) * 1000 : Number.NaN,
+    within250Pct: (rec.latencies.filter((l) => l <= WITHIN_MS).length / expected) * 100,
   };
+}
+
+/**
+ * The highest rate on the ladder at which ≥ 99 % of deliveries arrive within 250 ms, trying each
+ * rate on both sides in turn (alternating who goes first) and dropping a side once it fails one.
+ */
+async function highestRates(
+  ctx: BenchContext,
+  sides: { ours: Side; base: Side },
+  clients: number,
+  setRecorder: (which: "ours" | "base", round: number) => Recorder,
+): Promise<{ ours: number; base: number; tried: Record<string, Array<[number, number]>> }> {
+  const best = { ours: 0, base: 0 };
+  const going = { ours: true, base: true };
+  const tried: Record<string, Array<[number, number]>> = { ours: [], base: [] };
+  let round = 1000;
+  for (const [k, rate] of RATE_LADDER.entries()) {
+    if (!going.ours && !going.base) break;
+    if (ctx.timeLeftS() < 30) break;
+    const order: Array<"ours" | "base"> = k % 2 === 0 ? ["ours", "base"] : ["base", "ours"];
+    for (const which of order) {
+      if (!going[which]) continue;
+      const rec = setRecorder(which, round++);
+      const result = await runRound(ctx, sides[which], rec, clients, rate, 3);
+      tried[which]?.push([rate, result.within250Pct]);
+      if (result.within250Pct >= 99) best[which] = rate;
+      else going[which] = false;
+      await sleep(500);
+    }
+  }
+  return { ...best, tried };
+}
+
+function stormRows(ours: StormResult | undefined, base: StormResult, benchmark: string, note: string): Row[] {
+  const common = { group: GROUP, benchmark, sides: SIDES, note };
+  const reasons = (r: StormResult | undefined) =>
+    r && r.refused > 0
+      ? Object.entries(r.reasons)
+          .map(([k, v]) => `${v}× ${k}`)
+          .join("; ")
+      : undefined;
+  return [
+    makeRow({
+      ...common,
+      metric: "clients welcomed",
+      unit: "",
+      better: "none",
+      a: ours ? [ours.welcomed] : [],
+      b: [base.welcomed],
+      note: [
+        note,
+        reasons(ours) && `ours refused: ${reasons(ours)}`,
+        reasons(base) && `baseline refused: ${reasons(base)}`,
+      ]
+        .filter(Boolean)
+        .join("; "),
+    }),
+    makeRow({
+      ...common,
+      metric: "time until the last was welcomed",
+      unit: "s",
+      better: "lower",
+      a: ours ? [ours.spanS] : [],
+      b: [base.spanS],
+    }),
+  ];
 }
 
 export const realtimeSuite: Suite = {
@@ -99,6 +187,9 @@ export const realtimeSuite: Suite = {
         // Connecting may take long (ours does per-connection work, see BENCHMARKS.md); keep a minute for the rounds.
         const connectS = Math.max(10, Math.min(ctx.profile.realtime.connectTimeoutS, (ctx.timeLeftS() - 60) / 2));
         const deadline = () => performance.now() + connectS * 1000;
+        const oursPids = await workerdPids(ctx.ours.proc.pid);
+        const basePids = [ctx.baseline.a.proc.pid, ctx.baseline.b.proc.pid];
+        let cpu0 = await totalCpu(oursPids);
         let t = performance.now();
         // If ours cannot connect every client in time, the baseline is still measured and the rows say why.
         let oursFailure: string | undefined;
@@ -107,9 +198,16 @@ export const realtimeSuite: Suite = {
           return undefined;
         });
         const oursConnectS = (performance.now() - t) / 1000;
+        const oursConnectCpuMs = ((await totalCpu(oursPids)) - cpu0) / clients;
+        // Frames per client while the room filled: everything up to the last welcome, plus the
+        // trailing presence diff (the longest presence interval is 5 s).
+        await sleep(5500);
+        const oursFrames = ours?.framesPerClient?.() ?? [];
+        cpu0 = await totalCpu(basePids);
         t = performance.now();
         base = await connectBaseline(ctx, room, clients, () => baseRec, deadline());
         const baseConnectS = (performance.now() - t) / 1000;
+        const baseConnectCpuMs = ((await totalCpu(basePids)) - cpu0) / clients;
         ctx.log(
           `  ${benchmark}: connected in ${oursConnectS.toFixed(1)} s (ours${oursFailure ? `, failed: ${oursFailure}` : ""}) / ${baseConnectS.toFixed(1)} s (baseline)`,
         );
@@ -135,10 +233,40 @@ export const realtimeSuite: Suite = {
         } else {
           for (let i = 0; i < ctx.profile.rounds; i++) b.push(await baseRound(i));
         }
+        // Reconnecting the same users (as after a deploy): their registry objects exist by now.
+        const reconnect = async (side: Side, pids: number[]) => {
+          const c = await totalCpu(pids);
+          const started = performance.now();
+          await side.reconnectAll(performance.now() + connectS * 1000);
+          return { s: (performance.now() - started) / 1000, cpuMs: ((await totalCpu(pids)) - c) / clients };
+        };
+        const oursAgain = oursSide
+          ? await reconnect(oursSide, oursPids).catch((error: unknown) => {
+              ctx.log(`  reconnect (ours) failed: ${error instanceof Error ? error.message : String(error)}`);
+              return undefined;
+            })
+          : undefined;
+        await sleep(500);
+        const baseAgain = await reconnect(baseSide, basePids);
+        await sleep(500);
+        let rates: Awaited<ReturnType<typeof highestRates>> | undefined;
+        if (oursSide && oursAgain && clients >= 1000 && ctx.profile.name === "full") {
+          rates = await highestRates(ctx, { ours: oursSide, base: baseSide }, clients, (which, round) => {
+            const rec: Recorder = { round, latencies: [], lastAt: 0 };
+            if (which === "ours") oursRec = rec;
+            else baseRec = rec;
+            return rec;
+          });
+          ctx.log(`  ${benchmark}: highest rate with 99 % within 250 ms: ${JSON.stringify(rates.tried)}`);
+        }
         ctx.extra[`realtime ${clients}`] = {
           ours: a,
           baseline: b,
           connectS: { ours: oursConnectS, baseline: baseConnectS },
+          connectCpuMs: { ours: oursConnectCpuMs, baseline: baseConnectCpuMs },
+          reconnect: { ours: oursAgain, baseline: baseAgain },
+          framesPerClient: oursFrames.length ? { mean: mean(oursFrames), max: Math.max(...oursFrames) } : null,
+          rates,
         };
         ctx.log(
           `  ${benchmark}: ours p99 ${a.map((r) => r.p99Ms.toFixed(0)).join("/")} ms, baseline p99 ${b.map((r) => r.p99Ms.toFixed(0)).join("/")} ms`,
@@ -150,6 +278,7 @@ export const realtimeSuite: Suite = {
           ["publish→receive p99", "ms", "lower", (r) => r.p99Ms],
           ["delivered within the drain window", "%", "higher", (r) => r.deliveredPct],
           ["server CPU per 1,000 deliveries", "ms", "lower", (r) => r.cpuPer1000],
+          [`delivered within ${WITHIN_MS} ms`, "%", "higher", (r) => r.within250Pct],
         ];
         const common = { group: GROUP, benchmark, sides: SIDES, note };
         rows.push(
@@ -164,6 +293,57 @@ export const realtimeSuite: Suite = {
             a: oursSide ? [oursConnectS] : [],
             b: [baseConnectS],
           }),
+          makeRow({
+            ...common,
+            metric: "server CPU per connect (first connect of each user)",
+            unit: "ms",
+            better: "lower",
+            a: oursSide ? [oursConnectCpuMs] : [],
+            b: [baseConnectCpuMs],
+            note: "ours: the real workerd process (not the Upstash/Postgres stand-ins); baseline: both Node processes (not Redis)",
+          }),
+          makeRow({
+            ...common,
+            metric: "time to reconnect every client (same users)",
+            unit: "s",
+            better: "lower",
+            a: oursAgain ? [oursAgain.s] : [],
+            b: [baseAgain.s],
+          }),
+          makeRow({
+            ...common,
+            metric: "server CPU per reconnect (same users)",
+            unit: "ms",
+            better: "lower",
+            a: oursAgain ? [oursAgain.cpuMs] : [],
+            b: [baseAgain.cpuMs],
+          }),
+          ...(oursFrames.length
+            ? [
+                makeRow({
+                  ...common,
+                  metric: "frames per client while the room fills, mean",
+                  unit: "",
+                  better: "none",
+                  a: [mean(oursFrames)],
+                  b: [],
+                  note: `max ${Math.max(...oursFrames)}; welcome + presence sync + presence diffs (socket.io sends no presence)`,
+                }),
+              ]
+            : []),
+          ...(rates
+            ? [
+                makeRow({
+                  ...common,
+                  metric: `highest rate with 99 % within ${WITHIN_MS} ms (of ${RATE_LADDER.join(", ")})`,
+                  unit: "msg/s",
+                  better: "higher",
+                  a: [rates.ours],
+                  b: [rates.base],
+                  note: "3 s per rate; 0: not even the lowest",
+                }),
+              ]
+            : []),
           makeRow({
             ...common,
             metric: "publishes refused by the server",
@@ -182,6 +362,33 @@ export const realtimeSuite: Suite = {
         await sleep(500);
       }
     }
+    if (ctx.timeLeftS() < 40) {
+      rows.push(
+        statusRow(GROUP, `${STORM_CLIENTS} clients open one room at once`, SIDES, "skipped", "time budget used up"),
+      );
+      return rows;
+    }
+    try {
+      const oursStorm = await stormOurs(ctx, `bench-${ctx.runId}-storm`, STORM_CLIENTS).catch((error: unknown) => {
+        ctx.log(`  storm (ours) failed: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      });
+      await sleep(1000);
+      const baseStorm = await stormBaseline(ctx, `bench-${ctx.runId}-storm`, STORM_CLIENTS);
+      ctx.extra.storm = { ours: oursStorm, baseline: baseStorm };
+      ctx.log(`  storm: ours ${JSON.stringify(oursStorm)}, baseline ${JSON.stringify(baseStorm)}`);
+      const note = "distinct users, every socket opened in the same instant";
+      const [first, again] = [
+        `${STORM_CLIENTS} new users open one room at once`,
+        `the same ${STORM_CLIENTS} reconnect at once`,
+      ];
+      rows.push(...stormRows(oursStorm?.[0], baseStorm[0] as StormResult, first, `${note}; each user's first connect`));
+      rows.push(...stormRows(oursStorm?.[1], baseStorm[1] as StormResult, again, `${note}; as after a deploy`));
+    } catch (error) {
+      rows.push(statusRow(GROUP, `${STORM_CLIENTS} clients open one room at once`, SIDES, "error", String(error)));
+    }
     return rows;
   },
 };
+
+const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;

@@ -221,8 +221,11 @@ describe(`the service contract on ${RUNTIME}`, () => {
     const b = openSocket(url(bob.accessToken));
     await b.opened;
     await b.next((f) => f.type === "welcome", "welcome");
-    const joined = await a.next((f) => f.type === "presence" && f.action === "join", "presence join");
-    expect(joined.user).toEqual({ id: bob.user.id });
+    const joined = await a.next(
+      (f) => f.type === "presence" && f.action === "diff" && JSON.stringify(f.joined).includes(bob.user.id),
+      "presence diff with bob's join",
+    );
+    expect(joined.joined).toContainEqual({ id: bob.user.id });
 
     a.ws.send(JSON.stringify({ type: "publish", id: "m1", data: { text: "hello" } }));
     const ack = await a.next((f) => f.type === "ack", "ack");
@@ -244,7 +247,10 @@ describe(`the service contract on ${RUNTIME}`, () => {
     expect(users).toEqual([alice.user.id, bob.user.id].sort());
 
     b.ws.close();
-    await a.next((f) => f.type === "presence" && f.action === "leave", "presence leave");
+    await a.next(
+      (f) => f.type === "presence" && f.action === "diff" && JSON.stringify(f.left).includes(bob.user.id),
+      "presence diff with bob's leave",
+    );
     a.ws.send(JSON.stringify({ type: "publish", id: "m3", data: { n: 3 } }));
     await a.next((f) => f.type === "ack" && f.seq === 3, "ack 3");
 

@@ -106,13 +106,14 @@ describe("rooms SDK against wrangler dev", () => {
     await until(() => alice.connected, "alice connected");
     const joins: string[] = [];
     alice.on("presence", (p) => {
-      if (p.action === "join") joins.push(p.user.id);
+      if (p.action === "diff") joins.push(...p.joined.map((u) => u.id));
     });
     const bob = client(stack.baseUrl, room, () => stack.tokenFor({ userId: bobId }));
     const bobGot: MessageFrame[] = [];
     bob.on("message", (m) => bobGot.push(m));
     await until(() => bob.connected, "bob connected");
     await until(() => joins.includes(bobId), "alice seeing bob join");
+    expect([...alice.members].sort()).toEqual([aliceId, bobId].sort());
 
     const acks = await Promise.all([alice.publish({ text: "hi" }), alice.publish({ text: "there" })]);
     expect(acks.map((a) => a.seq)).toEqual([1, 2]);

@@ -2,7 +2,18 @@ import { env } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RoomObject } from "../../durable/room-object.ts";
-import { bearer, call, join, settle, signIn, uniqueRoom, WARM_UP_TIMEOUT_MS, warmUp } from "./support/rooms.ts";
+import {
+  bearer,
+  call,
+  join,
+  leavesOf,
+  leftOf,
+  settle,
+  signIn,
+  uniqueRoom,
+  WARM_UP_TIMEOUT_MS,
+  warmUp,
+} from "./support/rooms.ts";
 
 beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
 
@@ -50,9 +61,9 @@ describe("hibernation", () => {
     await evictDurableObject(stub);
     b2.close();
     await settle(300);
-    expect(a.frames.some((f) => f.type === "presence" && f.action === "leave")).toBe(false);
+    expect(leavesOf(a, bob.userId)).toEqual([]);
     b1.close();
-    expect(await a.next("presence", (p) => p.action === "leave")).toMatchObject({ user: { id: bob.userId } });
+    await a.next("presence", leftOf(bob.userId));
     a.close();
   });
 
@@ -64,9 +75,9 @@ describe("hibernation", () => {
     const b = await join(room, bob);
     await evictDurableObject(env.ROOMS.getByName(room));
     b.close();
-    expect(await a.next("presence", (p) => p.action === "leave")).toMatchObject({ user: { id: bob.userId } });
+    await a.next("presence", leftOf(bob.userId));
     await settle(200);
-    expect(a.frames.filter((f) => f.type === "presence" && f.action === "leave")).toHaveLength(1);
+    expect(leavesOf(a, bob.userId)).toHaveLength(1);
     const res = await call(`/v1/rooms/${room}/presence`, { headers: bearer(alice) });
     expect(await res.json()).toEqual({ users: [{ id: alice.userId, connections: 1 }] });
     a.close();

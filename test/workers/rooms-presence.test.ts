@@ -1,5 +1,17 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { bearer, call, join, settle, signIn, uniqueRoom, WARM_UP_TIMEOUT_MS, warmUp } from "./support/rooms.ts";
+import {
+  bearer,
+  call,
+  join,
+  joinedOf,
+  leavesOf,
+  leftOf,
+  settle,
+  signIn,
+  uniqueRoom,
+  WARM_UP_TIMEOUT_MS,
+  warmUp,
+} from "./support/rooms.ts";
 
 beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
 
@@ -17,10 +29,11 @@ describe("presence", () => {
     const watcher = await join(room, alice);
 
     const tab1 = await join(room, bob);
-    expect(await watcher.next("presence", (p) => p.action === "join")).toEqual({
+    expect(await watcher.next("presence", joinedOf(bob.userId))).toEqual({
       type: "presence",
-      action: "join",
-      user: { id: bob.userId },
+      action: "diff",
+      joined: expect.arrayContaining([{ id: bob.userId }]),
+      left: [],
     });
     const tab2 = await join(room, bob);
     const sync = await tab2.next("presence", (p) => p.action === "sync");
@@ -34,14 +47,20 @@ describe("presence", () => {
 
     tab1.close();
     await settle(300);
-    expect(watcher.frames.filter((f) => f.type === "presence" && f.action !== "sync")).toHaveLength(1);
+    // A second tab, and one of two tabs closing, announce nothing: bob's only diff so far is his join.
+    const aboutBob = watcher.frames.filter(
+      (f) => f.type === "presence" && f.action === "diff" && [...f.joined, ...f.left].some((u) => u.id === bob.userId),
+    );
+    expect(aboutBob).toHaveLength(1);
+    expect(leavesOf(watcher, bob.userId)).toEqual([]);
     expect((await presenceOf(room, alice)).users).toContainEqual({ id: bob.userId, connections: 1 });
 
     tab2.close();
-    expect(await watcher.next("presence", (p) => p.action === "leave")).toEqual({
+    expect(await watcher.next("presence", leftOf(bob.userId))).toEqual({
       type: "presence",
-      action: "leave",
-      user: { id: bob.userId },
+      action: "diff",
+      joined: [],
+      left: [{ id: bob.userId }],
     });
     expect((await presenceOf(room, alice)).users).toEqual([{ id: alice.userId, connections: 1 }]);
     watcher.close();

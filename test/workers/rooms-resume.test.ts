@@ -17,8 +17,8 @@ const roomStub = (room: string) => env.ROOMS.getByName(room);
 
 /** Publishes `count` server messages inside the object itself (fast: no request per message). */
 const publishInside = (room: string, count: number) =>
-  runInDurableObject<RoomObject, void>(roomStub(room), (instance) => {
-    for (let i = 0; i < count; i++) instance.publish({ from: "server", data: { i } });
+  runInDurableObject<RoomObject, void>(roomStub(room), async (instance) => {
+    await Promise.all(Array.from({ length: count }, (_, i) => instance.publish({ from: "server", data: { i } })));
   });
 
 describe("resuming with ?since=", () => {
@@ -87,8 +87,8 @@ describe("resuming with ?since=", () => {
     const room = uniqueRoom();
     const user = await signIn();
     const pad = "x".repeat(60 * 1024);
-    await runInDurableObject<RoomObject, void>(roomStub(room), (instance) => {
-      for (let i = 0; i < 200; i++) instance.publish({ from: "server", data: { i, pad } });
+    await runInDurableObject<RoomObject, void>(roomStub(room), async (instance) => {
+      await Promise.all(Array.from({ length: 200 }, (_, i) => instance.publish({ from: "server", data: { i, pad } })));
     });
     const stored = await runInDurableObject(roomStub(room), (_instance, state) =>
       state.storage.sql

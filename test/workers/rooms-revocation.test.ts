@@ -7,14 +7,24 @@ import { createRoomPublisher } from "../../src/adapters/rooms.ts";
 import { createApp } from "../../src/app.ts";
 import { configFor } from "../../src/core/config.ts";
 import { revokedSessionKey } from "../../src/features/auth/revocation.ts";
-import { join, settle, signIn, uniqueRoom, upgradeRequest, WARM_UP_TIMEOUT_MS, warmUp } from "./support/rooms.ts";
+import {
+  join,
+  leavesOf,
+  leftOf,
+  settle,
+  signIn,
+  uniqueRoom,
+  upgradeRequest,
+  WARM_UP_TIMEOUT_MS,
+  warmUp,
+} from "./support/rooms.ts";
 
 beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
 
 const registeredRooms = (userId: string, sessionId: string) =>
   runInDurableObject<RoomObject, string[]>(env.ROOMS.getByName(`user:${userId}`), (_instance, state) =>
     state.storage.sql
-      .exec<{ room: string }>("SELECT room FROM session_sockets WHERE session_id = ? ORDER BY room", sessionId)
+      .exec<{ room: string }>("SELECT room FROM session_rooms WHERE session_id = ? ORDER BY room", sessionId)
       .toArray()
       .map((r) => r.room),
   );
@@ -37,9 +47,9 @@ describe("session revocation", () => {
 
     for (const socket of revoked) expect(await socket.waitClosed()).toMatchObject({ code: 4401 });
     // Alice is still in r1 through her other session; in r2 she is gone.
-    expect(await bobInR2.next("presence", (p) => p.action === "leave")).toMatchObject({ user: { id: alice.userId } });
+    await bobInR2.next("presence", leftOf(alice.userId));
     await settle(200);
-    expect(bobInR1.frames.some((f) => f.type === "presence" && f.action === "leave")).toBe(false);
+    expect(leavesOf(bobInR1, alice.userId)).toEqual([]);
 
     survivor.send({ type: "publish", data: "still here", id: "s" });
     expect(await survivor.next("ack")).toMatchObject({ id: "s" });
@@ -62,14 +72,28 @@ describe("session revocation", () => {
     socket.close();
   });
 
-  it("forgets a socket's registration when it closes normally", async () => {
+  it("registers a session once per room: reconnects and closes write nothing, revocation still reaches the room", async () => {
     const alice = await signIn();
     const room = uniqueRoom();
-    const socket = await join(room, alice);
+    const first = await join(room, alice);
+    const registeredAt = () =>
+      runInDurableObject<RoomObject, number[]>(env.ROOMS.getByName(`user:${alice.userId}`), (_instance, state) =>
+        state.storage.sql
+          .exec<{ created_at: number }>("SELECT created_at FROM session_rooms WHERE session_id = ?", alice.sessionId)
+          .toArray()
+          .map((r) => r.created_at),
+      );
+    const before = await registeredAt();
+    expect(before).toHaveLength(1);
+    first.close();
+    await first.waitClosed();
+    // The row outlives the socket; a reconnect finds it and leaves it untouched.
+    const again = await join(room, alice);
+    expect(await registeredAt()).toEqual(before);
     expect(await registeredRooms(alice.userId, alice.sessionId)).toEqual([room]);
-    socket.close();
-    await socket.waitClosed();
-    await expect.poll(() => registeredRooms(alice.userId, alice.sessionId), { timeout: 3_000 }).toEqual([]);
+    await createRoomPublisher(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
+    expect(await again.waitClosed()).toMatchObject({ code: 4401 });
+    expect(await registeredRooms(alice.userId, alice.sessionId)).toEqual([]);
   });
 
   it("refuses at connect a session the auth feature lists as revoked", async () => {

@@ -144,11 +144,16 @@ export class TestSocket {
     );
   }
 
-  /** Waits until `count` message frames have arrived in total; returns all of them. */
+  /** Every message received so far, in order: plain `message` frames and those inside `batch` frames. */
+  allMessages(): FrameOf<"message">[] {
+    return this.frames.flatMap((f) => (f.type === "message" ? [f] : f.type === "batch" ? f.messages : []));
+  }
+
+  /** Waits until `count` messages (plain or batched) have arrived in total; returns all of them. */
   messages(count: number, timeoutMs = 5_000): Promise<FrameOf<"message">[]> {
     return this.#until(
       () => {
-        const messages = this.frames.filter((f): f is FrameOf<"message"> => f.type === "message");
+        const messages = this.allMessages();
         return messages.length >= count ? messages : undefined;
       },
       `${count} messages`,
@@ -172,6 +177,21 @@ export class TestSocket {
     }
   }
 }
+
+type PresenceOf = FrameOf<"presence">;
+/** Matches a presence diff that announces `userId` joining. */
+export const joinedOf =
+  (userId: string) =>
+  (p: PresenceOf): boolean =>
+    p.action === "diff" && p.joined.some((u) => u.id === userId);
+/** Matches a presence diff that announces `userId` leaving. */
+export const leftOf =
+  (userId: string) =>
+  (p: PresenceOf): boolean =>
+    p.action === "diff" && p.left.some((u) => u.id === userId);
+/** Every presence diff frame received that announces `userId` leaving. */
+export const leavesOf = (socket: TestSocket, userId: string): PresenceOf[] =>
+  socket.frames.filter((f): f is PresenceOf => f.type === "presence" && leftOf(userId)(f));
 
 /** Sleeps briefly: lets frames that should NOT arrive have their chance to. */
 export const settle = (ms = 150): Promise<void> => new Promise((r) => setTimeout(r, ms));
