@@ -36,6 +36,8 @@ import { buildWorker, exportHead, readWranglerVars } from "./ours/build.ts";
 import { provisionOurs } from "./ours/identity.ts";
 import { startWorkerd } from "./ours/workerd.ts";
 import { startServices } from "./stack/start.ts";
+import { startNodeFloor, startOursOnNode, startWorkerdFloor } from "./floor/start.ts";
+import { commandsProcessed, startPrivateRedis } from "./lib/private-redis.ts";
 import { footprintSuite } from "./suites/footprint.ts";
 import { httpSuite } from "./suites/http.ts";
 import { realtimeSuite } from "./suites/realtime.ts";
@@ -71,12 +73,29 @@ const rows: Row[] = [];
 const extra: Record<string, unknown> = {};
 // Everything started is stopped in reverse order, whatever fails.
 const cleanups: Array<() => Promise<unknown>> = [];
-const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
+let redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
 const keyPrefix = `bench:${runId}:`;
 
 async function setUp(): Promise<BenchContext> {
   log(`run ${runId}, profile ${opts.profile.name}, work dir ${workDir}`);
-  const services = await startServices(ROOT, join(workDir, "data"));
+  // A Redis of the run's own (unless BENCH_REDIS_URL names one): Redis command counts and the Redis
+  // server's CPU then belong to this run alone, not to the other test runs on the machine.
+  const privateRedis = process.env.BENCH_REDIS_URL
+    ? null
+    : await startPrivateRedis().catch((error: unknown) => {
+        log(`private redis-server did not start (${error instanceof Error ? error.message : String(error)})`);
+        return null;
+      });
+  if (privateRedis) {
+    redisUrl = privateRedis.url;
+    cleanups.push(() => privateRedis.stop());
+    notes.push("Redis: a redis-server of the run's own, so Redis command counts and Redis CPU are this run's alone.");
+  } else {
+    notes.push(
+      `Redis: the shared ${redisUrl}; Redis commands per request include other clients' traffic (noisy) and Redis CPU is not measured.`,
+    );
+  }
+  const services = await startServices(ROOT, join(workDir, "data"), 60_000, redisUrl);
   cleanups.push(() => services.stop());
   log("services up (Postgres database, ws bridge, Upstash bridge, S3)");
 
@@ -160,6 +179,27 @@ async function setUp(): Promise<BenchContext> {
   const pg = await createPgCounter(services.databaseUrl);
   cleanups.push(() => pg.close());
 
+  // Same-runtime rows: ours through runtimes/node.ts, and the bare-Hono floors under workerd and Node.
+  const optional = async <T extends { stop(): Promise<void> }>(label: string, start: () => Promise<T>) => {
+    try {
+      const server = await start();
+      cleanups.push(() => server.stop());
+      return server;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      notes.push(`${label} could not start (${reason}); its rows are not measured.`);
+      return null;
+    }
+  };
+  const oursNode = await optional("Ours on Node", () => startOursOnNode(ROOT, workerVars));
+  const floors = {
+    workerd: await optional("The bare-Hono floor under workerd", () => startWorkerdFloor(ROOT, bundle, workDir)),
+    node: await optional("The bare-Hono floor on Node", () => startNodeFloor(ROOT)),
+  };
+  log(
+    `ours on Node ${oursNode?.url ?? "not started"}; floors ${floors.workerd?.url ?? "-"} ${floors.node?.url ?? "-"}`,
+  );
+
   return {
     root: ROOT,
     runId,
@@ -182,6 +222,13 @@ async function setUp(): Promise<BenchContext> {
       env: baselineEnv,
     },
     redis,
+    redisServer: {
+      pid: privateRedis?.proc.pid ?? null,
+      private: privateRedis !== null,
+      commands: async () => commandsProcessed(await redis.info("stats")),
+    },
+    oursNode,
+    floors,
     oursKeyPrefix,
     pg,
     extra,

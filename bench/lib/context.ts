@@ -4,6 +4,7 @@ import type { BaselineUser } from "../baselines/sessions.ts";
 import type { BaselineEnv, RunningBaseline } from "../baselines/start.ts";
 import type { WorkerBundle } from "../ours/build.ts";
 import type { OursIdentity } from "../ours/identity.ts";
+import type { RunningServer } from "../floor/start.ts";
 import type { RunningWorkerd } from "../ours/workerd.ts";
 import type { BenchServices } from "../stack/start.ts";
 import type { PgCounter } from "./pg-counter.ts";
@@ -35,6 +36,17 @@ export interface BenchContext {
     env: BaselineEnv;
   };
   redis: RedisClientType;
+  /** The Redis both sides use: the run's own redis-server (exact counts) or a shared one (noisy). */
+  redisServer: {
+    /** Its pid when the run started it (its CPU is then counted), else null. */
+    pid: number | null;
+    private: boolean;
+    /** total_commands_processed now, minus the INFO call that read it. */
+    commands(): Promise<number>;
+  };
+  /** Ours through runtimes/node.ts, and the bare-Hono floors; null when one could not start. */
+  oursNode: RunningServer | null;
+  floors: { workerd: RunningWorkerd | null; node: RunningServer | null };
   /** Key prefixes this run wrote under (deleted at the end). */
   oursKeyPrefix: string;
   pg: PgCounter;
@@ -49,6 +61,9 @@ export interface Suite {
 
 export const OURS = "ours (workerd)";
 export const BASE = "Node baseline";
+export const OURS_NODE = "ours (Node)";
+export const FLOOR_WORKERD = "bare Hono (workerd)";
+export const FLOOR_NODE = "bare Hono (Node)";
 
 /**
  * Runs `rounds` paired rounds, alternating which side goes first so neither always gets the warmer

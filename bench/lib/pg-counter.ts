@@ -14,6 +14,8 @@ export interface PgReading {
 
 export interface PgCounter {
   read(): Promise<PgReading>;
+  /** The server processes (backends) connected to the benchmark database, other than this counter's. */
+  backendPids(): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -28,6 +30,12 @@ export async function createPgCounter(databaseUrl: string): Promise<PgCounter> {
            (select sessions from pg_stat_database where datname = current_database())::text as sessions`,
       );
       return { tableReads: Number(rows[0]?.reads ?? Number.NaN), sessions: Number(rows[0]?.sessions ?? Number.NaN) };
+    },
+    backendPids: async () => {
+      const { rows } = await client.query<{ pid: number }>(
+        "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()",
+      );
+      return rows.map((r) => r.pid);
     },
     close: () => client.end(),
   };

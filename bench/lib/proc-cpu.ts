@@ -30,3 +30,24 @@ export async function cpuMs(pid: number): Promise<number> {
     return Number.NaN;
   }
 }
+
+/** Every pid whose parent chain reaches `root` (root included), from one scan of /proc. */
+export async function processTree(root: number): Promise<number[]> {
+  const { readdir } = await import("node:fs/promises");
+  const parents = new Map<number, number>();
+  for (const name of await readdir("/proc").catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parents.set(Number(name), ppid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [pid, ppid] of parents) if (ppid === tree[i]) tree.push(pid);
+  }
+  return tree;
+}

@@ -56,7 +56,33 @@ function verdictOf(better: Better, ratio: RatioSummary | null, sides: [string, s
 
 const med = (v: number[]): number | null => (v.length ? median(v) : null);
 
+/** The verdict of a row whose figures could not be measured: never a win or a loss. */
+export const NOT_MEASURED = "not measured";
+
+/**
+ * A compared figure (throughput, latency, CPU) must be a positive finite number: NaN (unreadable),
+ * Infinity, or 0 (e.g. the CPU of a wrapper process that does none of the work) means the figure
+ * was not measured, and a ratio built on it would be a fake verdict (the old "×Infinity").
+ */
+const measuredValue = (v: number): boolean => Number.isFinite(v) && v > 0;
+
 export function makeRow(input: RowInput): Row {
+  if (input.better !== "none" && input.a.length && input.b.length) {
+    const missing = [input.a, input.b].map((side) => !side.every(measuredValue));
+    if (missing[0] || missing[1]) {
+      const which = missing[0] && missing[1] ? "either side" : input.sides[missing[0] ? 0 : 1];
+      return {
+        ...input,
+        a: missing[0] ? [] : input.a,
+        b: missing[1] ? [] : input.b,
+        status: "ok",
+        aMedian: missing[0] ? null : med(input.a),
+        bMedian: missing[1] ? null : med(input.b),
+        ratio: null,
+        verdict: `${NOT_MEASURED} (${which})`,
+      };
+    }
+  }
   // A ratio of counts (errors, queries) says nothing; those rows show both values only.
   const ratio = input.better !== "none" && input.a.length && input.b.length ? ratioSummary(input.a, input.b) : null;
   return {
@@ -105,7 +131,7 @@ export function statusRow(
 }
 
 function fmt(v: number | null, unit: string): string {
-  if (v === null || !Number.isFinite(v)) return "—";
+  if (v === null || !Number.isFinite(v)) return NOT_MEASURED;
   const abs = Math.abs(v);
   const digits = abs >= 1000 ? 0 : abs >= 100 ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : 3;
   const n = v.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
@@ -128,8 +154,8 @@ export function markdownTable(rows: Row[]): string {
             r.benchmark,
             `${r.sides[0]} vs ${r.sides[1]}`,
             r.metric,
-            fmt(r.aMedian, r.unit),
-            fmt(r.bMedian, r.unit),
+            r.sides[0] === "—" ? "—" : fmt(r.aMedian, r.unit),
+            r.sides[1] === "—" ? "—" : fmt(r.bMedian, r.unit),
             ratioText(r.ratio),
             r.verdict,
           ]
@@ -176,11 +202,16 @@ export function oursLoses(rows: Row[]): string[] {
     .filter(
       (r) =>
         // Ours produced no numbers where the baseline did (e.g. refused an upload size, could not connect).
-        (r.status === "ok" && r.a.length === 0 && r.b.length > 0 && r.better !== "none") ||
+        (r.status === "ok" &&
+          r.a.length === 0 &&
+          r.b.length > 0 &&
+          r.better !== "none" &&
+          !r.verdict.startsWith(NOT_MEASURED)) ||
         (r.status === "ok" &&
           r.verdict &&
           !r.verdict.startsWith("ours") &&
           !r.verdict.startsWith("tie") &&
+          !r.verdict.startsWith(NOT_MEASURED) &&
           !r.verdict.startsWith("about")) ||
         r.status === "error",
     )

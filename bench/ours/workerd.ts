@@ -2,6 +2,7 @@
 // as production minus the platform around it (wrangler dev adds a proxy and logging that cost ~3x
 // throughput here, see shared/FACTS.md). Bindings are plain text vars; the room Durable Objects are
 // stored on local disk with SQL enabled, like the `new_sqlite_classes` migration in wrangler.toml.
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { freePort } from "../../dev/free-port.ts";
@@ -17,6 +18,8 @@ export interface WorkerdOptions {
   workDir: string;
   /** Time allowed for the first 200 from /healthz. */
   startTimeoutMs?: number;
+  /** Bind the rooms Durable Object (ours); false for a Worker without it (the bare-Hono floor). */
+  durableObjects?: boolean;
 }
 
 export interface RunningWorkerd {
@@ -37,7 +40,9 @@ export function capnpConfig(opts: {
   doDir: string;
   bundle: WorkerBundle;
   vars: Record<string, string>;
+  durableObjects?: boolean;
 }): string {
+  const rooms = opts.durableObjects !== false;
   const bindings = Object.entries(opts.vars)
     .map(([name, value]) => `      (name = ${text(name)}, text = ${text(value)}),`)
     .join("\n");
@@ -60,13 +65,23 @@ const mainWorker :Workerd.Worker = (
   compatibilityFlags = [${opts.bundle.compatibilityFlags.map(text).join(", ")}],
   bindings = [
 ${bindings}
-      (name = "ROOMS", durableObjectNamespace = "RoomObject"),
+${rooms ? '      (name = "ROOMS", durableObjectNamespace = "RoomObject"),' : ""}
   ],
-  durableObjectNamespaces = [(className = "RoomObject", uniqueKey = "bench-room-object", enableSql = true)],
-  durableObjectStorage = (localDisk = "do-disk"),
+${rooms ? '  durableObjectNamespaces = [(className = "RoomObject", uniqueKey = "bench-room-object", enableSql = true)],\n  durableObjectStorage = (localDisk = "do-disk"),' : ""}
   globalOutbound = "loopback",
 );
 `;
+}
+
+/**
+ * The real workerd executable. node_modules/.bin/workerd is a Node wrapper that spawns it, so its
+ * pid would show the wrapper's CPU (none) rather than workerd's (shared/FACTS.md); the platform
+ * package holds the binary itself.
+ */
+export function workerdBinary(root: string): string {
+  const arch = process.arch === "arm64" ? "arm64" : "64";
+  const real = join(root, "node_modules", "@cloudflare", `workerd-${process.platform}-${arch}`, "bin", "workerd");
+  return existsSync(real) ? real : join(root, "node_modules", ".bin", "workerd");
 }
 
 export async function startWorkerd(opts: WorkerdOptions): Promise<RunningWorkerd> {
@@ -82,10 +97,10 @@ export async function startWorkerd(opts: WorkerdOptions): Promise<RunningWorkerd
       doDir,
       bundle: opts.bundle,
       vars: opts.vars,
+      durableObjects: opts.durableObjects,
     }),
   );
-  const binary = join(opts.root, "node_modules", ".bin", "workerd");
-  const proc = spawnManaged("workerd", binary, ["serve", "--experimental", configPath]);
+  const proc = spawnManaged("workerd", workerdBinary(opts.root), ["serve", "--experimental", configPath]);
   const url = `http://127.0.0.1:${port}`;
   try {
     const startMs = await waitForHttp(`${url}/healthz`, opts.startTimeoutMs ?? 30_000, proc);

@@ -11,14 +11,19 @@ export interface BenchServices {
   stop(): Promise<void>;
 }
 
-export async function startServices(root: string, dataDir: string, timeoutMs = 60_000): Promise<BenchServices> {
+export async function startServices(
+  root: string,
+  dataDir: string,
+  timeoutMs = 60_000,
+  redisUrl?: string,
+): Promise<BenchServices> {
   let buffer = "";
   let resolveReady: (v: { vars: Record<string, string>; databaseUrl: string }) => void = () => {};
   const ready = new Promise<{ vars: Record<string, string>; databaseUrl: string }>((r) => {
     resolveReady = r;
   });
   const proc = spawnManaged("bench services", nodeBinary, [join(root, "bench", "stack", "services.ts")], {
-    env: { BENCH_DATA_DIR: dataDir },
+    env: { BENCH_DATA_DIR: dataDir, ...(redisUrl && { BENCH_REDIS_URL: redisUrl }) },
     onStdout: (text) => {
       buffer += text;
       const line = buffer.split("\n").find((l) => l.startsWith("{"));

@@ -40,10 +40,14 @@ export const settingsSuite: Suite = {
       return [statusRow(GROUP, "GET /v1/settings", ["cache hit", "no cache"], "not available", `ours ${missing}`)];
 
     const rows: Row[] = [];
+    let sequential: { hits: number[][]; misses: number[][] } = { hits: [], misses: [] };
     const noCache = await ctx.startOursVariant({
       UPSTASH_REDIS_REST_URL: undefined,
       UPSTASH_REDIS_REST_TOKEN: undefined,
     });
+    // The same Worker with the isolate's local copy off: every read makes its Redis round trip.
+    const redisOnly = await ctx.startOursVariant({ SETTINGS_LOCAL_TTL_MS: "0" });
+    const redisOnlyUrl = `${redisOnly.url}/v1/settings`;
     try {
       const missUrl = `${noCache.url}/v1/settings`;
       const noCacheMissing = await probe(missUrl, headers);
@@ -54,44 +58,60 @@ export const settingsSuite: Suite = {
       } else {
         await warmUp(hitUrl, headers, ctx.profile.http.warmUpS, ctx.profile.http.connections);
         await warmUp(missUrl, headers, ctx.profile.http.warmUpS, ctx.profile.http.connections);
+        await warmUp(redisOnlyUrl, headers, ctx.profile.http.warmUpS, ctx.profile.http.connections);
         const { a, b } = await alternate(
           ctx,
           ctx.profile.rounds,
           () => measured(ctx, hitUrl, headers, ctx.ours.proc.pid),
           () => measured(ctx, missUrl, headers, noCache.proc.pid),
         );
-        ctx.extra["settings hit vs no cache"] = { hit: a, noCache: b };
+        const viaRedis: Awaited<ReturnType<typeof measured>>[] = [];
+        for (let i = 0; i < a.length; i++)
+          viaRedis.push(await measured(ctx, redisOnlyUrl, headers, redisOnly.proc.pid));
+        ctx.extra["settings hit vs no cache"] = { hit: a, noCache: b, redisOnly: viaRedis };
+        const local = "local copy (default)";
         rows.push(
           ...loadRows(
             GROUP,
             "GET /v1/settings at steady state",
-            ["cache hit", "no cache (Postgres)"],
+            [local, "no cache (Postgres)"],
             a,
             b,
             `${ctx.profile.http.connections} connections`,
           ),
-          // At steady state a cache hit should read Postgres close to never.
+          ...loadRows(
+            GROUP,
+            "GET /v1/settings at steady state",
+            [local, "Redis only (SETTINGS_LOCAL_TTL_MS=0)"],
+            a.slice(0, viaRedis.length),
+            viaRedis,
+            "the Redis-only rounds ran after the others",
+          ),
+          // At steady state a hot read should read Postgres close to never.
           ...postgresRows(
             GROUP,
             "GET /v1/settings at steady state",
-            ["cache hit", "no cache (Postgres)"],
+            [local, "no cache (Postgres)"],
             await postgresPer1000(ctx, hitUrl, headers),
             await postgresPer1000(ctx, missUrl, headers),
           ),
         );
       }
+      // One request at a time: a hit (from memory), and a true miss (every cached key of this run
+      // deleted first, on the Worker without a local copy, so the read goes to Redis, then Postgres).
+      const n = ctx.profile.settings.sequentialReads;
+      const { a: hits, b: misses } = await alternate(
+        ctx,
+        ctx.profile.rounds,
+        () => sequentialLatency(hitUrl, headers, n),
+        () => sequentialLatency(redisOnlyUrl, headers, n, () => deletePrefix(ctx.redis, ctx.oursKeyPrefix)),
+      );
+      sequential = { hits, misses };
     } finally {
       await noCache.stop();
+      await redisOnly.stop();
     }
-
-    // One request at a time: a hit, and a true miss (every cached key of this run deleted first).
-    const n = ctx.profile.settings.sequentialReads;
-    const { a: hits, b: misses } = await alternate(
-      ctx,
-      ctx.profile.rounds,
-      () => sequentialLatency(hitUrl, headers, n),
-      () => sequentialLatency(hitUrl, headers, n, () => deletePrefix(ctx.redis, ctx.oursKeyPrefix)),
-    );
+    const { hits, misses } = sequential;
     ctx.extra["settings sequential latency"] = { hits, misses };
     for (const [metric, q] of [
       ["single read p50", 0.5],
@@ -101,7 +121,7 @@ export const settingsSuite: Suite = {
         makeRow({
           group: GROUP,
           benchmark: "GET /v1/settings, one at a time",
-          sides: ["cache hit", "cache miss"],
+          sides: ["hot read (memory)", "cache miss (Redis, then Postgres)"],
           metric,
           unit: "ms",
           better: "lower",

@@ -42,6 +42,22 @@ describe("result rows", () => {
     expect(r.ratio).toMatchObject({ median: 2, min: 1, max: 3, rounds: 3 });
   });
 
+  it("prints a figure that was not measured as not measured, never as a verdict", () => {
+    // The old bug: ours' CPU read 0 µs (the wrapper's pid, not workerd), and the row said "ours better ×Infinity".
+    for (const a of [[0, 0, 0], [Number.NaN], [Number.POSITIVE_INFINITY, 5, 5]]) {
+      const r = row("lower", a, [120, 130, 125]);
+      expect(r.verdict).toBe("not measured (ours (workerd))");
+      expect(r.ratio).toBeNull();
+      expect(r.verdict).not.toMatch(/Infinity|better/);
+      expect(oursLoses([r])).toEqual([]);
+      const table = markdownTable([r]);
+      expect(table).toContain("| not measured | 125 ms |");
+      expect(table).not.toMatch(/Infinity|NaN/);
+    }
+    expect(row("higher", [100], [Number.NaN]).verdict).toBe("not measured (Node baseline)");
+    expect(row("higher", [0], [0]).verdict).toBe("not measured (either side)");
+  });
+
   it("shows no ratio for counts", () => {
     const r = row("none", [1000], [0]);
     expect(r.ratio).toBeNull();

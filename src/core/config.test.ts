@@ -57,6 +57,15 @@ describe("configuration", () => {
     expect(() => parseConfig({ ...valid(), JWT_SIGNING_KID: "nope" })).toThrowError(/JWT_SIGNING_KID names no key/);
   });
 
+  it("defaults SETTINGS_LOCAL_TTL_MS to 1000, takes 0 as off, and names a bad value", () => {
+    const unset = valid();
+    delete unset.SETTINGS_LOCAL_TTL_MS;
+    expect(parseConfig(unset).SETTINGS_LOCAL_TTL_MS).toBe(1000);
+    expect(parseConfig({ ...valid(), SETTINGS_LOCAL_TTL_MS: "0" }).SETTINGS_LOCAL_TTL_MS).toBe(0);
+    expect(() => parseConfig({ ...valid(), SETTINGS_LOCAL_TTL_MS: "-1" })).toThrowError(/SETTINGS_LOCAL_TTL_MS/);
+    expect(() => parseConfig({ ...valid(), SETTINGS_LOCAL_TTL_MS: "soon" })).toThrowError(/SETTINGS_LOCAL_TTL_MS/);
+  });
+
   it("checks an env object once and remembers the verdict", () => {
     const e = valid();
     expect(configFor(e)).toBe(configFor(e));

@@ -84,6 +84,16 @@ export const configSchema = z
     UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
     REDIS_KEY_PREFIX: z.string().max(64).default("eb:"),
     REDIS_TIMEOUT_MS: positiveInt(1_500),
+    /**
+     * How long an isolate answers settings reads from its own copy before checking the shared
+     * generation again (off the request path); 0 turns the local copy off. See docs/settings.md.
+     */
+    SETTINGS_LOCAL_TTL_MS: z.coerce
+      .number()
+      .int()
+      .min(0, "must be 0 (off) or a number of milliseconds")
+      .max(60_000, "must be at most 60000: it bounds how stale another instance's reads can be")
+      .default(1_000),
 
     S3_ENDPOINT: z
       .string({ error: "is required: the S3 API endpoint (R2: https://<account>.r2.cloudflarestorage.com)" })

@@ -8,8 +8,8 @@ import type { BackgroundTasks } from "./deferred-work.ts";
 
 /**
  * The clients one request may use, built from config on first use and torn down after the
- * request (via waitUntil). Nothing here outlives the request: Workers forbid sharing sockets
- * across requests, and HTTP clients are cheap to build.
+ * request (via waitUntil). Nothing that holds a socket outlives the request (Workers forbid sharing
+ * sockets across requests); only the Upstash client, which is configuration over fetch, is shared.
  */
 export interface Deps {
   /** Drizzle over Neon (or the local bridge). Opening is lazy; the pool is closed after the response. */
@@ -40,13 +40,34 @@ export function storageFromConfig(config: Config): Storage {
 
 export interface RequestDeps {
   deps: Deps;
+  /** True once the request opened something that close() must end (a Postgres pool, an S3 client). */
+  opened(): boolean;
   /** Ends whatever the request opened; safe to call when nothing was. */
   close(): Promise<void>;
 }
 
+// The Upstash client is plain configuration over fetch (no socket, no state between commands), so
+// one per config serves every request of the isolate instead of one built per request.
+const redisClients = new WeakMap<Config, Redis | null>();
+
+function redisFor(config: Config): Redis | null {
+  let redis = redisClients.get(config);
+  if (redis === undefined) {
+    redis =
+      config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
+        ? createRedis({
+            url: config.UPSTASH_REDIS_REST_URL,
+            token: config.UPSTASH_REDIS_REST_TOKEN,
+            timeoutMs: config.REDIS_TIMEOUT_MS,
+          })
+        : null;
+    redisClients.set(config, redis);
+  }
+  return redis;
+}
+
 export function createDeps(config: Config, env: Bindings, background: BackgroundTasks): RequestDeps {
   let postgres: PostgresHandle | undefined;
-  let redis: Redis | null | undefined;
   let storage: Storage | undefined;
   let rooms: RoomPublisher | undefined;
   const deps: Deps = {
@@ -62,17 +83,7 @@ export function createDeps(config: Config, env: Bindings, background: Background
       return postgres.db;
     },
     get redis() {
-      if (redis === undefined) {
-        redis =
-          config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
-            ? createRedis({
-                url: config.UPSTASH_REDIS_REST_URL,
-                token: config.UPSTASH_REDIS_REST_TOKEN,
-                timeoutMs: config.REDIS_TIMEOUT_MS,
-              })
-            : null;
-      }
-      return redis;
+      return redisFor(config);
     },
     get storage() {
       storage ??= storageFromConfig(config);
@@ -86,6 +97,7 @@ export function createDeps(config: Config, env: Bindings, background: Background
   };
   return {
     deps,
+    opened: () => postgres !== undefined || storage !== undefined,
     close: async () => {
       storage?.client.destroy();
       await postgres?.close();

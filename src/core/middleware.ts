@@ -4,7 +4,7 @@ import type { AppEnv } from "./app-env.ts";
 import { configFor } from "./config.ts";
 import type { BackgroundTasks } from "./deferred-work.ts";
 import { createDeps } from "./deps.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger, type Logger, type LogLevel } from "./logger.ts";
 
 /** The request's ExecutionContext, or (outside a runtime, e.g. app.request in a unit test) awaiting inline. */
 function backgroundOf(c: Context<AppEnv>): BackgroundTasks {
@@ -16,29 +16,81 @@ function backgroundOf(c: Context<AppEnv>): BackgroundTasks {
 }
 
 /**
- * Validates config (once per isolate), builds this request's clients and logger, and closes
- * the clients after the response. Runs after requestId so even a config failure has an id.
+ * The request's logger, built on its first use: most requests log nothing, so the hot path pays
+ * for one small object instead of a logger's closures.
+ */
+class RequestLogger implements Logger {
+  #inner: Logger | undefined;
+  readonly #level: LogLevel;
+  readonly #requestId: string;
+  constructor(level: LogLevel, requestId: string) {
+    this.#level = level;
+    this.#requestId = requestId;
+  }
+  get #log(): Logger {
+    this.#inner ??= createLogger(this.#level, { requestId: this.#requestId });
+    return this.#inner;
+  }
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    if (this.#level === "debug") this.#log.debug(msg, fields);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.#log.info(msg, fields);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.#log.warn(msg, fields);
+  }
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.#log.error(msg, fields);
+  }
+  child(fields: Record<string, unknown>): Logger {
+    return this.#log.child(fields);
+  }
+}
+
+/**
+ * Validates config (once per isolate), sets up this request's clients (each built on first use)
+ * and logger, and closes what the request opened after the response. Runs after requestId so even
+ * a config failure has an id. A request that touched nothing costs a few small objects.
  */
 export const requestContext = () =>
   createMiddleware<AppEnv>(async function requestContext(c, next) {
     const config = configFor(c.env);
-    const log = createLogger(config.LOG_LEVEL, { requestId: c.var.requestId });
-    const { deps, close } = createDeps(config, c.env, backgroundOf(c));
+    const log = new RequestLogger(config.LOG_LEVEL, c.get("requestId"));
+    const runtime = backgroundOf(c);
+    // Background work may open clients after the response (a settings revalidation reading Postgres),
+    // so what the request opened is closed once the work handed off so far has settled.
+    let handedOff: Promise<unknown>[] | undefined;
+    const background: BackgroundTasks = {
+      waitUntil(work) {
+        handedOff ??= [];
+        handedOff.push(work);
+        runtime.waitUntil(work);
+      },
+    };
+    const clients = createDeps(config, c.env, background);
     c.set("config", config);
     c.set("log", log);
-    c.set("deps", deps);
+    c.set("deps", clients.deps);
     c.set("principal", undefined);
-    const started = Date.now();
+    const started = config.LOG_LEVEL === "debug" ? Date.now() : 0;
     try {
       await next();
     } finally {
       // Streaming responses may still be reading; let the runtime finish closing after the response.
-      backgroundOf(c).waitUntil(close().catch((error: unknown) => log.warn("closing clients failed", { error })));
-      log.debug("request", {
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        ms: Date.now() - started,
-      });
+      const close = () =>
+        clients.opened()
+          ? clients.close().catch((error: unknown) => log.warn("closing clients failed", { error }))
+          : undefined;
+      if (handedOff) runtime.waitUntil(Promise.allSettled(handedOff).then(close));
+      else if (clients.opened()) runtime.waitUntil(close() as Promise<void>);
+      if (started) {
+        log.debug("request", {
+          method: c.req.method,
+          path: c.req.path,
+          status: c.res.status,
+          ms: Date.now() - started,
+        });
+      }
     }
   });

@@ -1,3 +1,5 @@
+import type { ProfileClaims } from "../features/auth/access-token.ts";
+
 /** Who is calling, as proven by a verified access token. Set on `c.var.principal` by the auth guards. */
 export interface Principal {
   userId: string;
@@ -8,6 +10,8 @@ export interface Principal {
   tokenId: string;
   /** Access token expiry, epoch seconds. */
   expiresAt: number;
+  /** The account as it was when the token was minted (what /v1/auth/me answers); absent on tokens minted without it. */
+  profile?: ProfileClaims;
 }
 
 export const isAdmin = (p: Principal | undefined): boolean => p?.roles.includes("admin") ?? false;

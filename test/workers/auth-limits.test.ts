@@ -204,7 +204,7 @@ describe("without Redis configured", () => {
 });
 
 describe("when Postgres is down", () => {
-  it("answers sign-in, refresh, logout and me with 503, never 500, and never leaks the cause", async () => {
+  it("answers sign-in, refresh, logout and a fresh me with 503, never 500, and never leaks the cause", async () => {
     const user = await createAuthUser({ loginable: false });
     const answers = [
       await callWith(POSTGRES_DOWN, "/v1/auth/login", post({ email: user.email, password: user.password })),
@@ -215,7 +215,7 @@ describe("when Postgres is down", () => {
       ),
       await callWith(POSTGRES_DOWN, "/v1/auth/refresh", post({ refreshToken: user.refreshToken })),
       await callWith(POSTGRES_DOWN, "/v1/auth/logout", post({ refreshToken: user.refreshToken })),
-      await callWith(POSTGRES_DOWN, "/v1/auth/me", { headers: user.auth }),
+      await callWith(POSTGRES_DOWN, "/v1/auth/me?fresh=true", { headers: user.auth }),
     ];
     for (const res of answers) {
       expect(res.status).toBe(503);
@@ -227,11 +227,13 @@ describe("when Postgres is down", () => {
     expect((await callJson("/v1/auth/refresh", { refreshToken: user.refreshToken })).status).toBe(200);
   });
 
-  it("still verifies tokens without it (the guard needs no database)", async () => {
+  it("still verifies tokens and answers me from them without it (neither needs the database)", async () => {
     const user = await createAuthUser({ loginable: false });
     const bad = await callWith(POSTGRES_DOWN, "/v1/auth/me", { headers: { Authorization: "Bearer x.y.z" } });
     expect(bad.status).toBe(401);
+    const me = await callWith(POSTGRES_DOWN, "/v1/auth/me", { headers: user.auth });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ id: user.id, email: user.email });
     expect((await callWith(POSTGRES_DOWN, "/.well-known/jwks.json")).status).toBe(200);
-    void user;
   });
 });

@@ -59,10 +59,28 @@ async function hmac(secretBytes: Uint8Array, input: string): Promise<string> {
   return b64url(new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(input))));
 }
 
+/**
+ * While set, every token the signers below make is also verified (in-process and over HTTP) before
+ * it is handed out, so every valid one among them (the originals the hostile cases tamper with) is
+ * in the verified-token cache: the "warm" runs prove a warm cache refuses exactly what a cold one does.
+ */
+let warming = false;
+async function warm(token: string): Promise<string> {
+  if (warming) {
+    await verifyAccessToken(token, config).catch(() => {});
+    try {
+      await (await me(`Bearer ${token}`)).arrayBuffer();
+    } catch {
+      // a header no client can send
+    }
+  }
+  return token;
+}
+
 /** Signs header.payload with the test HS256 secret, whatever the header claims. */
 async function signHs(header: unknown, payload: unknown, secret = fromB64url(hsKey.secret)): Promise<string> {
   const input = `${part(header)}.${part(payload)}`;
-  return `${input}.${await hmac(secret, input)}`;
+  return warm(`${input}.${await hmac(secret, input)}`);
 }
 
 async function signEd(header: unknown, payload: unknown): Promise<string> {
@@ -70,7 +88,7 @@ async function signEd(header: unknown, payload: unknown): Promise<string> {
   const { alg: _alg, ...jwk } = edKey.privateJwk as unknown as JsonWebKey;
   const key = await crypto.subtle.importKey("jwk", jwk, { name: "Ed25519" }, false, ["sign"]);
   const input = `${part(header)}.${part(payload)}`;
-  return `${input}.${b64url(new Uint8Array(await crypto.subtle.sign("Ed25519", key, enc.encode(input))))}`;
+  return warm(`${input}.${b64url(new Uint8Array(await crypto.subtle.sign("Ed25519", key, enc.encode(input))))}`);
 }
 
 const HS = { alg: "HS256", typ: "JWT", kid: "test-hs256" };
@@ -314,12 +332,22 @@ describe("the hostile-token corpus", () => {
     ["Ed25519 signature of all zeros", async () => `${part(ED)}.${part(claims())}.${b64url(new Uint8Array(64))}`],
   ];
 
-  for (const [label, make] of cases) {
-    it(`refuses ${label} with 401`, async () => {
-      const token = await make();
-      await expect(verifyAccessToken(token, config)).rejects.toBeInstanceOf(InvalidTokenError);
-      await expect401(await me(`Bearer ${token}`), label);
-    });
+  for (const cache of ["cold", "warm"] as const) {
+    for (const [label, make] of cases) {
+      it(`refuses ${label} with 401 (${cache} verified-token cache)`, async () => {
+        warming = cache === "warm";
+        let token: string;
+        try {
+          token = await make();
+        } finally {
+          warming = false;
+        }
+        // Cold: a config of its own, so nothing was ever cached for it.
+        const verifier = cache === "warm" ? config : configFor({ ...env });
+        await expect(verifyAccessToken(token, verifier)).rejects.toBeInstanceOf(InvalidTokenError);
+        await expect401(await me(`Bearer ${token}`), label);
+      });
+    }
   }
 
   it("refuses every odd spelling of the Bearer scheme with 401", async () => {
@@ -437,44 +465,127 @@ describe("random mutations of valid tokens (fuzz, seeded)", () => {
     }
   }
 
-  it("answers 300 mutated tokens with 401 every time, never 500", async () => {
-    const random = prng(0x5eed);
-    const originals = [await signHs(HS, claims()), await signEd(ED, claims())];
-    const statuses = new Map<number, number>();
-    let tried = 0;
-    while (tried < 300) {
-      const original = originals[tried % 2] as string;
-      let mutated = mutate(original, random);
-      if (random() < 0.3) mutated = mutate(mutated, random);
-      if (mutated === original) continue;
-      await expect(verifyAccessToken(mutated, config), mutated).rejects.toBeInstanceOf(InvalidTokenError);
-      let request: Request;
-      try {
-        request = new Request("http://edge.test/v1/auth/me", { headers: { Authorization: `Bearer ${mutated}` } });
-      } catch {
-        continue; // e.g. a NUL byte: no client can send this header at all
+  for (const cache of ["cold", "warm"] as const) {
+    it(`answers 300 mutated tokens with 401 every time, never 500 (${cache} cache)`, async () => {
+      const random = prng(0x5eed);
+      warming = cache === "warm";
+      const originals = [await signHs(HS, claims()), await signEd(ED, claims())];
+      warming = false;
+      const statuses = new Map<number, number>();
+      let tried = 0;
+      while (tried < 300) {
+        const original = originals[tried % 2] as string;
+        let mutated = mutate(original, random);
+        if (random() < 0.3) mutated = mutate(mutated, random);
+        if (mutated === original) continue;
+        await expect(verifyAccessToken(mutated, config), mutated).rejects.toBeInstanceOf(InvalidTokenError);
+        let request: Request;
+        try {
+          request = new Request("http://edge.test/v1/auth/me", { headers: { Authorization: `Bearer ${mutated}` } });
+        } catch {
+          continue; // e.g. a NUL byte: no client can send this header at all
+        }
+        tried++;
+        const res = await exports.default.fetch(request);
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        await res.arrayBuffer();
       }
-      tried++;
-      const res = await exports.default.fetch(request);
-      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      await res.arrayBuffer();
-    }
-    expect(Object.fromEntries(statuses)).toEqual({ 401: 300 });
+      expect(Object.fromEntries(statuses)).toEqual({ 401: 300 });
+    });
+
+    it(`refuses 3,000 more mutations in-process with InvalidTokenError only (${cache} cache)`, async () => {
+      const random = prng(0xc0ffee);
+      const verifier = cache === "warm" ? config : configFor({ ...env });
+      const originals = [await signHs(HS, claims()), await signEd(ED, claims())];
+      if (cache === "warm") for (const original of originals) await verifyAccessToken(original, verifier);
+      for (let i = 0; i < 3000; i++) {
+        const original = originals[i % 2] as string;
+        const mutated = mutate(mutate(original, random), random);
+        if (mutated === original) continue;
+        const outcome = await verifyAccessToken(mutated, verifier).then(
+          () => "accepted",
+          (error: unknown) => (error instanceof InvalidTokenError ? "refused" : `threw ${String(error)}`),
+        );
+        expect(outcome, mutated).toBe("refused");
+      }
+      // The originals still verify: mutations evicted nothing they should not have.
+      for (const original of originals) await expect(verifyAccessToken(original, verifier)).resolves.toBeDefined();
+    });
+  }
+});
+
+describe("the verified-token cache", () => {
+  const verifyCalls = () => vi.spyOn(crypto.subtle, "verify");
+
+  it("answers a repeated token without a signature check, and only that exact token", async () => {
+    const verifier = configFor({ ...env });
+    const token = await signHs(HS, claims());
+    const spy = verifyCalls();
+    const first = await verifyAccessToken(token, verifier);
+    expect(spy).toHaveBeenCalledTimes(1);
+    for (let i = 0; i < 10; i++) expect(await verifyAccessToken(token, verifier)).toBe(first);
+    expect(spy).toHaveBeenCalledTimes(1);
+    // A different spelling of the same claims is a different key: verified in full (and refused).
+    await expect(verifyAccessToken(`${token}A`, verifier)).rejects.toBeInstanceOf(InvalidTokenError);
+    expect(Object.isFrozen(first) && Object.isFrozen(first.roles)).toBe(true);
   });
 
-  it("refuses 3,000 more mutations in-process with InvalidTokenError only", async () => {
-    const random = prng(0xc0ffee);
-    const originals = [await signHs(HS, claims()), await signEd(ED, claims())];
-    for (let i = 0; i < 3000; i++) {
-      const original = originals[i % 2] as string;
-      const mutated = mutate(mutate(original, random), random);
-      if (mutated === original) continue;
-      const outcome = await verifyAccessToken(mutated, config).then(
-        () => "accepted",
-        (error: unknown) => (error instanceof InvalidTokenError ? "refused" : `threw ${String(error)}`),
-      );
-      expect(outcome, mutated).toBe("refused");
+  it("lets an entry go at the token's exp, then checks in full (skew, then refusal)", async () => {
+    const verifier = configFor({ ...env });
+    const now = nowSeconds();
+    const token = await signHs(HS, claims({ iat: now, exp: now + 60 }));
+    const spy = verifyCalls();
+    await verifyAccessToken(token, verifier, now * 1000);
+    await verifyAccessToken(token, verifier, (now + 59) * 1000);
+    expect(spy).toHaveBeenCalledTimes(1);
+    // At exp the entry is gone; the full check still grants the 30 s skew.
+    await verifyAccessToken(token, verifier, (now + 60) * 1000);
+    expect(spy).toHaveBeenCalledTimes(2);
+    await expect(verifyAccessToken(token, verifier, (now + 91) * 1000)).rejects.toBeInstanceOf(InvalidTokenError);
+  });
+
+  it("does not serve a cached token to an earlier clock that would refuse it", async () => {
+    const verifier = configFor({ ...env });
+    const now = nowSeconds();
+    const token = await signHs(HS, claims({ iat: now, nbf: now + 100, exp: now + 600 }));
+    await verifyAccessToken(token, verifier, (now + 100) * 1000);
+    await expect(verifyAccessToken(token, verifier, now * 1000)).rejects.toBeInstanceOf(InvalidTokenError);
+  });
+
+  it("never caches a refused token: a refusal is repeated with a full check each time", async () => {
+    const verifier = configFor({ ...env });
+    const token = await signHs(HS, claims({ roles: "admin" }));
+    const spy = verifyCalls();
+    for (let i = 0; i < 3; i++)
+      await expect(verifyAccessToken(token, verifier)).rejects.toBeInstanceOf(InvalidTokenError);
+    expect(spy).toHaveBeenCalledTimes(3);
+  });
+
+  it("follows key rotation the same cold and warm: a removed key's tokens are refused under the new key set", async () => {
+    const before = configFor({ ...env });
+    const edToken = await signEd(ED, claims());
+    const hsToken = await signHs(HS, claims());
+    for (const token of [edToken, hsToken]) await verifyAccessToken(token, before); // warm under the old keys
+    const rotated = configFor({ ...env, JWT_KEYS: JSON.stringify([hsKey]), JWT_SIGNING_KID: "test-hs256" });
+    for (const round of ["cold", "warm"]) {
+      await expect(verifyAccessToken(edToken, rotated), round).rejects.toBeInstanceOf(InvalidTokenError);
+      await expect(verifyAccessToken(hsToken, rotated), round).resolves.toBeDefined();
     }
+    // The old deployment's config (and its cache) is untouched by the other's.
+    await expect(verifyAccessToken(edToken, before)).resolves.toBeDefined();
+  });
+
+  it("stays within its bound, dropping the least recently used entry first", async () => {
+    const { VerifiedTokenCache } = await import("../../src/features/auth/verified-token-cache.ts");
+    const cache = new VerifiedTokenCache(3);
+    const principal = { userId: "u", roles: [], sessionId: "s", tokenId: "j", expiresAt: nowSeconds() + 60 };
+    const now = Date.now();
+    for (const t of ["a", "b", "c"]) cache.set(t, principal, 0, now);
+    expect(cache.get("a", now)).toBe(principal); // a is now the most recently used
+    cache.set("d", principal, 0, now);
+    expect(cache.size).toBe(3);
+    expect(cache.get("b", now)).toBeUndefined();
+    expect(["a", "c", "d"].every((t) => cache.get(t, now) === principal)).toBe(true);
   });
 });
 

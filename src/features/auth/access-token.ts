@@ -2,6 +2,7 @@ import { sign, verify } from "hono/jwt";
 import type { Config } from "../../core/config.ts";
 import type { Principal } from "../../core/principal.ts";
 import { keySetFor } from "./key-set.ts";
+import { verifiedTokenCacheFor } from "./verified-token-cache.ts";
 
 /** Tokens longer than this are refused before any parsing (a cheap bound on hostile input). */
 export const MAX_TOKEN_LENGTH = 8 * 1024;
@@ -55,12 +56,71 @@ function decodeSegment(segment: string): unknown {
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
+ * What the access token says about the account, so `GET /v1/auth/me` answers from the verified token
+ * alone. Names follow OpenID Connect where it has one (`email`, `name`); `created_at` is the account's
+ * creation time as the API shows it (ISO 8601), `email_verified` OIDC's. To add a claim: add it here, in
+ * `readProfileClaims` below and in `profileClaimsOf` / `publicUserOf` (users.ts). Tokens are
+ * re-minted from the account row at every sign-in and refresh, so a new claim reaches every client
+ * within one access-token lifetime; until then a token without it still verifies (see below).
+ */
+export interface ProfileClaims {
+  email: string;
+  name: string | null;
+  created_at: string;
+  /** Whether the address was proven by a mail link (issue #15). */
+  email_verified: boolean;
+}
+
+/**
+ * The profile claims, or null when the token carries none (minted by code that passed no profile, or
+ * before profile claims existed: /me then reads the row). A token that carries some but not all, or of
+ * the wrong types, is refused: our issuer never writes that, so it is not our token.
+ */
+function readProfileClaims(payload: Record<string, unknown>): ProfileClaims | null {
+  const { email, name, created_at, email_verified } = payload;
+  // `email_verified` alone is not a profile: tokens minted before profile claims carried it.
+  if (email === undefined && name === undefined && created_at === undefined) return null;
+  if (
+    typeof email !== "string" ||
+    (name !== null && typeof name !== "string") ||
+    typeof created_at !== "string" ||
+    typeof email_verified !== "boolean"
+  ) {
+    throw new InvalidTokenError("malformed profile claims");
+  }
+  return { email, name, created_at, email_verified };
+}
+
+/**
  * Verifies an access token with key material alone: no database, cache or network I/O. The key
  * is chosen by `kid`, its algorithm is pinned by configuration, and `exp`, `iat`, `iss`, `aud`,
  * `sub`, `sid`, `jti` and `roles` are required.
+ *
+ * A token that passed every check is remembered, per isolate and per config (so per key set), until
+ * its `exp`: the same token again costs a map lookup instead of parsing and a signature check
+ * (verified-token-cache.ts). Only the exact same string hits; anything else is verified in full.
  */
 export async function verifyAccessToken(token: string, config: Config, now = Date.now()): Promise<Principal> {
   if (token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError("token too long");
+  const verified = verifiedTokenCacheFor(config);
+  const known = verified.get(token, now);
+  if (known) return known;
+  const principal = await verifyUncached(token, config, now);
+  verified.set(token, principal, notBeforeMs(principal), now);
+  return principal;
+}
+
+// The earliest moment the checks below would pass: a token verified against a caller-supplied `now`
+// is not served by the cache to an earlier `now` that would refuse it.
+const notBeforeMs = (p: VerifiedPrincipal): number =>
+  (Math.max(p.issuedAt, p.notBefore ?? 0) - CLOCK_SKEW_SECONDS) * 1000;
+
+interface VerifiedPrincipal extends Principal {
+  issuedAt: number;
+  notBefore?: number;
+}
+
+async function verifyUncached(token: string, config: Config, now: number): Promise<VerifiedPrincipal> {
   const parts = token.split(".");
   if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) throw new InvalidTokenError("not a compact JWS");
   const header = decodeSegment(parts[0] as string);
@@ -105,14 +165,27 @@ export async function verifyAccessToken(token: string, config: Config, now = Dat
   }
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === "string"))
     throw new InvalidTokenError("roles required");
-  return { userId: sub, roles: roles as string[], sessionId: sid, tokenId: jti, expiresAt: exp };
+  const profile = readProfileClaims(payload);
+  // Frozen: the cache hands the same object to every request presenting this token.
+  return Object.freeze({
+    userId: sub,
+    roles: Object.freeze([...roles]) as string[],
+    sessionId: sid,
+    tokenId: jti,
+    expiresAt: exp,
+    issuedAt: iat,
+    ...(typeof nbf === "number" && { notBefore: nbf }),
+    ...(profile && { profile: Object.freeze(profile) }),
+  });
 }
 
 export interface IssueAccessTokenInput {
   userId: string;
   roles: string[];
   sessionId: string;
-  /** issue #15: the `email_verified` claim (OIDC's name), omitted when not given. */
+  /** What /v1/auth/me shows, `email_verified` included; the service always passes it (from the account row). */
+  profile?: ProfileClaims;
+  /** The `email_verified` claim alone (OIDC's name), for a token minted without a profile; omitted when not given. */
   emailVerified?: boolean;
 }
 
@@ -130,6 +203,7 @@ export async function issueAccessToken(
       sub: input.userId,
       roles: input.roles,
       sid: input.sessionId,
+      ...input.profile,
       jti: crypto.randomUUID(),
       iss: config.JWT_ISSUER,
       aud: config.JWT_AUDIENCE,

@@ -24,7 +24,8 @@ async function authenticate(c: Context<AppEnv>): Promise<Principal | undefined> 
   const external = externalIssuerOf(match[1], c.var.config);
   if (external) return authenticateExternal(match[1], external, c.var);
   try {
-    return await verifyAccessToken(match[1], c.var.config);
+    // c.get, not c.var: c.var copies every variable into a new object on each read.
+    return await verifyAccessToken(match[1], c.get("config"));
   } catch (error) {
     if (error instanceof InvalidTokenError) {
       c.var.log.debug("token refused", { reason: error.message });
@@ -36,7 +37,7 @@ async function authenticate(c: Context<AppEnv>): Promise<Principal | undefined> 
 
 /** The principal a guard set; for handlers behind requireUser/requireRole. */
 export function principalOf(c: Context<AppEnv>): Principal {
-  const principal = c.var.principal;
+  const principal = c.get("principal");
   if (!principal) throw unauthorized();
   return principal;
 }

@@ -8,6 +8,8 @@ import { keySetFor } from "./key-set.ts";
 import {
   JwksSchema,
   LoginBody,
+  MeFreshParameter,
+  meFreshness,
   PendingVerificationSchema,
   RefreshBody,
   RegisterBody,
@@ -87,10 +89,15 @@ const meRoute = createRoute({
   method: "get",
   path: "/v1/auth/me",
   tags: ["Auth"],
-  summary: "The caller's account",
+  summary: "The caller's account: from the access token's claims (no I/O), or the row now with ?fresh=true",
+  description:
+    "By default the profile is read from the verified access token: it shows the account as it was when the token was minted (at sign-in or the last refresh), and the roles the token grants. `?fresh=true` reads the account row from Postgres instead (401 when the account no longer exists, 503 when Postgres is unavailable).",
   security: bearerSecurity,
   middleware: [requireUser()] as const,
-  responses: { 200: user("The caller"), ...problems(401, 503) },
+  // Documented, not wired as a validator: /me is the hottest authenticated read, and one query flag
+  // is checked by hand (meFreshness) without a validation layer per request.
+  parameters: [MeFreshParameter],
+  responses: { 200: user("The caller"), ...problems(401, 422, 503) },
 });
 
 const rolesRoute = createRoute({
@@ -130,7 +137,8 @@ export const authRoutes = createRouter()
     return c.body(null, 204);
   })
   .openapi(meRoute, async (c) => {
-    return c.json(await currentUser(authContext(c), principalOf(c).userId), 200, {
+    const fresh = meFreshness(c.req.query("fresh"));
+    return c.json(await currentUser({ deps: c.get("deps") }, principalOf(c), { fresh }), 200, {
       "Cache-Control": "private, no-store",
     });
   })

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { validationFailed } from "../../core/problem.ts";
 import { EMAIL_MAX_LENGTH } from "./email.ts";
 import { PASSWORD_MAX_BYTES, passwordPolicyProblem } from "./password.ts";
 import { storable } from "../../core/text.ts";
@@ -57,6 +58,22 @@ export const RolesBody = z.object({ roles: z.array(Role).max(16) }).openapi("Rol
 export const UserIdParams = z.object({
   id: z.uuid().openapi({ param: { name: "id", in: "path" }, example: "0b9f7c2e-8a4e-4c1e-9d1b-2f4c0f6a7e11" }),
 });
+
+/** `GET /v1/auth/me?fresh=`: `true` reads the row; absent or `false` answers from the token. */
+export const MeFreshParameter = {
+  name: "fresh",
+  in: "query" as const,
+  required: false,
+  description:
+    "`true`: the account row as Postgres has it now (one query). Default: the profile the access token carries, no I/O.",
+  schema: { type: "string" as const, enum: ["true", "false"] },
+};
+
+export function meFreshness(value: string | undefined): boolean {
+  if (value === undefined || value === "false") return false;
+  if (value === "true") return true;
+  throw validationFailed([{ path: "query.fresh", message: 'must be "true" or "false"' }]);
+}
 
 export const UserSchema = z
   .object({

@@ -8,7 +8,6 @@ import { normaliseEmail } from "./email.ts";
 import { burnPasswordCheck, hashPassword, verifyPassword } from "./password.ts";
 import { accountDisabled, emailNotVerified, emailTaken, invalidCredentials, invalidRefreshToken } from "./problems.ts";
 import { accountIdentifier, AUTH_RATE_LIMITS, enforceRateLimits } from "./rate-limit.ts";
-import { cacheProfile, forgetProfile, readCachedProfile } from "./profile-cache.ts";
 import { announceRevokedSessions } from "./revocation.ts";
 import {
   revokeAllSessions,
@@ -23,7 +22,9 @@ import {
   findUserByEmail,
   findUserById,
   insertUser,
+  profileClaimsOf,
   type PublicUser,
+  publicUserOf,
   setUserRoles,
   toPublicUser,
   updatePasswordHash,
@@ -85,7 +86,7 @@ async function tokensFor(
   session: Session & { refreshToken: string },
 ): Promise<TokenPair> {
   const access = await issueAccessToken(
-    { userId: user.id, roles: user.roles, sessionId: session.sessionId, emailVerified: user.emailVerifiedAt !== null },
+    { userId: user.id, roles: user.roles, sessionId: session.sessionId, profile: profileClaimsOf(user) },
     ctx.config,
   );
   return {
@@ -241,27 +242,33 @@ export function logoutAll(ctx: AuthContext, principal: Principal): Promise<void>
   return revokeEverySession(ctx, principal.userId, { userId: principal.userId, sessionId: principal.sessionId });
 }
 
-/** The caller's profile: from the Redis profile cache when it has it, else from Postgres (then cached). */
-export async function currentUser(ctx: AuthContext, userId: string): Promise<PublicUser> {
-  const cached = await readCachedProfile(ctx.deps, ctx.config, ctx.log, userId);
-  if (typeof cached === "object") return cached;
-  const user = await findUserById(ctx.deps.db, userId);
+/**
+ * The caller's profile. By default from the verified token's claims alone (no I/O: the token was
+ * minted from the account row at sign-in or refresh, at most one access-token lifetime ago). With
+ * `fresh`, or for a token that carries no profile claims, the account row as Postgres has it now.
+ */
+export async function currentUser(
+  ctx: Pick<AuthContext, "deps">,
+  principal: Principal,
+  options: { fresh: boolean },
+): Promise<PublicUser> {
+  const fromToken = options.fresh ? undefined : publicUserOf(principal);
+  if (fromToken) return fromToken;
+  const user = await findUserById(ctx.deps.db, principal.userId);
   if (!user) throw unauthorized("The account no longer exists.");
-  const profile = toPublicUser(user);
-  if (cached === "miss") await cacheProfile(ctx.deps, ctx.config, ctx.log, profile);
-  return profile;
+  return toPublicUser(user);
 }
 
 /**
  * Replaces an account's roles. When a role is taken away, the account's sessions are revoked, so
  * its access tokens (which still list the old roles) stop working on sensitive routes at once and
- * its refresh tokens cannot mint more. Added roles take effect at the account's next refresh.
+ * its refresh tokens cannot mint more. Added roles take effect at the account's next refresh (the
+ * token's claims, and so `/v1/auth/me`, show what the token grants; `?fresh=true` shows the row).
  */
 export async function changeRoles(ctx: AuthContext, userId: string, roles: string[]): Promise<PublicUser> {
   const wanted = [...new Set(roles)].sort();
   const change = await setUserRoles(ctx.deps.db, userId, wanted);
   if (!change) throw notFound("No account has this id.");
-  await forgetProfile(ctx.deps, ctx.config, ctx.log, userId);
   if (change.removed.length > 0) {
     ctx.log.info("roles removed: sessions revoked", { userId, removed: change.removed });
     await revokeEverySession(ctx, userId);

@@ -2,6 +2,8 @@ import { eq, sql } from "drizzle-orm";
 import type { Database } from "../../adapters/postgres.ts";
 import { type UserRow, users } from "../../db/schema.ts";
 import { withDatabase } from "../../core/database-errors.ts";
+import type { Principal } from "../../core/principal.ts";
+import type { ProfileClaims } from "./access-token.ts";
 import { lastAdmin } from "./problems.ts";
 
 export const ADMIN_ROLE = "admin";
@@ -26,6 +28,25 @@ export const toPublicUser = (row: UserRow): PublicUser => ({
   createdAt: row.createdAt.toISOString(),
   emailVerified: row.emailVerifiedAt !== null,
 });
+
+/** The profile claims an access token for this account carries (access-token.ts ProfileClaims). */
+export const profileClaimsOf = (row: UserRow): ProfileClaims => ({
+  email: row.email,
+  name: row.name,
+  created_at: row.createdAt.toISOString(),
+  email_verified: row.emailVerifiedAt !== null,
+});
+
+/** The account as its verified token describes it; undefined for a token without profile claims. */
+export const publicUserOf = (principal: Principal): PublicUser | undefined =>
+  principal.profile && {
+    id: principal.userId,
+    email: principal.profile.email,
+    name: principal.profile.name,
+    roles: [...principal.roles],
+    createdAt: principal.profile.created_at,
+    emailVerified: principal.profile.email_verified,
+  };
 
 export function findUserByEmail(db: Database, email: string): Promise<UserRow | undefined> {
   return withDatabase(() => db.query.users.findFirst({ where: eq(users.email, email) }));

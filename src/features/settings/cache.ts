@@ -35,6 +35,8 @@ export interface SettingsCache {
   probeAll(): Promise<Probe<StoredSetting[]>>;
   /** One setting (null when the snapshot does not have it). */
   probeOne(key: string): Promise<Probe<StoredSetting | null>>;
+  /** The current generation alone (one GET): how an isolate's local snapshot revalidates. */
+  readGeneration(): Promise<string | null>;
   /** Takes the refill lock; false when another reader holds it. */
   tryLock(): Promise<boolean>;
   /** Returns the current generation, creating one if none exists. */
@@ -131,6 +133,10 @@ export function createSettingsCache(redis: Redis, options: CacheOptions): Settin
       // A field that is present but unreadable makes the snapshot unusable for this key.
       const usable = meta !== null && !(raw !== null && raw !== undefined && setting === null);
       return { generation: generationOf(gen), meta: usable ? meta : null, data: setting, databaseDown: down === 1 };
+    },
+
+    async readGeneration() {
+      return generationOf(await redis.get(genKey));
     },
 
     async tryLock() {

@@ -66,3 +66,22 @@ export const canSee = (viewer: Viewer, visibility: Visibility): boolean => VISIB
 export const toPublic = ({ schema: _schema, ...setting }: StoredSetting): Setting => setting;
 
 export const byteLength = (value: unknown): number => new TextEncoder().encode(JSON.stringify(value)).byteLength;
+
+// A snapshot (array) is immutable once read, so what each viewer sees of it is computed once: the
+// local copy hands the same array to every request, and each of them gets the same filtered one.
+const visibleLists = new WeakMap<readonly StoredSetting[], Map<Viewer, StoredSetting[]>>();
+
+/** The settings of `all` the viewer may see (the same array for the same snapshot and viewer). */
+export function visibleTo(all: readonly StoredSetting[], viewer: Viewer): StoredSetting[] {
+  let byViewer = visibleLists.get(all);
+  if (!byViewer) {
+    byViewer = new Map();
+    visibleLists.set(all, byViewer);
+  }
+  let list = byViewer.get(viewer);
+  if (!list) {
+    list = all.filter((s) => canSee(viewer, s.visibility));
+    byViewer.set(viewer, list);
+  }
+  return list;
+}

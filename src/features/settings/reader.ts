@@ -3,11 +3,17 @@ import type { Probe, SettingsCache } from "./cache.ts";
 import type { StoredSetting } from "./model.ts";
 
 /** Where a read was answered from; sent as `X-Settings-Source`. */
-export type ReadSource = "cache" | "database" | "stale-cache";
+export type ReadSource = "memory" | "cache" | "database" | "stale-cache";
 
 export interface ReadResult<T> {
   data: T;
   source: ReadSource;
+}
+
+/** A read's result plus, when it is current, the generation it belongs to (what a local snapshot keeps). */
+export interface ThroughResult<T> extends ReadResult<T> {
+  /** Set when `data` is current for `generation`: a fresh cache hit, or Postgres read under that generation. */
+  current?: { generation: string; builtAt: number };
 }
 
 export interface ReadTiming {
@@ -53,10 +59,15 @@ export async function readThrough<T>(
   deps: ReaderDeps,
   probe: (cache: SettingsCache) => Promise<Probe<T>>,
   pick: (all: StoredSetting[]) => T,
-): Promise<ReadResult<T>> {
+): Promise<ThroughResult<T>> {
   const { cache, log, timing } = deps;
   if (!cache) return { data: pick(await deps.loadAll()), source: "database" };
 
+  const hit = (p: Probe<T>): ThroughResult<T> => ({
+    data: p.data,
+    source: "cache",
+    ...(p.meta && p.generation !== null && { current: { generation: p.generation, builtAt: p.meta.builtAt } }),
+  });
   const isFresh = (p: Probe<T>) => {
     if (!p.meta || p.generation === null || p.meta.gen !== p.generation) return false;
     const age = deps.now() - p.meta.builtAt;
@@ -71,7 +82,7 @@ export async function readThrough<T>(
     log.warn("settings cache unavailable; reading Postgres", { error });
     return { data: pick(await deps.loadAll()), source: "database" };
   }
-  if (isFresh(latest)) return { data: latest.data, source: "cache" };
+  if (isFresh(latest)) return hit(latest);
 
   const serveStale = (): ReadResult<T> | undefined =>
     latest.meta ? { data: latest.data, source: "stale-cache" } : undefined;
@@ -100,7 +111,7 @@ export async function readThrough<T>(
     } catch {
       break;
     }
-    if (isFresh(latest)) return { data: latest.data, source: "cache" };
+    if (isFresh(latest)) return hit(latest);
     if (latest.databaseDown) {
       const stale = serveStale();
       if (stale) return stale;
@@ -117,7 +128,7 @@ export async function readThrough<T>(
     }
     if (isFresh(latest)) {
       await cache.releaseLock().catch(() => {});
-      return { data: latest.data, source: "cache" };
+      return hit(latest);
     }
   }
 
@@ -154,5 +165,9 @@ export async function readThrough<T>(
       if (locked) await cache.releaseLock().catch(() => {});
     }
   }
-  return { data: pick(all), source: "database" };
+  return {
+    data: pick(all),
+    source: "database",
+    ...(generation !== null && { current: { generation, builtAt: startedAt } }),
+  };
 }

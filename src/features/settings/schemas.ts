@@ -100,9 +100,9 @@ export const ReadHeaders = z.object({
 });
 
 export const SourceHeader = z.object({
-  "X-Settings-Source": z.enum(["cache", "database", "stale-cache"]).openapi({
+  "X-Settings-Source": z.enum(["memory", "cache", "database", "stale-cache"]).openapi({
     description:
-      "Where the answer came from: the shared cache, Postgres, or (Postgres unavailable) a cached snapshot that may be out of date.",
+      "Where the answer came from: this instance's copy of the shared snapshot (memory), the shared cache, Postgres, or (Postgres unavailable) a cached snapshot that may be out of date.",
   }),
 });
 

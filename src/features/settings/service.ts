@@ -5,15 +5,21 @@ import { notFound, ProblemError, validationFailed } from "../../core/problem.ts"
 import { withTimeout } from "../../core/timeout.ts";
 import type { SettingsCache } from "./cache.ts";
 import type { SettingsEvents } from "./events.ts";
-import { canSee, type HistoryEntry, MAX_HISTORY_PAGE, type StoredSetting, type Viewer } from "./model.ts";
+import { type LocalSnapshot, readLocal } from "./local-snapshot.ts";
+import { canSee, type HistoryEntry, MAX_HISTORY_PAGE, type StoredSetting, type Viewer, visibleTo } from "./model.ts";
 import { DEFAULT_READ_TIMING, type ReadResult, type ReadTiming, readThrough } from "./reader.ts";
 import type { SettingsRepository } from "./repository.ts";
-import { createSettingsWriter, type PutInput, type RemoveInput } from "./writer.ts";
+import { createSettingsWriter, type PutInput, type RemoveInput, type SettingsWriter } from "./writer.ts";
 
 export interface SettingsServiceDeps {
   repo: SettingsRepository;
   /** Null when no cache is configured: every read goes to Postgres. */
   cache: SettingsCache | null;
+  /**
+   * The isolate's snapshot in front of the cache (local-snapshot.ts); absent or null: every read goes
+   * to Redis. Only used with a cache: without a generation to check, a copy could not be bounded.
+   */
+  local?: LocalSnapshot | null;
   events: SettingsEvents;
   background: BackgroundTasks;
   log: Logger;
@@ -70,41 +76,58 @@ export function createSettingsService(deps: SettingsServiceDeps) {
     timing,
   };
 
-  const writer = createSettingsWriter({
-    repo: deps.repo,
-    cache: deps.cache,
-    events: deps.events,
+  const local = deps.cache && deps.local ? { local: deps.local, cache: deps.cache } : null;
+  const localDeps = local && {
+    ...local,
+    reader: readerDeps,
     background: deps.background,
     log: deps.log,
     now,
-    database,
-    publishTimeoutMs: deps.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
-  });
+  };
+
+  // Built on the first write: a read (nearly every request) never pays for the writer's set-up.
+  let writer: SettingsWriter | undefined;
+  const writerOf = () =>
+    (writer ??= createSettingsWriter({
+      repo: deps.repo,
+      cache: deps.cache,
+      local: local?.local ?? null,
+      events: deps.events,
+      background: deps.background,
+      log: deps.log,
+      now,
+      database,
+      publishTimeoutMs: deps.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
+    }));
 
   return {
     /** Every setting the viewer may see, sorted by key. */
     async list(viewer: Viewer): Promise<ReadResult<StoredSetting[]>> {
-      const result = await readThrough(
-        readerDeps,
-        (c) => c.probeAll(),
-        (all) => all,
-      );
-      return { data: result.data.filter((s) => canSee(viewer, s.visibility)), source: result.source };
+      const result = localDeps
+        ? await readLocal(localDeps, (entry) => entry.all)
+        : await readThrough(
+            readerDeps,
+            (c) => c.probeAll(),
+            (all) => all,
+          );
+      return { data: visibleTo(result.data, viewer), source: result.source };
     },
 
     /** One setting; 404 when it is missing or hidden from the viewer (the two are indistinguishable). */
     async get(viewer: Viewer, key: string): Promise<ReadResult<StoredSetting>> {
-      const result = await readThrough(
-        readerDeps,
-        (c) => c.probeOne(key),
-        (all) => all.find((s) => s.key === key) ?? null,
-      );
+      const result = localDeps
+        ? await readLocal(localDeps, (entry) => entry.byKey.get(key) ?? null)
+        : await readThrough(
+            readerDeps,
+            (c) => c.probeOne(key),
+            (all) => all.find((s) => s.key === key) ?? null,
+          );
       if (!result.data || !canSee(viewer, result.data.visibility)) throw notFound();
       return { data: result.data, source: result.source };
     },
 
-    put: (input: PutInput) => writer.put(input),
-    remove: (input: RemoveInput) => writer.remove(input),
+    put: (input: PutInput) => writerOf().put(input),
+    remove: (input: RemoveInput) => writerOf().remove(input),
 
     /** Past versions, newest first (deletions included). 404 when the key never existed. */
     async history(key: string, options: { cursor?: string | undefined; limit: number }): Promise<HistoryPage> {

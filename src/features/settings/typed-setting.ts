@@ -9,7 +9,8 @@ import { settingsServiceFor } from "./wiring.ts";
 
 /** What a route already has in `c.var`: pass it so the read goes through the shared cache. */
 export interface TypedSettingScope {
-  config: Pick<Config, "REDIS_KEY_PREFIX" | "DATABASE_TIMEOUT_MS">;
+  config: Pick<Config, "REDIS_KEY_PREFIX" | "DATABASE_TIMEOUT_MS"> &
+    Partial<Pick<Config, "SETTINGS_LOCAL_TTL_MS" | "REDIS_TIMEOUT_MS">>;
   log: Logger;
 }
 

@@ -2,8 +2,10 @@ import type { Config } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
 import type { Logger } from "../../core/logger.ts";
 import { isAdmin, type Principal } from "../../core/principal.ts";
-import { createSettingsCache } from "./cache.ts";
+import type { Redis } from "../../adapters/redis.ts";
+import { createSettingsCache, type SettingsCache } from "./cache.ts";
 import { roomEvents } from "./events.ts";
+import { LocalSnapshot } from "./local-snapshot.ts";
 import type { Viewer } from "./model.ts";
 import { createSettingsRepository, type SettingsRepository } from "./repository.ts";
 import { createSettingsService, type SettingsService } from "./service.ts";
@@ -15,24 +17,55 @@ export const MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024;
 
 export interface SettingsScope {
   deps: Deps;
-  config: Pick<Config, "REDIS_KEY_PREFIX" | "DATABASE_TIMEOUT_MS">;
+  config: Pick<Config, "REDIS_KEY_PREFIX" | "DATABASE_TIMEOUT_MS"> &
+    Partial<Pick<Config, "SETTINGS_LOCAL_TTL_MS" | "REDIS_TIMEOUT_MS">>;
   log: Logger;
 }
 
-/** Builds the settings service over one request's clients. Nothing is kept between requests. */
+// One local snapshot per isolate and config object (configFor memoises one per env, which is stable
+// for an isolate's life): a different Redis URL or prefix is a different config, so it never shares
+// a copy with another. Holds only data read from Redis/Postgres, never anything a request supplied.
+const localSnapshots = new WeakMap<object, LocalSnapshot>();
+
+function localSnapshotFor(config: SettingsScope["config"]): LocalSnapshot | null {
+  const ttlMs = config.SETTINGS_LOCAL_TTL_MS ?? 0;
+  if (ttlMs <= 0) return null;
+  let local = localSnapshots.get(config);
+  if (!local) {
+    local = new LocalSnapshot({ ttlMs, graceMs: config.REDIS_TIMEOUT_MS ?? 1_500 });
+    localSnapshots.set(config, local);
+  }
+  return local;
+}
+
+// The cache is key names and closures over a stateless (fetch-based) client: one per client and
+// prefix, not one per request.
+const caches = new WeakMap<Redis, { prefix: string; cache: SettingsCache }>();
+
+function settingsCacheFor(redis: Redis, config: SettingsScope["config"]): SettingsCache {
+  const known = caches.get(redis);
+  if (known?.prefix === config.REDIS_KEY_PREFIX) return known.cache;
+  const cache = createSettingsCache(redis, {
+    prefix: config.REDIS_KEY_PREFIX,
+    // Outlives its holder's bounded refill, so it is only ever released early, never stolen mid-refill.
+    lockMs: 2 * config.DATABASE_TIMEOUT_MS + 1_000,
+    snapshotTtlMs: SNAPSHOT_TTL_MS,
+    maxSnapshotBytes: MAX_SNAPSHOT_BYTES,
+  });
+  caches.set(redis, { prefix: config.REDIS_KEY_PREFIX, cache });
+  return cache;
+}
+
+/**
+ * Builds the settings service over one request's clients. The only thing kept between requests is
+ * the isolate's local snapshot (a bounded copy of the shared one: local-snapshot.ts).
+ */
 export function settingsServiceFor({ deps, config, log }: SettingsScope): SettingsService {
   const redis = deps.redis;
   return createSettingsService({
+    local: redis ? localSnapshotFor(config) : null,
     repo: lazyRepository(() => createSettingsRepository(deps.db)),
-    cache: redis
-      ? createSettingsCache(redis, {
-          prefix: config.REDIS_KEY_PREFIX,
-          // Outlives its holder's bounded refill, so it is only ever released early, never stolen mid-refill.
-          lockMs: 2 * config.DATABASE_TIMEOUT_MS + 1_000,
-          snapshotTtlMs: SNAPSHOT_TTL_MS,
-          maxSnapshotBytes: MAX_SNAPSHOT_BYTES,
-        })
-      : null,
+    cache: redis ? settingsCacheFor(redis, config) : null,
     events: roomEvents(() => deps.rooms),
     background: deps.background,
     log,

@@ -4,6 +4,7 @@ import { notFound, ProblemError, validationFailed } from "../../core/problem.ts"
 import { withTimeout } from "../../core/timeout.ts";
 import type { SettingsCache } from "./cache.ts";
 import type { SettingsEvents } from "./events.ts";
+import type { LocalSnapshot } from "./local-snapshot.ts";
 import { checkAgainstSchema, checkSchemaUsable } from "./json-schema.ts";
 import {
   byteLength,
@@ -21,6 +22,8 @@ import type { SettingsRepository } from "./repository.ts";
 export interface WriterDeps {
   repo: SettingsRepository;
   cache: SettingsCache | null;
+  /** This isolate's snapshot: replaced by every write through it (read-your-writes), dropped if that cannot be. */
+  local: LocalSnapshot | null;
   events: SettingsEvents;
   background: BackgroundTasks;
   log: Logger;
@@ -91,14 +94,25 @@ export function createSettingsWriter(deps: WriterDeps) {
     try {
       generation = await cache.invalidate();
     } catch (error) {
+      // The local copy goes too: this instance's next read goes through Redis, then Postgres.
+      deps.local?.install(null);
       log.warn("settings cache not invalidated after a commit; stale for at most the freshness window", { error });
       return;
     }
     // Replace the snapshot now so the next reader hits. It is labelled with the generation set
     // above, before Postgres is read, as every refill must be.
+    let all: StoredSetting[];
+    const startedAt = deps.now();
     try {
-      const startedAt = deps.now();
-      const all = await deps.database(() => repo.listAll());
+      all = await deps.database(() => repo.listAll());
+    } catch (error) {
+      deps.local?.install(null);
+      log.warn("settings snapshot not refilled after a commit; the next reader will", { error });
+      return;
+    }
+    // This isolate serves its own write from memory at once, whatever happens to the Redis copy.
+    deps.local?.install({ generation, all, builtAt: startedAt, validatedAt: startedAt });
+    try {
       await cache.store(generation, all, startedAt, { releaseLock: false });
     } catch (error) {
       log.warn("settings snapshot not refilled after a commit; the next reader will", { error });

@@ -6,6 +6,7 @@ import { users } from "../../../src/db/schema.ts";
 import { issueAccessToken } from "../../../src/features/auth/access-token.ts";
 import { hashPassword } from "../../../src/features/auth/password.ts";
 import { startSession } from "../../../src/features/auth/sessions.ts";
+import { profileClaimsOf } from "../../../src/features/auth/users.ts";
 
 /**
  * Helpers for tests that need signed-in users. `createAuthUser` writes the account straight to
@@ -81,7 +82,10 @@ export async function createAuthUser(options: CreateAuthUserOptions = {}): Promi
       .returning();
     if (!row) throw new Error("inserting the test user returned no row");
     const session = await startSession(db, row.id, config.REFRESH_TOKEN_TTL_SECONDS);
-    const { token } = await issueAccessToken({ userId: row.id, roles, sessionId: session.sessionId }, config);
+    const { token } = await issueAccessToken(
+      { userId: row.id, roles, sessionId: session.sessionId, profile: profileClaimsOf(row) },
+      config,
+    );
     return {
       id: row.id,
       email,
