@@ -22,7 +22,8 @@ export interface DevStack {
   /** Everything the stack printed. */
   output(): string;
   exitCode(): number | null;
-  close(): Promise<void>;
+  /** Stops the stack and removes its Redis keys; `keepRedisKeys` stops it as Ctrl-C does (keys stay). */
+  close(options?: { keepRedisKeys?: boolean }): Promise<void>;
 }
 
 /** Established TCP connections whose local port is `port` (server side), from /proc/net/tcp{,6}. */
@@ -56,7 +57,8 @@ function stopGroup(child: ChildProcess): Promise<void> {
   return exited.finally(() => clearTimeout(timer));
 }
 
-async function deleteKeys(prefix: string): Promise<void> {
+/** Removes every Redis key under `prefix` (SCAN, never KEYS). */
+export async function deleteKeys(prefix: string): Promise<void> {
   const redis = new RedisPool(REDIS_URL);
   try {
     let cursor = "0";
@@ -102,9 +104,9 @@ export async function startDevStack(opts: {
     text += c;
   });
   const baseUrl = `http://127.0.0.1:${port}`;
-  const close = async (): Promise<void> => {
+  const close = async (options: { keepRedisKeys?: boolean } = {}): Promise<void> => {
     await stopGroup(child);
-    await deleteKeys(devRedisKeyPrefix(opts.dataDir)).catch(() => {});
+    if (!options.keepRedisKeys) await deleteKeys(devRedisKeyPrefix(opts.dataDir)).catch(() => {});
   };
   const ready = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), opts.timeoutMs ?? 150_000);

@@ -80,7 +80,11 @@ describe("rooms SDK against wrangler dev", () => {
       expect(await res.json()).toEqual({ seq: i });
       // Cut mid-stream, and keep the way back closed for a while as publishing goes on.
       if (i === 20) proxy.cut(600);
-      if (i === 45) proxy.cut(0);
+      if (i === 45) {
+        // The second cut must hit an established connection, not the reconnect still under way.
+        await until(() => welcomes >= 2, "the reconnect after the first cut");
+        proxy.cut(0);
+      }
       await new Promise((r) => setTimeout(r, 15));
     }
 
