@@ -1,7 +1,6 @@
-// Users (admin): the accounts, newest first, searched by email; roles changed; an account signed
-// out everywhere. GET /v1/users and PUT /v1/users/:id/disabled are the admin user routes; the
-// service has no "revoke another user's sessions" route, so signing someone out everywhere is
-// disabling the account (which revokes every session and closes its sockets) and enabling it again.
+// Users (admin): the accounts, newest first, searched by email; roles changed; an account disabled,
+// enabled, or signed out everywhere (DELETE /v1/users/:id/sessions: every session revoked, its
+// sockets closed, the account still enabled).
 import { useEffect, useState } from "hono/jsx/dom";
 import { ApiError } from "../../client/index.ts";
 import { call, describeError } from "../api.ts";
@@ -40,8 +39,7 @@ function UserRow(props: { user: Account; onChanged: (user: Account) => void; onE
     call<Account>(`/v1/users/${user.id}/disabled`, { method: "PUT", json: { disabled } });
   const signOutEverywhere = async () => {
     try {
-      await setDisabled(true);
-      await setDisabled(false);
+      await call<null>(`/v1/users/${user.id}/sessions`, { method: "DELETE" });
       setNote("Signed out everywhere");
     } catch (e) {
       props.onError(describeError(e));

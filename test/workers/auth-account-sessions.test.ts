@@ -186,6 +186,30 @@ describe("admin: users", () => {
     );
     expect(missing.status).toBe(404);
   });
+
+  it("an admin signs an account out everywhere: its sockets close, its refresh tokens die, it may sign in again", async () => {
+    const admin = await createAuthUser({ roles: ["admin", "user"], loginable: false });
+    const user = await createAuthUser();
+    const other = await loginFrom(user, "203.0.113.9", "Tablet/1.0");
+    const socket = await join(uniqueRoom("signout"), {
+      userId: user.id,
+      sessionId: user.sessionId,
+      roles: user.roles,
+      token: user.accessToken,
+    });
+    const signOut = (id: string, auth: Record<string, string>) =>
+      call(`/v1/users/${id}/sessions`, { method: "DELETE", headers: auth });
+
+    expect((await signOut(user.id, user.auth)).status).toBe(403);
+    expect((await signOut(user.id, admin.auth)).status).toBe(204);
+    expect((await socket.waitClosed(10_000)).code).toBe(4401);
+    expect((await callJson("/v1/auth/refresh", { refreshToken: user.refreshToken })).status).toBe(401);
+    expect((await callJson("/v1/auth/refresh", { refreshToken: other.refreshToken })).status).toBe(401);
+    // Sensitive routes refuse the still-unexpired access tokens at once.
+    expect((await call("/v1/auth/sessions", { headers: bearer(other.accessToken) })).status).toBe(401);
+    expect((await callJson("/v1/auth/login", { email: user.email, password: user.password })).status).toBe(200);
+    expect((await signOut(crypto.randomUUID(), admin.auth)).status).toBe(404);
+  });
 });
 
 describe("the OpenAPI document", () => {
@@ -203,6 +227,7 @@ describe("the OpenAPI document", () => {
       ["/v1/auth/sessions/{id}", "delete"],
       ["/v1/users", "get"],
       ["/v1/users/{id}/disabled", "put"],
+      ["/v1/users/{id}/sessions", "delete"],
     ];
     for (const [path, method] of expected) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
     expect(Object.keys(doc.paths["/v1/auth/register"]?.post?.responses ?? {})).toContain("202");

@@ -9,7 +9,7 @@ import {
   requestEmailVerification,
   resetPassword,
 } from "./account-recovery.ts";
-import { listUsers, setUserDisabled } from "./admin-users.ts";
+import { listUsers, setUserDisabled, signOutUserEverywhere } from "./admin-users.ts";
 import { AUTH_BODY_LIMIT_BYTES, authContext } from "./auth-context.ts";
 import { principalOf, requireActiveSession, requireRole, requireUser } from "./guards.ts";
 import { announceRevokedSessions } from "./revocation.ts";
@@ -151,6 +151,17 @@ const disableRoute = createRoute({
   },
 });
 
+const signOutUserRoute = createRoute({
+  method: "delete",
+  path: "/v1/users/{id}/sessions",
+  tags: ["Auth"],
+  summary: "Sign an account out everywhere (admin): every session revoked, its sockets closed",
+  security: bearerSecurity,
+  middleware: [requireRole(ADMIN_ROLE), requireActiveSession()] as const,
+  request: { params: UserIdParams },
+  responses: { 204: { description: "Every session of the account revoked" }, ...problems(401, 403, 404, 422, 503) },
+});
+
 const PRIVATE = { "Cache-Control": "private, no-store" };
 
 export const accountRoutes = createRouter()
@@ -189,6 +200,10 @@ export const accountRoutes = createRouter()
     return c.body(null, 204);
   })
   .openapi(listUsersRoute, async (c) => c.json(await listUsers(c.var.deps.db, c.req.valid("query")), 200, PRIVATE))
+  .openapi(signOutUserRoute, async (c) => {
+    await signOutUserEverywhere(authContext(c), principalOf(c), c.req.valid("param").id);
+    return c.body(null, 204);
+  })
   .openapi(disableRoute, async (c) =>
     c.json(
       await setUserDisabled(authContext(c), principalOf(c), c.req.valid("param").id, c.req.valid("json").disabled),

@@ -111,3 +111,20 @@ export async function setUserDisabled(
   await announceRevokedSessions(ctx.deps, ctx.config, ctx.log, sessions);
   return toAdminUser(row);
 }
+
+/**
+ * Signs an account out everywhere (admin): every session revoked in one step, their sockets closed,
+ * sensitive routes refusing their tokens at once. The account stays enabled: it may sign in again.
+ */
+export async function signOutUserEverywhere(ctx: AuthContext, admin: Principal, userId: string): Promise<void> {
+  const now = new Date();
+  const sessions = await withDatabase(() =>
+    ctx.deps.db.transaction(async (tx) => {
+      const [found] = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId));
+      if (!found) throw notFound("No account has this id.");
+      return revokeAllSessions(tx, userId, liveSince(ctx.config), now);
+    }),
+  );
+  ctx.log.info("account signed out everywhere by an admin", { userId, by: admin.userId, sessions: sessions.length });
+  await announceRevokedSessions(ctx.deps, ctx.config, ctx.log, sessions);
+}
