@@ -6,6 +6,7 @@ import { serve } from "@hono/node-server";
 import { neonConfig } from "@neondatabase/serverless";
 import { WebSocket, WebSocketServer } from "ws";
 import type { RoomSocket, SocketUpgrader } from "./local-rooms.ts";
+import { ProblemError, problemResponse } from "../src/core/problem.ts";
 import { createRuntimeService } from "./service.ts";
 
 // The Neon driver needs a WebSocket constructor outside browsers and Workers.
@@ -89,6 +90,23 @@ server.on("upgrade", (incoming: IncomingMessage, socket: Duplex, head: Buffer) =
       service.log.error("upgrade failed", { error });
       socket.destroy();
     });
+});
+
+// Requests node:http refuses before the app sees them (a request line or headers over its 16 KiB
+// limit, a malformed request) get the same problem+json as every other refusal, not Node's bare reply.
+server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+  if (error.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === "HPE_HEADER_OVERFLOW";
+  const problem = new ProblemError({
+    status: tooLarge ? 431 : 400,
+    detail: tooLarge
+      ? "The request line and headers are over the server's 16 KiB limit."
+      : "The request could not be parsed as HTTP/1.1.",
+  });
+  refuseOnSocket(socket, problemResponse(problem, crypto.randomUUID())).catch(() => socket.destroy());
 });
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -84,37 +84,55 @@ export async function startRoomsStack(extraVars: Record<string, string> = {}): P
     const envFile = join(workDir, "wrangler.env");
     await writeFile(envFile, formatEnvFile(vars), { mode: 0o600 });
 
-    const port = await freePort();
-    const inspectorPort = await freePort();
-    const wrangler = spawn(
-      process.execPath,
-      [
-        join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
-        "dev",
-        "--port",
-        String(port),
-        "--ip",
-        "127.0.0.1",
-        "--inspector-port",
-        String(inspectorPort),
-        "--persist-to",
-        join(workDir, "state"),
-        "--env-file",
-        envFile,
-        "--log-level",
-        "warn",
-        "--show-interactive-dev-session=false",
-      ],
-      {
-        cwd: ROOT,
-        stdio: ["ignore", "inherit", "inherit"],
-        detached: true,
-        env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-      },
-    );
+    // A free port can be taken by a parallel test file before wrangler binds it: then try new ones.
+    const startWrangler = async () => {
+      const port = await freePort();
+      const inspectorPort = await freePort();
+      const wrangler = spawn(
+        process.execPath,
+        [
+          join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+          "dev",
+          "--port",
+          String(port),
+          "--ip",
+          "127.0.0.1",
+          "--inspector-port",
+          String(inspectorPort),
+          "--persist-to",
+          join(workDir, "state"),
+          "--env-file",
+          envFile,
+          "--log-level",
+          "warn",
+          "--show-interactive-dev-session=false",
+        ],
+        {
+          cwd: ROOT,
+          stdio: ["ignore", "inherit", "inherit"],
+          detached: true,
+          env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+        },
+      );
+      const baseUrl = `http://127.0.0.1:${port}`;
+      try {
+        await waitForHealth(`${baseUrl}/healthz`, wrangler, 120_000);
+      } catch (error) {
+        await stopGroup(wrangler);
+        throw error;
+      }
+      return { wrangler, port, baseUrl };
+    };
+    let started: Awaited<ReturnType<typeof startWrangler>> | undefined;
+    for (let attempt = 1; !started; attempt++) {
+      try {
+        started = await startWrangler();
+      } catch (error) {
+        if (attempt >= 3) throw error;
+      }
+    }
+    const { wrangler, port, baseUrl } = started;
     cleanups.push(() => stopGroup(wrangler));
-    const baseUrl = `http://127.0.0.1:${port}`;
-    await waitForHealth(`${baseUrl}/healthz`, wrangler, 120_000);
 
     const config = parseConfig(vars);
     return {
