@@ -4,6 +4,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   PutObjectCommand,
@@ -26,13 +27,6 @@ export interface StorageOptions {
   timeoutMs: number;
 }
 
-export interface Storage {
-  client: S3Client;
-  bucket: string;
-  publicBaseUrl: string;
-  timeoutMs: number;
-}
-
 /**
  * Bundled for Workers, the SDK takes its browser XML parser, which needs the DOM's `DOMParser` and
  * `Node`; workerd has neither (aws-sdk-js-v3 issue 7375), so every XML answer (CreateMultipartUpload,
@@ -49,9 +43,9 @@ function provideXmlParser(): void {
  * An S3 client for R2 or any S3-compatible store. R2 rejects the SDK's default CRC32 checksums
  * (sent since 3.729), so checksums are computed and validated only when an operation requires them.
  */
-export function createStorage(options: StorageOptions): Storage {
+export function createS3Client(options: Omit<StorageOptions, "bucket" | "publicBaseUrl" | "timeoutMs">): S3Client {
   provideXmlParser();
-  const client = new S3Client({
+  return new S3Client({
     endpoint: options.endpoint,
     region: options.region,
     forcePathStyle: options.forcePathStyle,
@@ -60,7 +54,6 @@ export function createStorage(options: StorageOptions): Storage {
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: 2,
   });
-  return { client, bucket: options.bucket, publicBaseUrl: options.publicBaseUrl, timeoutMs: options.timeoutMs };
 }
 
 export interface ObjectInfo {
@@ -79,6 +72,10 @@ export interface CompletedPart {
  * (the upstream's text is kept as the logged cause only).
  */
 export interface ObjectStore {
+  /** Resolves once the bucket answers within `timeoutMs`; rejects with the store's own error (readiness classifies it). */
+  ping(timeoutMs: number): Promise<void>;
+  /** Ends the client's connections; the store is not used after. */
+  close(): void;
   publicUrl(key: string): string;
   put(key: string, body: Uint8Array, contentType: string): Promise<void>;
   head(key: string): Promise<ObjectInfo | null>;
@@ -162,21 +159,45 @@ const nameOf = (error: unknown): string | undefined => (error as { name?: string
 /** Each segment is percent-encoded so a key always maps to exactly one URL path. */
 export const encodeKey = (key: string): string => key.split("/").map(encodeURIComponent).join("/");
 
-export function objectStore(storage: Storage): ObjectStore {
-  const { client, bucket, timeoutMs } = storage;
+/** A store answer that means "not there" (a value for the caller), not a fault. */
+interface Absent<A> {
+  when(error: unknown): boolean;
+  value: A;
+}
 
-  // The abort signal ends the socket; withTimeout turns the wait into a TimeoutError (503) even if
-  // the SDK were to ignore the signal.
-  const send = async <T>(what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+/** The object store over S3/R2: every call bounded by `timeoutMs`, every fault a 503 problem. */
+export function createStorage(options: StorageOptions): ObjectStore {
+  const client = createS3Client(options);
+  const { bucket, timeoutMs } = options;
+
+  // The one wrapper of every store call. The abort signal ends the socket; withTimeout turns the
+  // wait into a TimeoutError (503) even if the SDK were to ignore the signal. An answer `absent`
+  // recognises is a value, anything else a 503 (the upstream's text is kept as the logged cause only).
+  async function send<T, A = never>(
+    what: string,
+    run: (signal: AbortSignal) => Promise<T>,
+    absent?: Absent<A>,
+  ): Promise<T | A> {
     try {
       return await withTimeout(`storage (${what})`, timeoutMs, run(AbortSignal.timeout(timeoutMs)));
     } catch (error) {
+      if (absent?.when(error)) return absent.value;
       throw dependencyUnavailable("storage", error);
     }
-  };
+  }
 
   return {
-    publicUrl: (key) => `${storage.publicBaseUrl}/${encodeKey(key)}`,
+    ping: async (ms) => {
+      await withTimeout(
+        "storage",
+        ms,
+        client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: AbortSignal.timeout(ms) }),
+      );
+    },
+
+    close: () => client.destroy(),
+
+    publicUrl: (key) => `${options.publicBaseUrl}/${encodeKey(key)}`,
 
     put: async (key, body, contentType) => {
       await sendBody(body, async (stream) => {
@@ -195,34 +216,22 @@ export function objectStore(storage: Storage): ObjectStore {
     },
 
     head: async (key) => {
-      try {
-        const head = await withTimeout(
-          "storage (head)",
-          timeoutMs,
-          client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), {
-            abortSignal: AbortSignal.timeout(timeoutMs),
-          }),
-        );
-        return { size: head.ContentLength ?? 0, contentType: head.ContentType };
-      } catch (error) {
-        if (statusOf(error) === 404 || nameOf(error) === "NotFound") return null;
-        throw dependencyUnavailable("storage", error);
-      }
+      const head = await send(
+        "head",
+        (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }),
+        { when: (error) => statusOf(error) === 404 || nameOf(error) === "NotFound", value: null },
+      );
+      return head && { size: head.ContentLength ?? 0, contentType: head.ContentType };
     },
 
     read: async (key) => {
-      try {
-        // Only the response headers are bounded here; the caller bounds reading the body.
-        const got = await withTimeout(
-          "storage (get)",
-          timeoutMs,
-          client.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
-        );
-        return got.Body ? (got.Body.transformToWebStream() as ReadableStream<Uint8Array>) : null;
-      } catch (error) {
-        if (statusOf(error) === 404 || nameOf(error) === "NoSuchKey") return null;
-        throw dependencyUnavailable("storage", error);
-      }
+      // Only the response headers are bounded here (no abort signal: it would cut the body off
+      // later); the caller bounds reading the body.
+      const got = await send("get", () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })), {
+        when: (error) => statusOf(error) === 404 || nameOf(error) === "NoSuchKey",
+        value: null,
+      });
+      return got?.Body ? (got.Body.transformToWebStream() as ReadableStream<Uint8Array>) : null;
     },
 
     delete: async (key) => {
@@ -262,43 +271,41 @@ export function objectStore(storage: Storage): ObjectStore {
     },
 
     completeMultipart: async (key, uploadId, parts) => {
-      try {
-        await withTimeout(
-          "storage (complete multipart)",
-          timeoutMs,
-          client.send(
+      const completed = await send(
+        "complete multipart",
+        async (abortSignal) => {
+          await client.send(
             new CompleteMultipartUploadCommand({
               Bucket: bucket,
               Key: key,
               UploadId: uploadId,
               MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
             }),
-            { abortSignal: AbortSignal.timeout(timeoutMs) },
-          ),
-        );
-        return true;
-      } catch (error) {
-        const status = statusOf(error);
-        if (status !== undefined && status >= 400 && status < 500) return false;
-        throw dependencyUnavailable("storage", error);
-      }
+            { abortSignal },
+          );
+          return true;
+        },
+        {
+          when: (error) => {
+            const status = statusOf(error);
+            return status !== undefined && status >= 400 && status < 500;
+          },
+          value: false,
+        },
+      );
+      return completed;
     },
 
     abortMultipart: async (key, uploadId) => {
-      try {
-        await withTimeout(
-          "storage (abort multipart)",
-          timeoutMs,
+      await send(
+        "abort multipart",
+        (abortSignal) =>
           client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
-            abortSignal: AbortSignal.timeout(timeoutMs),
+            abortSignal,
           }),
-        );
-      } catch (error) {
-        if (statusOf(error) === 404 || nameOf(error) === "NoSuchUpload") return;
-        throw dependencyUnavailable("storage", error);
-      }
+        { when: (error) => statusOf(error) === 404 || nameOf(error) === "NoSuchUpload", value: undefined },
+      );
     },
-
     listMultipartUploads: async (key) => {
       const listed = await send("list multipart", (abortSignal) =>
         client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key, MaxUploads: 1000 }), {

@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./app-env.ts";
 import { configFor } from "./config.ts";
 import type { BackgroundTasks } from "./deferred-work.ts";
-import { createDeps } from "./deps.ts";
+import { createDeps } from "../composition/deps.ts";
 import { createLogger, type Logger, type LogLevel } from "./logger.ts";
 
 /** The request's ExecutionContext, or (outside a runtime, e.g. app.request in a unit test) awaiting inline. */
