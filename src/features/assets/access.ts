@@ -1,12 +1,10 @@
-import { notFound, ProblemError } from "../../core/problem.ts";
+import { notFound } from "../../core/problem.ts";
 import type { AssetRow } from "../../db/schema.ts";
-import type { Actor, AssetServiceDeps } from "./service-deps.ts";
+import type { Actor, AssetServiceDeps } from "./model.ts";
 
 /** Who may see and change an asset. Everyone else is told it does not exist. */
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export const conflict = (detail: string) => new ProblemError({ status: 409, detail });
 
 export const canManage = (actor: Actor | null, row: AssetRow): boolean =>
   actor !== null && (actor.admin || actor.userId === row.ownerId);

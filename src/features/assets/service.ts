@@ -1,7 +1,8 @@
 import { forbidden, notFound } from "../../core/problem.ts";
-import { canManage, conflict, findVisible } from "./access.ts";
+import { canManage, findVisible } from "./access.ts";
+import { conflict } from "./problems.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
-import type { Actor, AssetServiceDeps } from "./service-deps.ts";
+import type { Actor, AssetServiceDeps } from "./model.ts";
 import { PRESIGN_GET_EXPIRY_SECONDS } from "./timing.ts";
 import { type AssetView, toAssetView } from "./view.ts";
 
