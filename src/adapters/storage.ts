@@ -13,8 +13,9 @@ import {
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { DOMParser as XmlDomParser, Node as XmlNode } from "@xmldom/xmldom";
+import { digestHex } from "../../common/encoding.ts";
 import { dependencyUnavailable } from "../core/problem.ts";
-import { withTimeout } from "../core/timeout.ts";
+import { withTimeout } from "../../common/timeout.ts";
 
 export interface StorageOptions {
   endpoint: string;
@@ -114,8 +115,7 @@ async function withPayloadHash<C extends { middlewareStack: { add(...args: never
   command: C,
   body: Uint8Array,
 ): Promise<C> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body as Uint8Array<ArrayBuffer>));
-  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = await digestHex(body);
   type Handler = (args: { request: unknown }) => Promise<unknown>;
   const middleware =
     (next: Handler): Handler =>

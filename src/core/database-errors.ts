@@ -1,6 +1,6 @@
 import { DrizzleQueryError } from "drizzle-orm/errors";
 import { dependencyUnavailable, ProblemError } from "./problem.ts";
-import { withTimeout } from "./timeout.ts";
+import { withTimeout } from "../../common/timeout.ts";
 
 // A Postgres server error carries a five-character SQLSTATE; a connection failure does not.
 const SQLSTATE = /^[0-9A-Z]{5}$/;

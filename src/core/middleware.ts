@@ -4,7 +4,7 @@ import type { AppEnv } from "./app-env.ts";
 import { configFor } from "./config.ts";
 import type { BackgroundTasks } from "./deferred-work.ts";
 import { createDeps } from "../composition/deps.ts";
-import { createLogger, type Logger, type LogLevel } from "./logger.ts";
+import { createLogger, type Logger, type LogLevel } from "../../common/logger.ts";
 
 /** The request's ExecutionContext, or (outside a runtime, e.g. app.request in a unit test) awaiting inline. */
 function backgroundOf(c: Context<AppEnv>): BackgroundTasks {

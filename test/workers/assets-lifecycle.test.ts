@@ -8,7 +8,7 @@ import { storageOptionsFromConfig } from "../../src/composition/deps.ts";
 import { createApp } from "../../src/app.ts";
 import type { Bindings } from "../../src/core/app-env.ts";
 import { configFor } from "../../src/core/config.ts";
-import type { Logger } from "../../src/core/logger.ts";
+import type { Logger } from "../../common/logger.ts";
 import { dependencyUnavailable } from "../../src/core/problem.ts";
 import { type AssetRow, assets } from "../../src/db/schema.ts";
 import { type AssetEventType, roomAssetEvents } from "../../src/features/assets/events.ts";

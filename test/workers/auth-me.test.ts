@@ -4,7 +4,7 @@ import { createApp } from "../../src/app.ts";
 import { configFor } from "../../src/core/config.ts";
 import type { Deps } from "../../src/core/deps.ts";
 import { onError } from "../../src/core/error-handler.ts";
-import { createLogger } from "../../src/core/logger.ts";
+import { createLogger } from "../../common/logger.ts";
 import { createRouter } from "../../src/core/openapi.ts";
 import { issueAccessToken } from "../../src/features/auth/access-token.ts";
 import { authRoutes } from "../../src/features/auth/routes.ts";

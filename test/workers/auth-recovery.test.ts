@@ -5,7 +5,7 @@ import type { Database } from "../../src/adapters/postgres.ts";
 import type { Bindings } from "../../src/core/app-env.ts";
 import { createDeps } from "../../src/composition/deps.ts";
 import type { Deps } from "../../src/core/deps.ts";
-import { createLogger } from "../../src/core/logger.ts";
+import { createLogger } from "../../common/logger.ts";
 import { ProblemError } from "../../src/core/problem.ts";
 import { settings } from "../../src/db/schema.ts";
 import { createDisabledMailer, createHttpMailer } from "../../src/adapters/mail.ts";
@@ -13,7 +13,7 @@ import { forgotPassword } from "../../src/features/auth/account-recovery.ts";
 import { mailerFor } from "../../src/features/auth/auth-mailer.ts";
 import { linkBaseOf } from "../../src/features/auth/service.ts";
 import { callWithEnv } from "./support/settings.ts";
-import type { Logger } from "../../src/core/logger.ts";
+import type { Logger } from "../../common/logger.ts";
 import {
   type AuthContext,
   login as loginService,

@@ -7,7 +7,7 @@ import type { Bindings } from "../../src/core/app-env.ts";
 import { configFor } from "../../src/core/config.ts";
 import { createDeps } from "../../src/composition/deps.ts";
 import type { Deps } from "../../src/core/deps.ts";
-import { createLogger } from "../../src/core/logger.ts";
+import { createLogger } from "../../common/logger.ts";
 import { refreshTokens } from "../../src/db/schema.ts";
 import { revocationTtlSeconds, revokedSessionKey } from "../../src/features/auth/revocation.ts";
 import { logout } from "../../src/features/auth/service.ts";

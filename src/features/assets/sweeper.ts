@@ -1,6 +1,6 @@
 import type { ObjectStore } from "../../adapters/storage.ts";
 import type { Deps } from "../../core/deps.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import { type AssetRepository, drizzleAssetRepository } from "./repository.ts";
 import { sweepCutoffs } from "./timing.ts";
 

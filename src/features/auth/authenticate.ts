@@ -1,6 +1,6 @@
 import type { Config } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import type { Principal } from "../../core/principal.ts";
 import { unauthorized } from "../../core/problem.ts";
 import { InvalidTokenError, verifyAccessToken } from "./access-token.ts";

@@ -1,7 +1,9 @@
+import { toHex } from "../../../common/encoding.ts";
+
 import type { SignatureAlgorithm } from "hono/utils/jwt/jwa";
 import type { Config, ExternalIssuerConfig } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import type { Principal } from "../../core/principal.ts";
 import { dependencyUnavailable } from "../../core/problem.ts";
 import { users } from "../../db/schema.ts";
@@ -186,7 +188,7 @@ export async function externalUuid(kind: "user" | "session", issuer: string, val
   const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", input)).slice(0, 16);
   bytes[6] = ((bytes[6] as number) & 0x0f) | 0x80;
   bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = toHex(bytes);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 

@@ -1,4 +1,5 @@
 import { verify } from "hono/jwt";
+import { decodeUtf8, fromBase64Url, toBase64Url } from "../../../common/encoding.ts";
 import type { SignatureAlgorithm } from "hono/utils/jwt/jwa";
 
 /**
@@ -30,12 +31,6 @@ const FORBIDDEN_HEADERS = ["crit", "jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"
 export const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-export const toBase64Url = (bytes: Uint8Array): string =>
-  btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
-
 /**
  * Decodes base64url and insists on the canonical form: a last character with non-zero unused bits
  * decodes to the same bytes as its canonical twin, so without this check one signed token would
@@ -44,7 +39,7 @@ export const toBase64Url = (bytes: Uint8Array): string =>
 function decodeBase64Url(segment: string): Uint8Array {
   let bytes: Uint8Array;
   try {
-    bytes = Uint8Array.from(atob(segment.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
+    bytes = fromBase64Url(segment);
   } catch {
     throw new InvalidTokenError("a segment is not base64url");
   }
@@ -56,7 +51,7 @@ function decodeBase64Url(segment: string): Uint8Array {
 export function decodeSegment(segment: string): unknown {
   const bytes = decodeBase64Url(segment);
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+    return JSON.parse(decodeUtf8(bytes));
   } catch {
     throw new InvalidTokenError("a segment is not JSON");
   }

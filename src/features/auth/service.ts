@@ -1,6 +1,6 @@
 import type { Config } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import { notFound, unauthorized } from "../../core/problem.ts";
 import type { Principal } from "../../core/principal.ts";
 import { CLOCK_SKEW_SECONDS, issueAccessToken } from "./access-token.ts";

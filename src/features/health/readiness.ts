@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Deps } from "../../core/deps.ts";
-import type { Logger } from "../../core/logger.ts";
-import { TimeoutError, withTimeout } from "../../core/timeout.ts";
+import type { Logger } from "../../../common/logger.ts";
+import { TimeoutError, withTimeout } from "../../../common/timeout.ts";
 
 export interface Check {
   ok: boolean;

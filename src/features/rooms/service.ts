@@ -3,7 +3,7 @@ import type { HistoryItem } from "../../../durable/room-logic.ts";
 import type { PresenceUser } from "../../../protocol/frames.ts";
 import type { RoomGateway } from "../../adapters/rooms.ts";
 import type { Config } from "../../core/config.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import type { Principal } from "../../core/principal.ts";
 import {
   dependencyUnavailable,

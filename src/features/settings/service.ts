@@ -1,7 +1,8 @@
 import { withDatabase } from "../../core/database-errors.ts";
 import type { BackgroundTasks } from "../../core/deferred-work.ts";
-import type { Logger } from "../../core/logger.ts";
-import { notFound, validationFailed } from "../../core/problem.ts";
+import type { Logger } from "../../../common/logger.ts";
+import { decodeCursor, encodeCursor } from "../../core/cursor.ts";
+import { notFound } from "../../core/problem.ts";
 import type { SettingsCache } from "./cache.ts";
 import type { SettingsEvents } from "./events.ts";
 import { type LocalSnapshot, readLocal } from "./local-snapshot.ts";
@@ -47,17 +48,13 @@ export const DEFAULT_PUBLISH_TIMEOUT_MS = 3_000;
 const MAX_VERSION = 2_147_483_647;
 
 // Opaque to clients; a version number underneath ("v12"), so pages stay stable while history grows.
-const encodeCursor = (version: number) => btoa(`v${version}`).replace(/=+$/, "");
-function decodeCursor(cursor: string): number {
-  try {
-    const match = /^v([1-9][0-9]{0,9})$/.exec(atob(cursor));
+const encodeVersionCursor = (version: number) => encodeCursor(`v${version}`);
+const decodeVersionCursor = (cursor: string): number =>
+  decodeCursor(cursor, (text) => {
+    const match = /^v([1-9][0-9]{0,9})$/.exec(text);
     // Versions are Postgres integers: a larger number was never issued (and would fail the query).
-    if (match?.[1] && Number(match[1]) <= MAX_VERSION) return Number(match[1]);
-  } catch {
-    // fall through to the 422 below
-  }
-  throw validationFailed([{ path: "query.cursor", message: "is not a cursor this service issued" }]);
-}
+    return match?.[1] && Number(match[1]) <= MAX_VERSION ? Number(match[1]) : undefined;
+  });
 
 /** Runtime settings: cache-first reads with visibility per caller, conditional writes, history. */
 export function createSettingsService(deps: SettingsServiceDeps) {
@@ -130,13 +127,13 @@ export function createSettingsService(deps: SettingsServiceDeps) {
 
     /** Past versions, newest first (deletions included). 404 when the key never existed. */
     async history(key: string, options: { cursor?: string | undefined; limit: number }): Promise<HistoryPage> {
-      const beforeVersion = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+      const beforeVersion = options.cursor === undefined ? undefined : decodeVersionCursor(options.cursor);
       const limit = Math.min(Math.max(options.limit, 1), MAX_SETTINGS_HISTORY_PAGE);
       const rows = await database(() => deps.repo.history(key, { beforeVersion, limit: limit + 1 }));
       if (rows.length === 0 && beforeVersion === undefined) throw notFound();
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.version) : null };
+      return { items, nextCursor: rows.length > limit && last ? encodeVersionCursor(last.version) : null };
     },
   };
 }

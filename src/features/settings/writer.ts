@@ -1,7 +1,7 @@
 import type { BackgroundTasks } from "../../core/deferred-work.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import { notFound, validationFailed } from "../../core/problem.ts";
-import { withTimeout } from "../../core/timeout.ts";
+import { withTimeout } from "../../../common/timeout.ts";
 import type { SettingsCache } from "./cache.ts";
 import type { SettingsEvents } from "./events.ts";
 import type { LocalSnapshot } from "./local-snapshot.ts";
