@@ -69,6 +69,16 @@ const toHistory = (row: SettingHistoryRow): HistoryEntry => ({
   changedBy: row.changedBy,
 });
 
+/** The history row of a committed write: the setting as it now is, by whom. */
+const historyOf = (row: SettingRow, value: unknown, actor: string | null) => ({
+  key: row.key,
+  value: jsonb(value),
+  version: row.version,
+  visibility: row.visibility,
+  changedAt: row.updatedAt,
+  changedBy: actor,
+});
+
 /**
  * Drizzle over the request's pool. Every change writes `settings` and appends `settings_history` in
  * one transaction, and updates are conditional on the version, so of two writers holding the same
@@ -112,14 +122,7 @@ export function createSettingsRepository(db: Database): SettingsRepository {
             .onConflictDoNothing({ target: settings.key })
             .returning();
           if (!row) return { status: "exists" } as const;
-          await tx.insert(settingsHistory).values({
-            key: row.key,
-            value: jsonb(input.value),
-            version: row.version,
-            visibility: row.visibility,
-            changedAt: row.updatedAt,
-            changedBy: input.actor,
-          });
+          await tx.insert(settingsHistory).values(historyOf(row, input.value, input.actor));
           return { status: "created", setting: toSetting(row) } as const;
         }),
       ),
@@ -140,14 +143,7 @@ export function createSettingsRepository(db: Database): SettingsRepository {
             .where(and(eq(settings.key, input.key), eq(settings.version, input.expectedVersion)))
             .returning();
           if (!row) return null;
-          await tx.insert(settingsHistory).values({
-            key: row.key,
-            value: jsonb(input.value),
-            version: row.version,
-            visibility: row.visibility,
-            changedAt: row.updatedAt,
-            changedBy: input.actor,
-          });
+          await tx.insert(settingsHistory).values(historyOf(row, input.value, input.actor));
           return toSetting(row);
         }),
       ),
