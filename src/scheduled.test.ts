@@ -13,24 +13,31 @@ import { runScheduledJobs } from "./scheduled.ts";
  * rows are swept or pruned under it. Each job swallows its errors, so every case asserts what the
  * run did (rows, objects, open uploads, log lines), never only that it returned.
  */
-const shared = testEnv as unknown as Bindings & Record<string, string>;
-const bucket = shared.TEST_SCHEDULED_BUCKET;
-const own = {
-  ...shared,
-  DATABASE_URL: shared.TEST_SCHEDULED_DATABASE_URL,
+const binding = (name: string): string => {
+  const value = (testEnv as unknown as Record<string, unknown>)[name];
+  if (typeof value !== "string") throw new Error(`test/global-setup.ts provides no ${name}`);
+  return value;
+};
+const bucket = binding("TEST_SCHEDULED_BUCKET");
+const databaseUrl = binding("TEST_SCHEDULED_DATABASE_URL");
+const publicBaseUrl = `${binding("S3_ENDPOINT")}/${bucket}`;
+const withEnv = (vars: Record<string, string>) => ({ ...testEnv, ...vars }) as unknown as Bindings;
+const ownVars = {
+  DATABASE_URL: databaseUrl,
   S3_BUCKET: bucket,
-  S3_PUBLIC_BASE_URL: `${shared.S3_ENDPOINT}/${bucket}`,
-  REDIS_KEY_PREFIX: `${shared.REDIS_KEY_PREFIX}cron:`,
+  S3_PUBLIC_BASE_URL: publicBaseUrl,
+  REDIS_KEY_PREFIX: `${binding("REDIS_KEY_PREFIX")}cron:`,
   LOG_LEVEL: "info",
-} as Bindings;
-const storageDown = { ...own, S3_ENDPOINT: "http://127.0.0.1:9", STORAGE_TIMEOUT_MS: "2000" } as Bindings;
-const postgresDown = { ...own, DATABASE_WS_PROXY: "ws://127.0.0.1:9/v1", DATABASE_TIMEOUT_MS: "2000" } as Bindings;
+};
+const own = withEnv(ownVars);
+const storageDown = withEnv({ ...ownVars, S3_ENDPOINT: "http://127.0.0.1:9", STORAGE_TIMEOUT_MS: "2000" });
+const postgresDown = withEnv({ ...ownVars, DATABASE_WS_PROXY: "ws://127.0.0.1:9/v1", DATABASE_TIMEOUT_MS: "2000" });
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
 async function withDb<T>(work: (db: Database) => Promise<T>): Promise<T> {
-  const pg = createPostgres({ url: own.DATABASE_URL, wsProxy: shared.DATABASE_WS_PROXY, timeoutMs: 5_000 });
+  const pg = createPostgres({ url: databaseUrl, wsProxy: binding("DATABASE_WS_PROXY"), timeoutMs: 5_000 });
   try {
     return await work(pg.db);
   } finally {
@@ -40,12 +47,12 @@ async function withDb<T>(work: (db: Database) => Promise<T>): Promise<T> {
 
 async function withStore<T>(work: (store: ObjectStore) => Promise<T>): Promise<T> {
   const storage = createStorage({
-    endpoint: shared.S3_ENDPOINT,
-    region: shared.S3_REGION,
+    endpoint: binding("S3_ENDPOINT"),
+    region: binding("S3_REGION"),
     bucket,
-    accessKeyId: shared.S3_ACCESS_KEY_ID,
-    secretAccessKey: shared.S3_SECRET_ACCESS_KEY,
-    publicBaseUrl: own.S3_PUBLIC_BASE_URL,
+    accessKeyId: binding("S3_ACCESS_KEY_ID"),
+    secretAccessKey: binding("S3_SECRET_ACCESS_KEY"),
+    publicBaseUrl: publicBaseUrl,
     forcePathStyle: true,
     timeoutMs: 5_000,
   });
@@ -160,7 +167,7 @@ async function seedAsset(
       .values({
         ownerId,
         objectKey: key,
-        url: `${own.S3_PUBLIC_BASE_URL}/${key}`,
+        url: `${publicBaseUrl}/${key}`,
         filename: `${label}.bin`,
         contentType: "application/octet-stream",
         size: 16,
@@ -259,7 +266,7 @@ describe("the scheduled jobs", () => {
     const written = logLines()
       .map((l) => JSON.stringify(l))
       .join("\n");
-    expect(written).not.toContain(shared.S3_SECRET_ACCESS_KEY);
+    expect(written).not.toContain(binding("S3_SECRET_ACCESS_KEY"));
     expect(await refreshTokensLeft()).toEqual(["live", "recent", "stale"]);
     expect(await mailTokensLeft()).toHaveLength(2);
     expect(await assetStatus([abandoned.id])).toEqual({ [abandoned.id]: "pending" });
