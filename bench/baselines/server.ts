@@ -337,7 +337,10 @@ const io = new Server(httpServer, {
 });
 io.adapter(
   streams
-    ? createStreamsAdapter(redis, { streamName: `${PREFIX}socket.io-stream`, sessionKeyPrefix: `${PREFIX}sio:session:` })
+    ? createStreamsAdapter(redis, {
+        streamName: `${PREFIX}socket.io-stream`,
+        sessionKeyPrefix: `${PREFIX}sio:session:`,
+      })
     : createAdapter(pub, sub, { key: `${PREFIX}socket.io` }),
 );
 // The express-session middleware runs on the handshake, so a socket carries the signed-in user.

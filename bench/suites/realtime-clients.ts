@@ -184,6 +184,8 @@ export interface OursTarget {
   /** Server base URLs; client i connects to urls[i % urls.length], the publisher to urls[0]. */
   urls: string[];
   pids: number[];
+  /** Distinguishes this side's users from the realtime suite's (emails are unique). */
+  tag: string;
 }
 
 export async function connectOurs(
@@ -194,7 +196,8 @@ export async function connectOurs(
   deadline: number,
   target?: OursTarget,
 ): Promise<Side> {
-  const users = await createUsers(ctx.services.databaseUrl, ctx.workerVars, `${ctx.runId}-rt${clients}`, clients + 1);
+  const tag = target?.tag ?? `${ctx.runId}-rt${clients}`;
+  const users = await createUsers(ctx.services.databaseUrl, ctx.workerVars, tag, clients + 1);
   const urls = (target?.urls ?? [ctx.ours.url]).map((u) => `${u.replace(/^http/, "ws")}/v1/rooms/${room}/ws`);
   const url = urls[0] as string;
   const publisherUser = users.pop();
