@@ -77,6 +77,8 @@ interface CrashClient {
   at: number;
   moved: boolean;
   resumedAt: number;
+  /** The control client (socket.io only): left out of the tally, reported on its own. */
+  control?: boolean;
 }
 
 /** One side of the scenario: opens its clients and publisher, publishes, reports deliveries. */
@@ -87,6 +89,8 @@ interface CrashDriver {
   clients: CrashClient[];
   recovered?: () => number;
   controlRecovered?: () => boolean;
+  /** Called halfway to the kill, without waiting (the harness' control check); awaited before the tally. */
+  midway?: () => Promise<void>;
   close(): void;
 }
 
@@ -106,29 +110,32 @@ async function runCrash(driver: CrashDriver, members: FleetMember[], opts: Crash
   const killAtIndex = Math.round(opts.ratePerS * opts.beforeS);
   let killedAt = 0;
   let killing: Promise<void> | undefined;
+  let checking: Promise<void> | undefined;
   const start = performance.now();
   for (let i = 0; i < total; i++) {
     const wait = start + (i * 1000) / opts.ratePerS - performance.now();
     if (wait > 0) await sleep(wait);
+    if (i === Math.floor(killAtIndex / 2)) checking = driver.midway?.();
     if (i === killAtIndex) {
       killedAt = performance.now();
       killing = victim.kill();
     }
     driver.publish(i);
   }
-  await killing;
+  await Promise.all([killing, checking]);
   // Drain: until every client has every acknowledged message, or the window closes.
   const drainUntil = performance.now() + opts.drainS * 1000;
   const complete = () => driver.clients.every((c) => new Set(c.received).size >= driver.acked.size);
   while (!complete() && performance.now() < drainUntil) await sleep(50);
   await sleep(200);
-  const moved = driver.clients.filter((c) => c.moved);
+  const counted = driver.clients.filter((c) => !c.control);
+  const moved = counted.filter((c) => c.moved);
   const result: CrashResult = {
     ...tallyDeliveries(
       driver.acked,
-      driver.clients.map((c) => c.received),
+      counted.map((c) => c.received),
     ),
-    clients: driver.clients.length,
+    clients: counted.length,
     movedClients: moved.length,
     published: total,
     acked: driver.acked.size,
@@ -280,7 +287,7 @@ function baselineDriver(ctx: BenchContext, members: FleetMember[], room: string,
   const victim = members.length - 1;
   let publisher: Socket | undefined;
   let closing = false;
-  let controlRecovered = false;
+  let controlRestored = false;
 
   const openClient = (client: BaseClient, at: number): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -336,7 +343,8 @@ function baselineDriver(ctx: BenchContext, members: FleetMember[], room: string,
     clients,
     acked,
     recovered: () => clients.filter((c) => c.recovered).length,
-    controlRecovered: () => controlRecovered,
+    // Restored, and it missed nothing of what was acknowledged.
+    controlRecovered: () => controlRestored && tallyDeliveries(acked, [(clients[0] as BaseClient).received]).lost === 0,
     async open(deadline) {
       const users = await mintSessions(ctx.redis, {
         keyPrefix: ctx.baseline.keyPrefix,
@@ -358,16 +366,20 @@ function baselineDriver(ctx: BenchContext, members: FleetMember[], room: string,
       };
       await openClient(pub, 0);
       publisher = pub.socket;
-      // The control: the first client's transport closes while its process lives (socket.io then
-      // persists the session), and it reconnects to the second process the same way the moved ones do.
+    },
+    // The control: the first client's transport closes while its process lives (socket.io then
+    // persists the session), and it reconnects to the second process the same way the moved ones
+    // do. It must then be restored and miss nothing, or the harness' resume path is what fails.
+    async midway() {
       const control = clients[0] as BaseClient;
+      control.control = true;
       const old = control.socket as Socket;
       const gone = new Promise<void>((resolve) => old.once("disconnect", () => resolve()));
       old.io.engine.close();
       await gone;
-      await sleep(300);
-      await openClient(control, 1);
-      controlRecovered = control.wasRecovered === true;
+      await sleep(200);
+      await reopen(() => openClient(control, 1));
+      controlRestored = control.wasRecovered === true;
     },
     publish(i) {
       publisher?.emit("publish", { room, data: { i, t: performance.now() }, id: i }, (reply: { id?: unknown }) => {

@@ -171,7 +171,9 @@ export function crashRows(benchmark: string, ours: CrashResult, base: CrashResul
       }${
         base.controlRecovered === undefined
           ? ""
-          : ` (control: a session persisted by a live process was ${base.controlRecovered ? "" : "NOT "}restored on another)`
+          : `; control (a client whose transport closed while its process lived, resumed on another): ${
+              base.controlRecovered ? "restored, missed nothing" : "NOT restored: the harness' resume path failed"
+            }`
       }`,
     }),
   ];
