@@ -218,7 +218,7 @@ describe("the scheduled jobs", () => {
     expect(await openUploads(partsInWindow.key)).toHaveLength(1);
     expect(await objectExists(ready.key)).toBe(true);
     expect(logOf("prune-refresh-tokens", "pruned expired refresh tokens")).toMatchObject([
-      { level: "info", removed: 1 },
+      { level: "info", removed: 1, mailLinksRemoved: 1 },
     ]);
     expect(logOf("sweep-pending-uploads", "swept pending uploads")).toMatchObject([
       { level: "info", removed: 2, failed: 0 },

@@ -14,7 +14,7 @@ export async function runScheduledJobs(env: Bindings, now: Date): Promise<void> 
       try {
         const removed = await pruneExpiredRefreshTokens(deps.db, now);
         const mailTokens = await pruneExpiredMailTokens(deps.db, now);
-        log.info("pruned expired refresh tokens", { removed, mailTokens });
+        log.info("pruned expired refresh tokens", { removed, mailLinksRemoved: mailTokens });
       } catch (error) {
         log.error("pruning refresh tokens failed; the next run retries", { error });
       }
