@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../../core/app-env.ts";
 import type { Principal } from "../../core/principal.ts";
 import { forbidden, unauthorized } from "../../core/problem.ts";
-import { InvalidTokenError, verifyAccessToken } from "./access-token.ts";
+import { InvalidTokenError, knownAccessToken, verifyAccessToken } from "./access-token.ts";
 import { authenticateExternal, externalIssuerOf } from "./external-issuers.ts";
 import { isSessionRevoked } from "./revocation.ts";
 
@@ -18,14 +18,21 @@ const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 async function authenticate(c: Context<AppEnv>): Promise<Principal | undefined> {
   const authorization = c.req.header("Authorization");
   if (authorization === undefined) return undefined;
+  // c.get, not c.var: c.var copies every variable into a new object on each read.
+  const config = c.get("config");
+  // A token this isolate already verified under this config is answered before any parsing: the
+  // cache holds exact strings that passed every check below (the header pattern included).
+  if (authorization.startsWith("Bearer ")) {
+    const known = knownAccessToken(authorization.slice(7), config);
+    if (known) return known;
+  }
   const match = BEARER.exec(authorization);
   if (!match?.[1]) throw unauthorized("The Authorization header must be `Bearer <token>`.");
   // issue #15: a token whose `iss` is one of AUTH_EXTERNAL_ISSUERS is verified by that issuer's JWKS.
-  const external = externalIssuerOf(match[1], c.var.config);
+  const external = externalIssuerOf(match[1], config);
   if (external) return authenticateExternal(match[1], external, c.var);
   try {
-    // c.get, not c.var: c.var copies every variable into a new object on each read.
-    return await verifyAccessToken(match[1], c.get("config"));
+    return await verifyAccessToken(match[1], config);
   } catch (error) {
     if (error instanceof InvalidTokenError) {
       c.var.log.debug("token refused", { reason: error.message });
