@@ -13,7 +13,7 @@ const bundleAliases = [
   { find: /^zod$/, replacement: fileURLToPath(new URL("./scripts/bundle/zod.ts", import.meta.url)) },
   {
     find: /^@aws-sdk\/xml-builder$/,
-    replacement: fileURLToPath(new URL("./scripts/bundle/xml-builder.ts", import.meta.url)),
+    replacement: fileURLToPath(new URL("./scripts/bundle/xml-builder.js", import.meta.url)),
   },
 ];
 

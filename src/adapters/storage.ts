@@ -39,7 +39,7 @@ export interface Storage {
  * XML answers (CreateMultipartUpload, CompleteMultipartUpload, any error body): bundled for Workers,
  * the SDK would take its browser XML parser, which needs the DOM's `DOMParser` and `Node`; workerd
  * has neither (aws-sdk-js-v3 issue 7375). wrangler.toml's `[alias]` gives it the SDK's own pure-JS
- * parser instead (scripts/bundle/xml-builder.ts), the one it uses on Node: no DOM shim is shipped.
+ * parser instead (scripts/bundle/xml-builder.js), the one it uses on Node: no DOM shim is shipped.
  */
 export function createStorage(options: StorageOptions): Storage {
   const client = new S3Client({
