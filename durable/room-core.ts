@@ -18,7 +18,7 @@ import {
   type PresenceUser,
   type ServerFrame,
 } from "../protocol/frames.ts";
-import type { Logger } from "../src/core/logger.ts";
+import type { Logger } from "../common/logger.ts";
 import type { SocketAttachment } from "./attachment.ts";
 import type { ConnectRefusal } from "./connect-request.ts";
 import { MessageLog, resumePoint, type SqlStore, type StoredMessage } from "./message-log.ts";

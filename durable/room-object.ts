@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { createLogger, type Logger } from "../src/core/logger.ts";
-import { withTimeout } from "../src/core/timeout.ts";
+import { createLogger, type Logger } from "../common/logger.ts";
+import { withTimeout } from "../common/timeout.ts";
 import {
   ERROR_CODES,
   encodeServerFrame,

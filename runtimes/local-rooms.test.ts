@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { parseRoomLimits } from "../durable/room-limits.ts";
 import type { ConnectRequest } from "../durable/connect-request.ts";
-import { createLogger } from "../src/core/logger.ts";
+import { createLogger } from "../common/logger.ts";
 import { createLocalRooms, type RoomSocket, type SocketEvents, type SocketUpgrader } from "./local-rooms.ts";
 
 type Frame = Record<string, unknown>;

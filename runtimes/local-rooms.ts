@@ -11,7 +11,7 @@ import { type RoomHost, RoomCore, roomStorage } from "../durable/room-core.ts";
 import type { RoomLimits } from "../durable/room-limits.ts";
 import { CLOSE_CODES, ERROR_CODES, encodeServerFrame, type PresenceUser } from "../protocol/frames.ts";
 import { type ConnectOutcome, type RoomGateway, RoomPublishError } from "../src/adapters/rooms.ts";
-import type { Logger } from "../src/core/logger.ts";
+import type { Logger } from "../common/logger.ts";
 import { type MemorySqlStore, memorySqlStore } from "./sqlite-store.ts";
 
 /** The runtime's side of a socket the room holds. */

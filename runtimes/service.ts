@@ -6,7 +6,7 @@ import { ROOMS_GATEWAY_BINDING } from "../src/adapters/rooms.ts";
 import { createApp } from "../src/app.ts";
 import type { Bindings } from "../src/core/app-env.ts";
 import { configFor } from "../src/core/config.ts";
-import { createLogger, type Logger } from "../src/core/logger.ts";
+import { createLogger, type Logger } from "../common/logger.ts";
 import { runScheduledJobs } from "../src/scheduled.ts";
 import { createFleetLease, type FleetLease } from "./linked/fleet-lease.ts";
 import { openLinkRedis, type LinkRedis, parseRedisUrl } from "./linked/redis-link.ts";

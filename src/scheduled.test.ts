@@ -2,7 +2,7 @@ import { env as testEnv } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { createPostgres, type Database } from "./adapters/postgres.ts";
-import { createStorage, type ObjectStore, objectStore } from "./adapters/storage.ts";
+import { createStorage, type ObjectStore } from "./adapters/storage.ts";
 import type { Bindings } from "./core/app-env.ts";
 import { assets, authMailTokens, refreshTokens, users } from "./db/schema.ts";
 import { runScheduledJobs } from "./scheduled.ts";
@@ -57,9 +57,9 @@ async function withStore<T>(work: (store: ObjectStore) => Promise<T>): Promise<T
     timeoutMs: 5_000,
   });
   try {
-    return await work(objectStore(storage));
+    return await work(storage);
   } finally {
-    storage.client.destroy();
+    storage.close();
   }
 }
 

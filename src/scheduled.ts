@@ -1,5 +1,5 @@
 import type { Bindings } from "./core/app-env.ts";
-import { runJob } from "./core/job.ts";
+import { runJob } from "./composition/job.ts";
 import { sweepPendingUploads } from "./features/assets/sweeper.ts";
 import { pruneExpiredMailTokens, pruneExpiredRefreshTokens } from "./features/auth/prune.ts";
 
@@ -9,7 +9,7 @@ import { pruneExpiredMailTokens, pruneExpiredRefreshTokens } from "./features/au
  */
 export async function runScheduledJobs(env: Bindings, now: Date): Promise<void> {
   await Promise.all([
-    sweepPendingUploads(env, now),
+    runJob(env, "sweep-pending-uploads", (deps, log) => sweepPendingUploads(deps, log, now)),
     runJob(env, "prune-refresh-tokens", async (deps, log) => {
       try {
         const removed = await pruneExpiredRefreshTokens(deps.db, now);

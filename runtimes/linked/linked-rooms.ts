@@ -13,7 +13,7 @@ import type { RoomLimits } from "../../durable/room-limits.ts";
 import { PresenceLedger } from "../../durable/presence.ts";
 import { CLOSE_CODES, ERROR_CODES, encodeServerFrame } from "../../protocol/frames.ts";
 import { type ConnectOutcome, type RoomGateway, RoomPublishError } from "../../src/adapters/rooms.ts";
-import type { Logger } from "../../src/core/logger.ts";
+import type { Logger } from "../../common/logger.ts";
 import type { LocalRooms, RoomSocket, SocketUpgrader } from "../local-rooms.ts";
 import { type MemorySqlStore, memorySqlStore } from "../sqlite-store.ts";
 import { createPresenceRegistry, type PresenceRegistry } from "./presence-registry.ts";

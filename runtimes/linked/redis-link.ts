@@ -1,8 +1,9 @@
 // The TCP Redis connection that links instances off Workers (REDIS_URL). The Upstash REST client
 // cannot subscribe or block, so linking needs a RESP client; node-redis runs on Node, Deno and Bun.
 // Two connections: one for commands and scripts, one in subscriber mode (RESP2 forbids mixing them).
+import { digestHex } from "../../common/encoding.ts";
 import { createClient } from "redis";
-import type { Logger } from "../../src/core/logger.ts";
+import type { Logger } from "../../common/logger.ts";
 
 /** All the linked rooms need from Redis: scripts, a few commands, and pub/sub. */
 export interface LinkRedis {
@@ -27,8 +28,7 @@ export interface LuaScript {
 
 /** SHA-1 of a script, as Redis names it (EVALSHA). */
 export async function luaScript(source: string): Promise<LuaScript> {
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(source));
-  const sha1 = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const sha1 = await digestHex(source, { algorithm: "SHA-1" });
   return { source, sha1 };
 }
 

@@ -2,7 +2,7 @@
 // and the log fills what the channel lost (pub/sub is at-most-once: a dropped connection, or a
 // subscription that started after an append). Each room's frames reach `deliver` exactly once, in
 // sequence order, without gaps, whichever instance appended them.
-import type { Logger } from "../../src/core/logger.ts";
+import type { Logger } from "../../common/logger.ts";
 import { type LinkedRoomLog, parseLiveBatch } from "./room-log.ts";
 import type { LinkRedis } from "./redis-link.ts";
 

@@ -9,7 +9,7 @@ import type { RoomObject } from "../../durable/room-object.ts";
 import type { HistoryPage, PublishOutcome, PublishRequest } from "../../durable/room-logic.ts";
 import type { PresenceUser } from "../../protocol/frames.ts";
 import type { Bindings } from "../core/app-env.ts";
-import { withTimeout } from "../core/timeout.ts";
+import { withTimeout } from "../../common/timeout.ts";
 
 /**
  * All the services need from realtime: publish an event to a room. Settings publish to `system`,

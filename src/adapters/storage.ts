@@ -4,6 +4,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   PutObjectCommand,
@@ -11,8 +12,9 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { digestHex } from "../../common/encoding.ts";
 import { dependencyUnavailable } from "../core/problem.ts";
-import { withTimeout } from "../core/timeout.ts";
+import { withTimeout } from "../../common/timeout.ts";
 
 export interface StorageOptions {
   endpoint: string;
@@ -25,13 +27,6 @@ export interface StorageOptions {
   timeoutMs: number;
 }
 
-export interface Storage {
-  client: S3Client;
-  bucket: string;
-  publicBaseUrl: string;
-  timeoutMs: number;
-}
-
 /**
  * An S3 client for R2 or any S3-compatible store. R2 rejects the SDK's default CRC32 checksums
  * (sent since 3.729), so checksums are computed and validated only when an operation requires them.
@@ -41,8 +36,8 @@ export interface Storage {
  * has neither (aws-sdk-js-v3 issue 7375). wrangler.toml's `[alias]` gives it the SDK's own pure-JS
  * parser instead (scripts/bundle/xml-builder.js), the one it uses on Node: no DOM shim is shipped.
  */
-export function createStorage(options: StorageOptions): Storage {
-  const client = new S3Client({
+export function createS3Client(options: Omit<StorageOptions, "bucket" | "publicBaseUrl" | "timeoutMs">): S3Client {
+  return new S3Client({
     endpoint: options.endpoint,
     region: options.region,
     forcePathStyle: options.forcePathStyle,
@@ -51,7 +46,6 @@ export function createStorage(options: StorageOptions): Storage {
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: 2,
   });
-  return { client, bucket: options.bucket, publicBaseUrl: options.publicBaseUrl, timeoutMs: options.timeoutMs };
 }
 
 export interface ObjectInfo {
@@ -70,6 +64,10 @@ export interface CompletedPart {
  * (the upstream's text is kept as the logged cause only).
  */
 export interface ObjectStore {
+  /** Resolves once the bucket answers within `timeoutMs`; rejects with the store's own error (readiness classifies it). */
+  ping(timeoutMs: number): Promise<void>;
+  /** Ends the client's connections; the store is not used after. */
+  close(): void;
   publicUrl(key: string): string;
   put(key: string, body: Uint8Array, contentType: string): Promise<void>;
   head(key: string): Promise<ObjectInfo | null>;
@@ -108,8 +106,7 @@ async function withPayloadHash<C extends { middlewareStack: { add(...args: never
   command: C,
   body: Uint8Array,
 ): Promise<C> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body as Uint8Array<ArrayBuffer>));
-  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = await digestHex(body);
   type Handler = (args: { request: unknown }) => Promise<unknown>;
   const middleware =
     (next: Handler): Handler =>
@@ -153,21 +150,45 @@ const nameOf = (error: unknown): string | undefined => (error as { name?: string
 /** Each segment is percent-encoded so a key always maps to exactly one URL path. */
 export const encodeKey = (key: string): string => key.split("/").map(encodeURIComponent).join("/");
 
-export function objectStore(storage: Storage): ObjectStore {
-  const { client, bucket, timeoutMs } = storage;
+/** A store answer that means "not there" (a value for the caller), not a fault. */
+interface Absent<A> {
+  when(error: unknown): boolean;
+  value: A;
+}
 
-  // The abort signal ends the socket; withTimeout turns the wait into a TimeoutError (503) even if
-  // the SDK were to ignore the signal.
-  const send = async <T>(what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+/** The object store over S3/R2: every call bounded by `timeoutMs`, every fault a 503 problem. */
+export function createStorage(options: StorageOptions): ObjectStore {
+  const client = createS3Client(options);
+  const { bucket, timeoutMs } = options;
+
+  // The one wrapper of every store call. The abort signal ends the socket; withTimeout turns the
+  // wait into a TimeoutError (503) even if the SDK were to ignore the signal. An answer `absent`
+  // recognises is a value, anything else a 503 (the upstream's text is kept as the logged cause only).
+  async function send<T, A = never>(
+    what: string,
+    run: (signal: AbortSignal) => Promise<T>,
+    absent?: Absent<A>,
+  ): Promise<T | A> {
     try {
       return await withTimeout(`storage (${what})`, timeoutMs, run(AbortSignal.timeout(timeoutMs)));
     } catch (error) {
+      if (absent?.when(error)) return absent.value;
       throw dependencyUnavailable("storage", error);
     }
-  };
+  }
 
   return {
-    publicUrl: (key) => `${storage.publicBaseUrl}/${encodeKey(key)}`,
+    ping: async (ms) => {
+      await withTimeout(
+        "storage",
+        ms,
+        client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: AbortSignal.timeout(ms) }),
+      );
+    },
+
+    close: () => client.destroy(),
+
+    publicUrl: (key) => `${options.publicBaseUrl}/${encodeKey(key)}`,
 
     put: async (key, body, contentType) => {
       await sendBody(body, async (stream) => {
@@ -186,34 +207,22 @@ export function objectStore(storage: Storage): ObjectStore {
     },
 
     head: async (key) => {
-      try {
-        const head = await withTimeout(
-          "storage (head)",
-          timeoutMs,
-          client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), {
-            abortSignal: AbortSignal.timeout(timeoutMs),
-          }),
-        );
-        return { size: head.ContentLength ?? 0, contentType: head.ContentType };
-      } catch (error) {
-        if (statusOf(error) === 404 || nameOf(error) === "NotFound") return null;
-        throw dependencyUnavailable("storage", error);
-      }
+      const head = await send(
+        "head",
+        (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }),
+        { when: (error) => statusOf(error) === 404 || nameOf(error) === "NotFound", value: null },
+      );
+      return head && { size: head.ContentLength ?? 0, contentType: head.ContentType };
     },
 
     read: async (key) => {
-      try {
-        // Only the response headers are bounded here; the caller bounds reading the body.
-        const got = await withTimeout(
-          "storage (get)",
-          timeoutMs,
-          client.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
-        );
-        return got.Body ? (got.Body.transformToWebStream() as ReadableStream<Uint8Array>) : null;
-      } catch (error) {
-        if (statusOf(error) === 404 || nameOf(error) === "NoSuchKey") return null;
-        throw dependencyUnavailable("storage", error);
-      }
+      // Only the response headers are bounded here (no abort signal: it would cut the body off
+      // later); the caller bounds reading the body.
+      const got = await send("get", () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })), {
+        when: (error) => statusOf(error) === 404 || nameOf(error) === "NoSuchKey",
+        value: null,
+      });
+      return got?.Body ? (got.Body.transformToWebStream() as ReadableStream<Uint8Array>) : null;
     },
 
     delete: async (key) => {
@@ -253,43 +262,41 @@ export function objectStore(storage: Storage): ObjectStore {
     },
 
     completeMultipart: async (key, uploadId, parts) => {
-      try {
-        await withTimeout(
-          "storage (complete multipart)",
-          timeoutMs,
-          client.send(
+      const completed = await send(
+        "complete multipart",
+        async (abortSignal) => {
+          await client.send(
             new CompleteMultipartUploadCommand({
               Bucket: bucket,
               Key: key,
               UploadId: uploadId,
               MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
             }),
-            { abortSignal: AbortSignal.timeout(timeoutMs) },
-          ),
-        );
-        return true;
-      } catch (error) {
-        const status = statusOf(error);
-        if (status !== undefined && status >= 400 && status < 500) return false;
-        throw dependencyUnavailable("storage", error);
-      }
+            { abortSignal },
+          );
+          return true;
+        },
+        {
+          when: (error) => {
+            const status = statusOf(error);
+            return status !== undefined && status >= 400 && status < 500;
+          },
+          value: false,
+        },
+      );
+      return completed;
     },
 
     abortMultipart: async (key, uploadId) => {
-      try {
-        await withTimeout(
-          "storage (abort multipart)",
-          timeoutMs,
+      await send(
+        "abort multipart",
+        (abortSignal) =>
           client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
-            abortSignal: AbortSignal.timeout(timeoutMs),
+            abortSignal,
           }),
-        );
-      } catch (error) {
-        if (statusOf(error) === 404 || nameOf(error) === "NoSuchUpload") return;
-        throw dependencyUnavailable("storage", error);
-      }
+        { when: (error) => statusOf(error) === 404 || nameOf(error) === "NoSuchUpload", value: undefined },
+      );
     },
-
     listMultipartUploads: async (key) => {
       const listed = await send("list multipart", (abortSignal) =>
         client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key, MaxUploads: 1000 }), {

@@ -1,6 +1,6 @@
 import type { Config } from "./config.ts";
 import type { Deps } from "./deps.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../../common/logger.ts";
 import type { Principal } from "./principal.ts";
 
 /** Bindings from wrangler.toml (generated into worker-configuration.d.ts) plus secrets, read through Config. */

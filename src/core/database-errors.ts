@@ -1,5 +1,6 @@
 import { DrizzleQueryError } from "drizzle-orm/errors";
 import { dependencyUnavailable, ProblemError } from "./problem.ts";
+import { withTimeout } from "../../common/timeout.ts";
 
 // A Postgres server error carries a five-character SQLSTATE; a connection failure does not.
 const SQLSTATE = /^[0-9A-Z]{5}$/;
@@ -10,13 +11,15 @@ const sqlStateOf = (error: unknown): string | undefined => {
 };
 
 /**
- * Runs database work, turning "Postgres is unreachable" into a 503 problem. The raw error never
- * travels on: drizzle's DrizzleQueryError message lists the query parameters, which here include
- * password and token hashes, so only a name and SQLSTATE are kept as the (logged) cause.
+ * Runs database work, turning its errors into the problems of databaseProblem (unreachable or timed
+ * out: 503). The raw error never travels on: drizzle's DrizzleQueryError message lists the query
+ * parameters, which here include password and token hashes, so only a name and SQLSTATE are kept as
+ * the (logged) cause. With `timeoutMs`, work still running then is given up on (a 503).
  */
-export async function withDatabase<T>(work: () => Promise<T>): Promise<T> {
+export async function withDatabase<T>(work: () => Promise<T>, options?: { timeoutMs?: number }): Promise<T> {
   try {
-    return await work();
+    const timeoutMs = options?.timeoutMs;
+    return await (timeoutMs === undefined ? work() : withTimeout("postgres", timeoutMs, work()));
   } catch (error) {
     if (error instanceof ProblemError) throw error;
     throw databaseProblem(error);

@@ -1,125 +1,24 @@
-import { createPostgres, type Database, type PostgresHandle } from "../adapters/postgres.ts";
-import { createRedis, type Redis } from "../adapters/redis.ts";
-import { type RoomPublisher, roomGatewayFor } from "../adapters/rooms.ts";
-import { createStorage, type Storage } from "../adapters/storage.ts";
-import type { Bindings } from "./app-env.ts";
-import type { Config } from "./config.ts";
+import type { Database } from "../adapters/postgres.ts";
+import type { Redis } from "../adapters/redis.ts";
+import type { RoomPublisher } from "../adapters/rooms.ts";
+import type { ObjectStore } from "../adapters/storage.ts";
 import type { BackgroundTasks } from "./deferred-work.ts";
 
 /**
  * The clients one request may use, built from config on first use and torn down after the
  * request (via waitUntil). Nothing that holds a socket outlives the request (Workers forbid sharing
  * sockets across requests); only the Upstash client, which is configuration over fetch, is shared.
+ * Built by the composition root (src/composition/deps.ts); features see only this interface.
  */
 export interface Deps {
   /** Drizzle over Neon (or the local bridge). Opening is lazy; the pool is closed after the response. */
   readonly db: Database;
   /** Upstash Redis, or null when no cache is configured (the service then reads Postgres). */
   readonly redis: Redis | null;
-  /** The S3/R2 client. */
-  readonly storage: Storage;
+  /** The object store (R2, or any S3-compatible one): every call bounded and mapped to problems. */
+  readonly storage: ObjectStore;
   /** Publishes events to realtime rooms (Durable Objects, or the entry point's own room service). */
   readonly rooms: RoomPublisher;
   /** Hands background work to the runtime (ExecutionContext.waitUntil). */
   readonly background: BackgroundTasks;
-}
-
-/** The S3/R2 client the config describes (also used by jobs and tests that need only storage). */
-export function storageFromConfig(config: Config): Storage {
-  return createStorage({
-    endpoint: config.S3_ENDPOINT,
-    region: config.S3_REGION,
-    bucket: config.S3_BUCKET,
-    accessKeyId: config.S3_ACCESS_KEY_ID,
-    secretAccessKey: config.S3_SECRET_ACCESS_KEY,
-    publicBaseUrl: config.S3_PUBLIC_BASE_URL,
-    forcePathStyle: config.S3_FORCE_PATH_STYLE,
-    timeoutMs: config.STORAGE_TIMEOUT_MS,
-  });
-}
-
-export interface RequestDeps {
-  deps: Deps;
-  /** True once the request opened something that close() must end (a Postgres pool, an S3 client). */
-  opened(): boolean;
-  /** Ends whatever the request opened; safe to call when nothing was. */
-  close(): Promise<void>;
-}
-
-// The Upstash client is plain configuration over fetch (no socket, no state between commands), so
-// one per config serves every request of the isolate instead of one built per request.
-const redisClients = new WeakMap<Config, Redis | null>();
-
-function redisFor(config: Config): Redis | null {
-  let redis = redisClients.get(config);
-  if (redis === undefined) {
-    redis =
-      config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
-        ? createRedis({
-            url: config.UPSTASH_REDIS_REST_URL,
-            token: config.UPSTASH_REDIS_REST_TOKEN,
-            timeoutMs: config.REDIS_TIMEOUT_MS,
-          })
-        : null;
-    redisClients.set(config, redis);
-  }
-  return redis;
-}
-
-/**
- * One request's clients, each built on its first use. A class, not an object literal with getters
- * and closures: it is made on every request, and most requests touch none of it.
- */
-class RequestClients implements Deps, RequestDeps {
-  readonly #config: Config;
-  readonly #env: Bindings;
-  readonly background: BackgroundTasks;
-  #postgres: PostgresHandle | undefined;
-  #storage: Storage | undefined;
-  #rooms: RoomPublisher | undefined;
-
-  constructor(config: Config, env: Bindings, background: BackgroundTasks) {
-    this.#config = config;
-    this.#env = env;
-    this.background = background;
-  }
-
-  get deps(): Deps {
-    return this;
-  }
-
-  get db(): Database {
-    this.#postgres ??= createPostgres({
-      url: this.#config.DATABASE_URL,
-      wsProxy: this.#config.DATABASE_WS_PROXY,
-      timeoutMs: this.#config.DATABASE_TIMEOUT_MS,
-    });
-    return this.#postgres.db;
-  }
-
-  get redis(): Redis | null {
-    return redisFor(this.#config);
-  }
-
-  get storage(): Storage {
-    this.#storage ??= storageFromConfig(this.#config);
-    return this.#storage;
-  }
-
-  get rooms(): RoomPublisher {
-    this.#rooms ??= roomGatewayFor(this.#env);
-    return this.#rooms;
-  }
-
-  // Arrow properties: callers destructure them (`const { deps, close } = createDeps(...)`).
-  readonly opened = (): boolean => this.#postgres !== undefined || this.#storage !== undefined;
-
-  readonly close = async (): Promise<void> => {
-    this.#storage?.client.destroy();
-    await this.#postgres?.close();
-  };
-}
-
-export function createDeps(config: Config, env: Bindings, background: BackgroundTasks): RequestDeps {
-  return new RequestClients(config, env, background);
 }

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { AppEnv } from "./app-env.ts";
 import { onError } from "./error-handler.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger } from "../../common/logger.ts";
 
 function appThrowing(error: unknown) {
   const app = new Hono<AppEnv>();

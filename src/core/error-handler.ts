@@ -7,9 +7,9 @@ import type { AppEnv } from "./app-env.ts";
 import { DrizzleQueryError } from "drizzle-orm/errors";
 import { ConfigError } from "./config.ts";
 import { databaseProblem } from "./database-errors.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger } from "../../common/logger.ts";
 import { dependencyUnavailable, ProblemError, problemResponse } from "./problem.ts";
-import { TimeoutError } from "./timeout.ts";
+import { TimeoutError } from "../../common/timeout.ts";
 
 /** Maps every thrown error to RFC 9457. The only place error responses are made. */
 export const onError: ErrorHandler<AppEnv> = (error, c) => {

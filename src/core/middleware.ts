@@ -4,8 +4,9 @@ import type { AppEnv, Bindings } from "./app-env.ts";
 import { type Config, configFor } from "./config.ts";
 import { withCors } from "./cors.ts";
 import type { BackgroundTasks } from "./deferred-work.ts";
-import { createDeps, type Deps, type RequestDeps } from "./deps.ts";
-import { createLogger, type Logger, type LogLevel } from "./logger.ts";
+import { createDeps, type RequestDeps } from "../composition/deps.ts";
+import type { Deps } from "./deps.ts";
+import { createLogger, type Logger, type LogLevel } from "../../common/logger.ts";
 
 /** The request's ExecutionContext, or (outside a runtime, e.g. app.request in a unit test) awaiting inline. */
 function backgroundOf(c: Context<AppEnv>): BackgroundTasks {

@@ -1,7 +1,7 @@
 // The linked room log and feed against the machine's real Redis (TEST_REDIS_URL), each run under its
 // own key prefix, removed afterwards: the Redis is shared with other runs.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/core/logger.ts";
+import { createLogger } from "../../common/logger.ts";
 import { createFleetLease } from "../../runtimes/linked/fleet-lease.ts";
 import { createPresenceRegistry } from "../../runtimes/linked/presence-registry.ts";
 import { openLinkRedis, type LinkRedis, parseRedisUrl } from "../../runtimes/linked/redis-link.ts";

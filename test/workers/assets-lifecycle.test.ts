@@ -3,11 +3,12 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { RoomPublisher } from "../../src/adapters/rooms.ts";
-import { storageFromConfig } from "../../src/core/deps.ts";
+import { createS3Client } from "../../src/adapters/storage.ts";
+import { storageOptionsFromConfig } from "../../src/composition/deps.ts";
 import { createApp } from "../../src/app.ts";
 import type { Bindings } from "../../src/core/app-env.ts";
 import { configFor } from "../../src/core/config.ts";
-import type { Logger } from "../../src/core/logger.ts";
+import type { Logger } from "../../common/logger.ts";
 import { dependencyUnavailable } from "../../src/core/problem.ts";
 import { type AssetRow, assets } from "../../src/db/schema.ts";
 import { type AssetEventType, roomAssetEvents } from "../../src/features/assets/events.ts";
@@ -15,7 +16,8 @@ import { DEFAULT_ALLOWED_TYPES } from "../../src/features/assets/limits.ts";
 import { drizzleAssetRepository } from "../../src/features/assets/repository.ts";
 import { uploadThroughWorker } from "../../src/features/assets/raw-upload.ts";
 import { deleteAsset } from "../../src/features/assets/service.ts";
-import type { AssetServiceDeps } from "../../src/features/assets/service-deps.ts";
+import type { AssetServiceDeps } from "../../src/features/assets/model.ts";
+import { runJob } from "../../src/composition/job.ts";
 import { sweepPendingUploads } from "../../src/features/assets/sweeper.ts";
 import type { AssetView } from "../../src/features/assets/view.ts";
 import {
@@ -48,12 +50,12 @@ const silentLog = (): Logger & { warnings: string[] } => {
 
 async function objectKeysUnder(prefix: string): Promise<string[]> {
   const c = configFor(env);
-  const storage = storageFromConfig(c);
+  const client = createS3Client(storageOptionsFromConfig(c));
   try {
-    const listed = await storage.client.send(new ListObjectsV2Command({ Bucket: c.S3_BUCKET, Prefix: prefix }));
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: c.S3_BUCKET, Prefix: prefix }));
     return (listed.Contents ?? []).map((o) => o.Key ?? "");
   } finally {
-    storage.client.destroy();
+    client.destroy();
   }
 }
 
@@ -270,7 +272,9 @@ describe("the sweeper", () => {
     expect(await openMultipartUploads(`private/${user.id}/${multi.asset.id}/`)).toHaveLength(1);
 
     // A few minutes ahead: rows created moments ago by other tests stay inside their window.
-    const result = await sweepPendingUploads(bindings, new Date(Date.now() + 6 * 60 * 1000));
+    const result = await runJob(bindings, "sweep-pending-uploads", (deps, log) =>
+      sweepPendingUploads(deps, log, new Date(Date.now() + 6 * 60 * 1000)),
+    );
     expect(result.failed).toBe(0);
     expect(result.removed).toBeGreaterThanOrEqual(2);
 
@@ -284,7 +288,9 @@ describe("the sweeper", () => {
     expect(await testStore().head(readyKey)).not.toBeNull();
 
     // Running again finds nothing more of this user's to do.
-    await sweepPendingUploads(bindings, new Date(Date.now() + 6 * 60 * 1000));
+    await runJob(bindings, "sweep-pending-uploads", (deps, log) =>
+      sweepPendingUploads(deps, log, new Date(Date.now() + 6 * 60 * 1000)),
+    );
     expect((await assetRow(recent.asset.id))?.status).toBe("pending");
   });
 

@@ -7,7 +7,7 @@ import { ProblemError } from "../../src/core/problem.ts";
 import { users } from "../../src/db/schema.ts";
 import { InvalidTokenError } from "../../src/features/auth/access-token.ts";
 import { externalUuid, REFETCH_INTERVAL_MS, verifyExternalToken } from "../../src/features/auth/external-issuers.ts";
-import { call, withDatabase } from "./support/auth.ts";
+import { call, withTestDatabase } from "./support/auth.ts";
 import { join, uniqueRoom } from "./support/rooms.ts";
 
 interface TestIssuer {
@@ -57,7 +57,7 @@ describe("access tokens from an external issuer", () => {
     const me = (await res.json()) as { id: string; email: string };
     expect(me.id).toBe(await externalUuid("user", main.issuer, sub));
     expect(me.email).toBe(`${me.id}@external.invalid`);
-    const rows = await withDatabase((db) => db.select().from(users).where(eq(users.id, me.id)));
+    const rows = await withTestDatabase((db) => db.select().from(users).where(eq(users.id, me.id)));
     expect(rows).toMatchObject([{ externalIssuer: main.issuer, externalSubject: sub }]);
     // The same identity again: the same account, no second row.
     expect((await call("/v1/auth/me", { headers: bearer(await mainToken({ sub })) })).status).toBe(200);

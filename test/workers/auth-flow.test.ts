@@ -7,7 +7,7 @@ import type { Database } from "../../src/adapters/postgres.ts";
 import { ProblemError } from "../../src/core/problem.ts";
 import { authRoutes } from "../../src/features/auth/routes.ts";
 import { setUserRoles } from "../../src/features/auth/users.ts";
-import { call, callJson, createAuthUser, randomClientIp, uniqueEmail, withDatabase } from "./support/auth.ts";
+import { call, callJson, createAuthUser, randomClientIp, uniqueEmail, withTestDatabase } from "./support/auth.ts";
 
 interface TokenPair {
   user: { id: string; email: string; name: string | null; roles: string[]; createdAt: string };
@@ -112,10 +112,10 @@ describe("register and sign in", () => {
     const { hashPassword } = await import("../../src/features/auth/password.ts");
     const user = await createAuthUser({ loginable: false });
     const weak = await hashPassword(user.password, { logN: 12, r: 8, p: 1 });
-    await withDatabase((db) => db.update(users).set({ passwordHash: weak }).where(eq(users.id, user.id)));
+    await withTestDatabase((db) => db.update(users).set({ passwordHash: weak }).where(eq(users.id, user.id)));
     const res = await callJson("/v1/auth/login", { email: user.email, password: user.password });
     expect(res.status).toBe(200);
-    const [row] = await withDatabase((db) => db.select().from(users).where(eq(users.id, user.id)));
+    const [row] = await withTestDatabase((db) => db.select().from(users).where(eq(users.id, user.id)));
     expect(row?.passwordHash).toMatch(/^\$scrypt\$ln=14,r=8,p=5\$/);
     const again = await callJson("/v1/auth/login", { email: user.email, password: user.password });
     expect(again.status).toBe(200);
@@ -211,7 +211,7 @@ describe("roles", () => {
 
 describe("account invariants in Postgres", () => {
   it("refuses to store an email that is not normalised, whoever writes it", async () => {
-    const attempt = withDatabase((db) =>
+    const attempt = withTestDatabase((db) =>
       db
         .insert(users)
         .values({ email: `Upper-${crypto.randomUUID()}@example.test`, passwordHash: "x", roles: ["user"] }),
@@ -223,7 +223,7 @@ describe("account invariants in Postgres", () => {
     const admin = await createAuthUser({ roles: ["admin"], loginable: false });
     class Rollback extends Error {}
     // Inside a transaction that is rolled back: demote every other admin, then try the last one.
-    const outcome = await withDatabase((db) =>
+    const outcome = await withTestDatabase((db) =>
       db
         .transaction(async (tx) => {
           await tx.execute(sql`update users set roles = array_remove(roles, 'admin') where id <> ${admin.id}`);
@@ -236,7 +236,7 @@ describe("account invariants in Postgres", () => {
         .catch((error: unknown) => (error instanceof Rollback ? error.message : `unexpected ${String(error)}`)),
     );
     expect(outcome).toBe("409 last-admin");
-    const [row] = await withDatabase((db) => db.select().from(users).where(eq(users.id, admin.id)));
+    const [row] = await withTestDatabase((db) => db.select().from(users).where(eq(users.id, admin.id)));
     expect(row?.roles).toEqual(["admin"]);
   });
 });

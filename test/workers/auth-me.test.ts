@@ -4,11 +4,11 @@ import { createApp } from "../../src/app.ts";
 import { configFor } from "../../src/core/config.ts";
 import type { Deps } from "../../src/core/deps.ts";
 import { onError } from "../../src/core/error-handler.ts";
-import { createLogger } from "../../src/core/logger.ts";
+import { createLogger } from "../../common/logger.ts";
 import { createRouter } from "../../src/core/openapi.ts";
 import { issueAccessToken } from "../../src/features/auth/access-token.ts";
 import { authRoutes } from "../../src/features/auth/routes.ts";
-import { call, callJson, createAuthUser, withDatabase } from "./support/auth.ts";
+import { call, callJson, createAuthUser, withTestDatabase } from "./support/auth.ts";
 import { users } from "../../src/db/schema.ts";
 import { eq } from "drizzle-orm";
 
@@ -64,7 +64,7 @@ afterEach(() => {
 describe("GET /v1/auth/me", () => {
   it("answers from the token alone: deps that throw on any touch, no fetch, no socket", async () => {
     const user = await createAuthUser({ loginable: false, name: "Ada" });
-    const created = await withDatabase(
+    const created = await withTestDatabase(
       async (db) => (await db.query.users.findFirst({ where: eq(users.id, user.id) }))?.createdAt,
     );
     const touched: string[] = [];
@@ -142,7 +142,7 @@ describe("GET /v1/auth/me", () => {
 
   it("says 401 on a fresh read when the account no longer exists, while the token alone still answers", async () => {
     const user = await createAuthUser({ loginable: false });
-    await withDatabase((db) => db.delete(users).where(eq(users.id, user.id)));
+    await withTestDatabase((db) => db.delete(users).where(eq(users.id, user.id)));
     expect((await call("/v1/auth/me?fresh=true", { headers: user.auth })).status).toBe(401);
     expect((await call("/v1/auth/me", { headers: user.auth })).status).toBe(200);
   });

@@ -3,8 +3,9 @@ import { eq, sql } from "drizzle-orm";
 import { TransactionRollbackError } from "drizzle-orm/errors";
 import type { Database } from "../../src/adapters/postgres.ts";
 import type { Bindings } from "../../src/core/app-env.ts";
-import { createDeps, type Deps } from "../../src/core/deps.ts";
-import { createLogger } from "../../src/core/logger.ts";
+import { createDeps } from "../../src/composition/deps.ts";
+import type { Deps } from "../../src/core/deps.ts";
+import { createLogger } from "../../common/logger.ts";
 import { ProblemError } from "../../src/core/problem.ts";
 import { settings } from "../../src/db/schema.ts";
 import { createDisabledMailer, createHttpMailer } from "../../src/adapters/mail.ts";
@@ -12,7 +13,7 @@ import { forgotPassword } from "../../src/features/auth/account-recovery.ts";
 import { mailerFor } from "../../src/features/auth/auth-mailer.ts";
 import { linkBaseOf } from "../../src/features/auth/service.ts";
 import { callWithEnv } from "./support/settings.ts";
-import type { Logger } from "../../src/core/logger.ts";
+import type { Logger } from "../../common/logger.ts";
 import {
   type AuthContext,
   login as loginService,
@@ -23,7 +24,7 @@ import { describe, expect, it } from "vitest";
 import { configFor } from "../../src/core/config.ts";
 import { authMailTokens, users } from "../../src/db/schema.ts";
 import { MAIL_TOKEN_TTL_SECONDS } from "../../src/features/auth/mail-tokens.ts";
-import { call, callJson, createAuthUser, randomClientIp, uniqueEmail, withDatabase } from "./support/auth.ts";
+import { call, callJson, createAuthUser, randomClientIp, uniqueEmail, withTestDatabase } from "./support/auth.ts";
 import { mailsTo, tokenIn, waitForMails } from "./support/outbox.ts";
 import { join, uniqueRoom } from "./support/rooms.ts";
 
@@ -106,7 +107,7 @@ describe("password reset by mail", () => {
     const user = await createAuthUser({ loginable: false });
     await forgot(user.email);
     const token = tokenIn((await waitForMails(user.email, 1))[0] as never);
-    await withDatabase((db) =>
+    await withTestDatabase((db) =>
       db
         .update(authMailTokens)
         .set({ expiresAt: sql`now() - interval '1 second'` })
@@ -117,7 +118,7 @@ describe("password reset by mail", () => {
       expect(res.status).toBe(400);
     }
     expect((await refresh(user.refreshToken)).status).toBe(200);
-    const [row] = await withDatabase((db) => db.select().from(users).where(eq(users.id, user.id)));
+    const [row] = await withTestDatabase((db) => db.select().from(users).where(eq(users.id, user.id)));
     expect(row?.passwordHash).toBe("!not-loginable");
   });
 
@@ -125,7 +126,9 @@ describe("password reset by mail", () => {
     const user = await createAuthUser({ loginable: false });
     await forgot(user.email);
     const token = tokenIn((await waitForMails(user.email, 1))[0] as never);
-    const rows = await withDatabase((db) => db.select().from(authMailTokens).where(eq(authMailTokens.userId, user.id)));
+    const rows = await withTestDatabase((db) =>
+      db.select().from(authMailTokens).where(eq(authMailTokens.userId, user.id)),
+    );
     expect(rows).toHaveLength(1);
     const row = rows[0] as (typeof rows)[number];
     expect(row.tokenHash).not.toContain(token);
@@ -211,14 +214,14 @@ describe("email verification", () => {
     const user = await createAuthUser({ loginable: false });
     await callJson("/v1/auth/email/verification", { email: user.email });
     const token = tokenIn((await waitForMails(user.email, 1))[0] as never);
-    await withDatabase((db) =>
+    await withTestDatabase((db) =>
       db
         .update(users)
         .set({ email: uniqueEmail("moved") })
         .where(eq(users.id, user.id)),
     );
     expect((await callJson("/v1/auth/email/verify", { token })).status).toBe(400);
-    const [row] = await withDatabase((db) => db.select().from(users).where(eq(users.id, user.id)));
+    const [row] = await withTestDatabase((db) => db.select().from(users).where(eq(users.id, user.id)));
     expect(row?.emailVerifiedAt).toBeNull();
   });
 });
@@ -230,7 +233,7 @@ describe("the auth.require-verified-email setting", () => {
     const real = createDeps(config, env as unknown as Bindings, background);
     // The setting is written inside a transaction that is rolled back: other test files running at
     // the same time never see it, while the service under test reads it through that transaction.
-    await withDatabase((db) =>
+    await withTestDatabase((db) =>
       db
         .transaction(async (tx) => {
           await tx.insert(settings).values({ key: REQUIRE_VERIFIED_EMAIL_KEY, value: true, version: 1 });

@@ -5,13 +5,14 @@ import { createRedis } from "../../src/adapters/redis.ts";
 import type { RoomPublisher } from "../../src/adapters/rooms.ts";
 import type { Bindings } from "../../src/core/app-env.ts";
 import { configFor } from "../../src/core/config.ts";
-import { createDeps, type Deps } from "../../src/core/deps.ts";
-import { createLogger } from "../../src/core/logger.ts";
+import { createDeps } from "../../src/composition/deps.ts";
+import type { Deps } from "../../src/core/deps.ts";
+import { createLogger } from "../../common/logger.ts";
 import { refreshTokens } from "../../src/db/schema.ts";
 import { revocationTtlSeconds, revokedSessionKey } from "../../src/features/auth/revocation.ts";
 import { logout } from "../../src/features/auth/service.ts";
 import { REFRESH_REUSE_GRACE_SECONDS } from "../../src/features/auth/sessions.ts";
-import { type AuthTestUser, call, callJson, createAuthUser, withDatabase } from "./support/auth.ts";
+import { type AuthTestUser, call, callJson, createAuthUser, withTestDatabase } from "./support/auth.ts";
 import { join, uniqueRoom } from "./support/rooms.ts";
 
 interface TokenPair {
@@ -36,7 +37,7 @@ async function adminWrite(admin: { accessToken: string }, targetId: string): Pro
 
 /** Moves a user's spent-at times back, as if the spends happened long ago (past the grace window). */
 async function ageSpentTokens(userId: string, seconds: number): Promise<void> {
-  await withDatabase((db) =>
+  await withTestDatabase((db) =>
     db
       .update(refreshTokens)
       .set({ spentAt: sql`${refreshTokens.spentAt} - make_interval(secs => ${seconds})` })
@@ -76,7 +77,7 @@ describe("refresh-token rotation", () => {
     expect((await refresh("A".repeat(43))).status).toBe(401);
     expect((await refresh("not a token")).status).toBe(401);
     const user = await createAuthUser({ loginable: false });
-    await withDatabase((db) =>
+    await withTestDatabase((db) =>
       db
         .update(refreshTokens)
         .set({ expiresAt: new Date(Date.now() - 1000) })
@@ -120,7 +121,9 @@ describe("refresh-token rotation", () => {
     expect(results.map((r) => r.status)).toEqual([200, 200]);
     const pairs = (await Promise.all(results.map((r) => r.json()))) as TokenPair[];
     for (const pair of pairs) expect((await refresh(pair.refreshToken)).status).toBe(200);
-    const rows = await withDatabase((db) => db.select().from(refreshTokens).where(eq(refreshTokens.userId, user.id)));
+    const rows = await withTestDatabase((db) =>
+      db.select().from(refreshTokens).where(eq(refreshTokens.userId, user.id)),
+    );
     expect(rows.every((r) => r.revokedAt === null)).toBe(true);
   });
 });

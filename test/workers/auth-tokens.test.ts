@@ -6,7 +6,7 @@ import { createApp } from "../../src/app.ts";
 import { configFor, type JwtKeyConfig } from "../../src/core/config.ts";
 import type { Deps } from "../../src/core/deps.ts";
 import { onError } from "../../src/core/error-handler.ts";
-import { createLogger } from "../../src/core/logger.ts";
+import { createLogger } from "../../common/logger.ts";
 import { createRouter } from "../../src/core/openapi.ts";
 import {
   InvalidTokenError,

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { Deps } from "../../src/core/deps.ts";
-import { createLogger } from "../../src/core/logger.ts";
+import { createLogger } from "../../common/logger.ts";
 import { ProblemError } from "../../src/core/problem.ts";
 import { createSettingsCache } from "../../src/features/settings/cache.ts";
 import type { SettingsEvents } from "../../src/features/settings/events.ts";

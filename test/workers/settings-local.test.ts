@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/core/logger.ts";
+import { createLogger } from "../../common/logger.ts";
 import { createSettingsCache, type SettingsCache } from "../../src/features/settings/cache.ts";
 import { LocalSnapshot } from "../../src/features/settings/local-snapshot.ts";
 import { DEFAULT_READ_TIMING } from "../../src/features/settings/reader.ts";

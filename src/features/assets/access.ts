@@ -1,12 +1,9 @@
-import { notFound, ProblemError } from "../../core/problem.ts";
+import { isUuid } from "../../../common/encoding.ts";
+import { notFound } from "../../core/problem.ts";
 import type { AssetRow } from "../../db/schema.ts";
-import type { Actor, AssetServiceDeps } from "./service-deps.ts";
+import type { Actor, AssetServiceDeps } from "./model.ts";
 
 /** Who may see and change an asset. Everyone else is told it does not exist. */
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export const conflict = (detail: string) => new ProblemError({ status: 409, detail });
 
 export const canManage = (actor: Actor | null, row: AssetRow): boolean =>
   actor !== null && (actor.admin || actor.userId === row.ownerId);
@@ -16,7 +13,7 @@ export const canSee = (actor: Actor | null, row: AssetRow): boolean =>
   canManage(actor, row) || (row.visibility === "public" && row.status === "ready");
 
 export async function findVisible(deps: AssetServiceDeps, actor: Actor | null, id: string): Promise<AssetRow> {
-  const row = UUID.test(id) ? await deps.repo.find(id) : null;
+  const row = isUuid(id) ? await deps.repo.find(id) : null;
   if (!row || !canSee(actor, row)) throw notFound();
   return row;
 }

@@ -1,11 +1,12 @@
 import type { CompletedPart } from "../../adapters/storage.ts";
 import { dependencyUnavailable, forbidden, validationFailed } from "../../core/problem.ts";
-import { conflict, findVisible } from "./access.ts";
+import { findVisible } from "./access.ts";
+import { conflict } from "./problems.ts";
 import { essenceOf } from "./content-type.ts";
 import { matchesDeclaredType, SNIFF_BYTES } from "./magic-bytes.ts";
 import { checkTypeAndSize, discard, insertPending } from "./pending.ts";
 import { sha256Stream } from "./sha256-stream.ts";
-import type { Actor, AssetServiceDeps, Visibility } from "./service-deps.ts";
+import type { Actor, AssetServiceDeps, Visibility } from "./model.ts";
 import { PART_SIZE } from "./stream-upload.ts";
 import { completableSince, PRESIGN_MULTIPART_EXPIRY_SECONDS, PRESIGN_PUT_EXPIRY_SECONDS } from "./timing.ts";
 import { type AssetView, toAssetView } from "./view.ts";

@@ -1,7 +1,7 @@
 import type { RoomPublisher } from "../../adapters/rooms.ts";
 import type { BackgroundTasks } from "../../core/deferred-work.ts";
-import type { Logger } from "../../core/logger.ts";
-import { withTimeout } from "../../core/timeout.ts";
+import type { Logger } from "../../../common/logger.ts";
+import { withTimeout } from "../../../common/timeout.ts";
 import type { AssetView } from "./view.ts";
 
 export type AssetEventType = "asset.ready" | "asset.deleted";

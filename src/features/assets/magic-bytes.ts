@@ -21,8 +21,6 @@ function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
   return bytes.length >= prefix.length && prefix.every((v, i) => bytes[i] === v);
 }
 
-export const hasSignature = (contentType: string): boolean => contentType in SIGNATURES;
-
 /** True when `head` (the first bytes of the body) does not contradict the declared type. */
 export function matchesDeclaredType(contentType: string, head: Uint8Array): boolean {
   const check = SIGNATURES[contentType];

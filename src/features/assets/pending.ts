@@ -1,23 +1,12 @@
-import { ProblemError } from "../../core/problem.ts";
 import type { AssetRow } from "../../db/schema.ts";
-import type { UploadLimits } from "./limits.ts";
 import { displayFilename, objectKeyFor } from "./object-key.ts";
-import type { Actor, AssetServiceDeps, Visibility } from "./service-deps.ts";
+import { tooLarge, unsupportedType } from "./problems.ts";
+import type { Actor, AssetServiceDeps, Visibility } from "./model.ts";
 
 /**
  * The start and the failure path of every upload: the limits checked before a row exists, the
  * pending row itself, and the removal of whatever a failed upload left.
  */
-
-export const tooLarge = (limits: UploadLimits) =>
-  new ProblemError({ status: 413, detail: `Uploads are limited to ${limits.maxBytes} bytes.` });
-export const unsupportedType = (contentType: string | null) =>
-  new ProblemError({
-    status: 415,
-    detail: contentType
-      ? `${contentType} is not an accepted upload type.`
-      : "A Content-Type (type/subtype) is required.",
-  });
 
 export async function checkTypeAndSize(
   deps: AssetServiceDeps,

@@ -1,19 +1,16 @@
-import { ProblemError, validationFailed } from "../../core/problem.ts";
+import { validationFailed } from "../../core/problem.ts";
 import type { AssetRow } from "../../db/schema.ts";
-import { conflict } from "./access.ts";
 import { essenceOf } from "./content-type.ts";
 import { checkTypeAndSize, discard, insertPending } from "./pending.ts";
-import type { Actor, AssetServiceDeps, Visibility } from "./service-deps.ts";
+import { conflict, lengthRequired } from "./problems.ts";
+import type { Actor, AssetServiceDeps, Visibility } from "./model.ts";
 import { streamToBucket } from "./stream-upload.ts";
 import { completableSince } from "./timing.ts";
 import { type AssetView, toAssetView } from "./view.ts";
 
 function parseContentLength(header: string | undefined): number {
   if (header === undefined || header.trim() === "") {
-    throw new ProblemError({
-      status: 411,
-      detail: "Send the body with a Content-Length header (chunked uploads are not accepted).",
-    });
+    throw lengthRequired();
   }
   if (!/^\d{1,16}$/.test(header.trim())) {
     throw validationFailed([{ path: "header.content-length", message: "must be a non-negative integer" }]);

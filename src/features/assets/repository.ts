@@ -2,7 +2,7 @@ import { and, desc, eq, gt, isNull, lt, or } from "drizzle-orm";
 import type { Database } from "../../adapters/postgres.ts";
 import { withDatabase } from "../../core/database-errors.ts";
 import { type AssetRow, assets } from "../../db/schema.ts";
-import type { ListPosition } from "./cursor.ts";
+import type { ListPosition } from "../../core/cursor.ts";
 
 export type NewAsset = Pick<
   AssetRow,

@@ -1,10 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { jsonBodyLimit } from "../../core/body-limit.ts";
 import { bearerSecurity, createRouter, problems } from "../../core/openapi.ts";
-import type { Principal } from "../../core/principal.ts";
-import { unauthorized } from "../../core/problem.ts";
-import { optionalUser, requireUser } from "../auth/guards.ts";
-import { actorOf, assetServiceDeps } from "./context.ts";
+import { optionalUser, principalOf, requireUser } from "../auth/guards.ts";
 import {
   AssetIdParams,
   AssetList,
@@ -15,25 +12,14 @@ import {
   ListQuery,
   RawUploadQuery,
 } from "./schemas.ts";
-import { isSessionRevoked } from "../auth/revocation.ts";
-import { completeUpload, createDirectUpload } from "./direct-upload.ts";
-import { uploadThroughWorker } from "./raw-upload.ts";
 import { PRESIGN_GET_EXPIRY_SECONDS } from "./timing.ts";
-import { contentLocation, deleteAsset, getAsset, listAssets } from "./service.ts";
-import type { Actor } from "./service-deps.ts";
+import { assetsServiceFor } from "./wiring.ts";
 
 const tags = ["Assets"];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { "application/json": { schema } },
 });
-
-/** After requireUser the principal is set; this narrows the type (and fails closed if it is not). */
-function signedIn(principal: Principal | undefined): Actor {
-  const actor = actorOf(principal);
-  if (!actor) throw unauthorized();
-  return actor;
-}
 
 /** Where the API is reached: configured (PUBLIC_API_URL), else this request's origin. */
 const apiOrigin = (configured: string | undefined, url: string): string => configured ?? new URL(url).origin;
@@ -179,65 +165,38 @@ const remove = createRoute({
 export const assetsRoutes = createRouter()
   .openapi(upload, async (c) => {
     const query = c.req.valid("query");
-    const asset = await uploadThroughWorker(
-      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
-      signedIn(c.var.principal),
-      {
-        filename: query.filename,
-        visibility: query.visibility,
-        contentType: c.req.header("Content-Type"),
-        contentLength: c.req.header("Content-Length"),
-        body: c.req.raw.body,
-        apiOrigin: apiOrigin(c.var.config.PUBLIC_API_URL, c.req.url),
-      },
-    );
+    const asset = await assetsServiceFor(c.var).upload(principalOf(c), {
+      filename: query.filename,
+      visibility: query.visibility,
+      contentType: c.req.header("Content-Type"),
+      contentLength: c.req.header("Content-Length"),
+      body: c.req.raw.body,
+      apiOrigin: apiOrigin(c.var.config.PUBLIC_API_URL, c.req.url),
+    });
     return c.json(asset, 201, { Location: `/v1/assets/${asset.id}` });
   })
   .openapi(createUpload, async (c) => {
-    const body = c.req.valid("json");
-    const result = await createDirectUpload(
-      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
-      signedIn(c.var.principal),
-      {
-        ...body,
-        apiOrigin: apiOrigin(c.var.config.PUBLIC_API_URL, c.req.url),
-      },
-    );
+    const result = await assetsServiceFor(c.var).createUpload(principalOf(c), {
+      ...c.req.valid("json"),
+      apiOrigin: apiOrigin(c.var.config.PUBLIC_API_URL, c.req.url),
+    });
     return c.json(result, 201, { "Cache-Control": "no-store" });
   })
   .openapi(complete, async (c) => {
     const { id } = c.req.valid("param");
     const { parts } = c.req.valid("json");
-    const asset = await completeUpload(
-      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
-      signedIn(c.var.principal),
-      id,
-      parts,
-    );
-    return c.json(asset, 200);
+    return c.json(await assetsServiceFor(c.var).complete(principalOf(c), id, parts), 200);
   })
   .openapi(list, async (c) => {
-    const page = await listAssets(
-      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
-      signedIn(c.var.principal),
-      c.req.valid("query"),
-    );
+    const page = await assetsServiceFor(c.var).list(principalOf(c), c.req.valid("query"));
     return c.json(page, 200, { "Cache-Control": "no-store" });
   })
   .openapi(read, async (c) => {
-    const asset = await getAsset(
-      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
-      actorOf(c.var.principal),
-      c.req.valid("param").id,
-    );
+    const asset = await assetsServiceFor(c.var).get(c.var.principal, c.req.valid("param").id);
     return c.json(asset, 200, { "Cache-Control": "private, no-store" });
   })
   .openapi(content, async (c) => {
-    const target = await contentLocation(
-      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
-      actorOf(c.var.principal),
-      c.req.valid("param").id,
-    );
+    const target = await assetsServiceFor(c.var).contentLocation(c.var.principal, c.req.valid("param").id);
     // A signed URL must not outlive its minute in any cache; a public one is stable but may be deleted.
     const cacheControl = target.signed ? "no-store" : "public, max-age=60";
     return c.body(null, 302, { Location: target.url, "Cache-Control": cacheControl });
@@ -245,23 +204,13 @@ export const assetsRoutes = createRouter()
   .openapi(contentUrl, async (c) => {
     // Taken before signing, so the expiry we report is never later than the signature's.
     const signedAt = Date.now();
-    const target = await contentLocation(
-      assetServiceDeps(c.var.deps, c.var.log, c.var.config),
-      actorOf(c.var.principal),
-      c.req.valid("param").id,
-    );
+    const target = await assetsServiceFor(c.var).contentLocation(c.var.principal, c.req.valid("param").id);
     const expiresAt = target.signed ? new Date(signedAt + PRESIGN_GET_EXPIRY_SECONDS * 1000).toISOString() : null;
     return c.json({ url: target.url, signed: target.signed, expiresAt }, 200, {
       "Cache-Control": target.signed ? "no-store" : "public, max-age=60",
     });
   })
   .openapi(remove, async (c) => {
-    const { deps, config, principal } = c.var;
-    const actor = signedIn(principal);
-    await deleteAsset(assetServiceDeps(deps, c.var.log, config), actor, c.req.valid("param").id, async () => {
-      if (principal && (await isSessionRevoked(deps, config, principal.sessionId))) {
-        throw unauthorized("This session was signed out.");
-      }
-    });
+    await assetsServiceFor(c.var).remove(principalOf(c), c.req.valid("param").id);
     return c.body(null, 204);
   });

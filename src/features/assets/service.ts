@@ -1,7 +1,8 @@
 import { forbidden, notFound } from "../../core/problem.ts";
-import { canManage, conflict, findVisible } from "./access.ts";
-import { decodeCursor, encodeCursor } from "./cursor.ts";
-import type { Actor, AssetServiceDeps } from "./service-deps.ts";
+import { canManage, findVisible } from "./access.ts";
+import { conflict } from "./problems.ts";
+import { decodePosition, encodePosition } from "../../core/cursor.ts";
+import type { Actor, AssetServiceDeps } from "./model.ts";
 import { PRESIGN_GET_EXPIRY_SECONDS } from "./timing.ts";
 import { type AssetView, toAssetView } from "./view.ts";
 
@@ -50,12 +51,12 @@ export async function listAssets(
   actor: Actor,
   query: { cursor?: string | undefined; limit: number },
 ): Promise<{ items: AssetView[]; nextCursor: string | null }> {
-  const after = query.cursor ? decodeCursor(query.cursor) : null;
+  const after = query.cursor ? decodePosition(query.cursor) : null;
   const rows = await deps.repo.listByOwner(actor.userId, after, query.limit + 1);
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   return {
     items: page.map(toAssetView),
-    nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+    nextCursor: rows.length > query.limit && last ? encodePosition({ createdAt: last.createdAt, id: last.id }) : null,
   };
 }

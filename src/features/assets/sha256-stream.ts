@@ -1,3 +1,5 @@
+import { toHex } from "../../../common/encoding.ts";
+
 /**
  * An incremental SHA-256 over a stream: workerd's `crypto.DigestStream` (a Workers API; WebCrypto's
  * digest() needs the whole input at once). Typed here rather than through the global `Crypto` so the
@@ -13,11 +15,6 @@ interface DigestStreamLike extends WritableStream<ArrayBufferView | ArrayBuffer>
   readonly digest: Promise<ArrayBuffer>;
 }
 type DigestStreamCtor = new (algorithm: string) => DigestStreamLike;
-
-export const toHex = (bytes: ArrayBuffer | Uint8Array): string =>
-  Array.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join(
-    "",
-  );
 
 export function sha256Stream(): Sha256Stream {
   const Ctor = (crypto as unknown as { DigestStream: DigestStreamCtor }).DigestStream;

@@ -1,7 +1,8 @@
 import type { ObjectStore } from "../../adapters/storage.ts";
-import { dependencyUnavailable, ProblemError } from "../../core/problem.ts";
+import { dependencyUnavailable } from "../../core/problem.ts";
 import { bodySource } from "./body-source.ts";
 import { matchesDeclaredType, SNIFF_BYTES } from "./magic-bytes.ts";
+import { lengthMismatch, typeMismatch } from "./problems.ts";
 import { sha256Stream } from "./sha256-stream.ts";
 
 /**
@@ -21,20 +22,6 @@ export interface StreamUploadInput {
   onMultipartStarted(uploadId: string): Promise<void>;
   partSize?: number;
 }
-
-export const lengthMismatch = (declared: number, kind: "longer" | "shorter") =>
-  new ProblemError({
-    status: 400,
-    type: "length-mismatch",
-    detail: `The body is ${kind} than its Content-Length (${declared} bytes); nothing was stored.`,
-  });
-
-export const typeMismatch = (contentType: string) =>
-  new ProblemError({
-    status: 415,
-    type: "content-mismatch",
-    detail: `The body's first bytes are not those of ${contentType}; nothing was stored.`,
-  });
 
 /**
  * Streams a request body to the bucket with at most one part in memory, hashing it on the way

@@ -1,8 +1,6 @@
-import { type ObjectStore, objectStore } from "../../adapters/storage.ts";
-import type { Bindings } from "../../core/app-env.ts";
-import { configFor } from "../../core/config.ts";
-import { createDeps } from "../../core/deps.ts";
-import { createLogger, type Logger } from "../../core/logger.ts";
+import type { ObjectStore } from "../../adapters/storage.ts";
+import type { Deps } from "../../core/deps.ts";
+import type { Logger } from "../../../common/logger.ts";
 import { type AssetRepository, drizzleAssetRepository } from "./repository.ts";
 import { sweepCutoffs } from "./timing.ts";
 
@@ -73,22 +71,19 @@ export async function sweepWith(
   return result;
 }
 
-/** Cron Trigger entry point (src/index.ts): builds its own clients from the env and closes them. */
-export async function sweepPendingUploads(env: Bindings, now: Date): Promise<SweepResult> {
-  const config = configFor(env);
-  const log = createLogger(config.LOG_LEVEL, { job: "sweep-pending-uploads" });
-  const background: Promise<unknown>[] = [];
-  const { deps, close } = createDeps(config, env, { waitUntil: (work) => void background.push(work) });
+/** The Cron Trigger's job (src/scheduled.ts runs it with runJob's clients). Never throws. */
+export async function sweepPendingUploads(
+  deps: Pick<Deps, "storage" | "db">,
+  log: Logger,
+  now: Date,
+): Promise<SweepResult> {
   try {
-    const result = await sweepWith(objectStore(deps.storage), drizzleAssetRepository(deps.db), log, now);
+    const result = await sweepWith(deps.storage, drizzleAssetRepository(deps.db), log, now);
     log.info("swept pending uploads", { ...result });
     return result;
   } catch (error) {
     // Postgres down: nothing was removed, nothing lost; the next run tries again.
     log.error("sweeping pending uploads failed", { error });
     return { removed: 0, failed: 0 };
-  } finally {
-    await Promise.allSettled(background);
-    await close().catch((error: unknown) => log.warn("closing clients failed", { error }));
   }
 }

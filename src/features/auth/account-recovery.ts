@@ -18,9 +18,9 @@ import {
 import { hashPassword, verifyPassword } from "./password.ts";
 import { profileChanged } from "./profile-changed.ts";
 import { invalidMailToken, wrongCurrentPassword } from "./problems.ts";
-import { accountIdentifier, AUTH_RATE_LIMITS, enforceRateLimits } from "./rate-limit.ts";
+import { AUTH_RATE_LIMITS, enforceRateLimits } from "./rate-limit.ts";
 import { announceRevokedSessions } from "./revocation.ts";
-import { type AuthContext, linkBaseOf, liveSince, mailOf } from "./service.ts";
+import { type AuthContext, limitClientAndAccount, linkBaseOf, liveSince, mailOf } from "./service.ts";
 import { revokeAllSessions } from "./sessions.ts";
 import { findUserById } from "./users.ts";
 
@@ -35,16 +35,7 @@ async function limitMailRequest(ctx: AuthContext, email: string, kind: "reset" |
     kind === "reset"
       ? [AUTH_RATE_LIMITS.passwordForgotPerClient, AUTH_RATE_LIMITS.passwordForgotPerAccount]
       : [AUTH_RATE_LIMITS.verificationPerClient, AUTH_RATE_LIMITS.verificationPerAccount];
-  await enforceRateLimits(
-    ctx.deps,
-    ctx.config,
-    ctx.log,
-    [
-      { rule: perClient, identifier: ctx.client },
-      { rule: perAccount, identifier: await accountIdentifier(email) },
-    ],
-    "refuse",
-  );
+  await limitClientAndAccount(ctx, perClient, perAccount, email);
 }
 
 const limitTokenSpend = (ctx: AuthContext): Promise<void> =>

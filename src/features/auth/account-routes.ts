@@ -1,18 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
-import { jsonBodyLimit } from "../../core/body-limit.ts";
 import { bearerSecurity, createRouter, problems } from "../../core/openapi.ts";
-import { notFound } from "../../core/problem.ts";
-import {
-  changePassword,
-  confirmEmail,
-  forgotPassword,
-  requestEmailVerification,
-  resetPassword,
-} from "./account-recovery.ts";
-import { listUsers, setUserDisabled, signOutUserEverywhere } from "./admin-users.ts";
-import { AUTH_BODY_LIMIT_BYTES, authContext } from "./auth-context.ts";
 import { principalOf, requireActiveSession, requireRole, requireUser } from "./guards.ts";
-import { announceRevokedSessions } from "./revocation.ts";
+import { authBodyLimit, jsonBody, jsonResponse, PRIVATE, tags } from "./route-parts.ts";
 import {
   AdminUserSchema,
   ChangePasswordBody,
@@ -27,34 +16,32 @@ import {
   VerificationRequestBody,
   VerifyEmailBody,
 } from "./schemas.ts";
-import { listSessions, revokeOwnSession } from "./session-list.ts";
 import { ADMIN_ROLE } from "./users.ts";
+import { authServiceFor } from "./wiring.ts";
 
 /**
  * Issue #15's routes: password reset and change, email verification, the caller's sessions, and the
  * admin's user list. Mounted by routes.ts into the auth router.
  */
-const json = <T>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-const bodyLimit = jsonBodyLimit(AUTH_BODY_LIMIT_BYTES);
 const accepted = { description: "Accepted: if an account may get a mail, it is sent (the same answer either way)" };
 
 const forgotRoute = createRoute({
   method: "post",
   path: "/v1/auth/password/forgot",
-  tags: ["Auth"],
+  tags,
   summary: "Mail a password-reset link (202 whether or not the address has an account)",
-  middleware: [bodyLimit] as const,
-  request: { body: json(ForgotPasswordBody) },
+  middleware: [authBodyLimit] as const,
+  request: { body: jsonBody(ForgotPasswordBody) },
   responses: { 202: accepted, ...problems(413, 415, 422, 429, 503) },
 });
 
 const resetRoute = createRoute({
   method: "post",
   path: "/v1/auth/password/reset",
-  tags: ["Auth"],
+  tags,
   summary: "Set a new password with a mailed token; signs the account out everywhere",
-  middleware: [bodyLimit] as const,
-  request: { body: json(ResetPasswordBody) },
+  middleware: [authBodyLimit] as const,
+  request: { body: jsonBody(ResetPasswordBody) },
   responses: {
     204: { description: "Password set; every session revoked" },
     ...problems(400, 413, 415, 422, 429, 503),
@@ -64,11 +51,11 @@ const resetRoute = createRoute({
 const changeRoute = createRoute({
   method: "post",
   path: "/v1/auth/password/change",
-  tags: ["Auth"],
+  tags,
   summary: "Change the password (current one required); every other session is revoked",
   security: bearerSecurity,
-  middleware: [requireUser(), requireActiveSession(), bodyLimit] as const,
-  request: { body: json(ChangePasswordBody) },
+  middleware: [requireUser(), requireActiveSession(), authBodyLimit] as const,
+  request: { body: jsonBody(ChangePasswordBody) },
   responses: {
     204: { description: "Password changed; the caller's session stays, the others are revoked" },
     ...problems(401, 403, 413, 415, 422, 429, 503),
@@ -78,20 +65,20 @@ const changeRoute = createRoute({
 const verificationRequestRoute = createRoute({
   method: "post",
   path: "/v1/auth/email/verification",
-  tags: ["Auth"],
+  tags,
   summary: "Mail a verification link (202 whether or not an unverified account has the address)",
-  middleware: [bodyLimit] as const,
-  request: { body: json(VerificationRequestBody) },
+  middleware: [authBodyLimit] as const,
+  request: { body: jsonBody(VerificationRequestBody) },
   responses: { 202: accepted, ...problems(413, 415, 422, 429, 503) },
 });
 
 const verifyRoute = createRoute({
   method: "post",
   path: "/v1/auth/email/verify",
-  tags: ["Auth"],
+  tags,
   summary: "Confirm the address with a mailed token",
-  middleware: [bodyLimit] as const,
-  request: { body: json(VerifyEmailBody) },
+  middleware: [authBodyLimit] as const,
+  request: { body: jsonBody(VerifyEmailBody) },
   responses: {
     204: { description: "Address verified (access tokens say so from their next refresh)" },
     ...problems(400, 413, 415, 422, 429, 503),
@@ -101,13 +88,13 @@ const verifyRoute = createRoute({
 const sessionsRoute = createRoute({
   method: "get",
   path: "/v1/auth/sessions",
-  tags: ["Auth"],
+  tags,
   summary: "The caller's sessions (one per sign-in), newest first",
   security: bearerSecurity,
   // Devices and networks are private: a signed-out session's token may not read them.
   middleware: [requireUser(), requireActiveSession()] as const,
   responses: {
-    200: { description: "Sessions", content: { "application/json": { schema: SessionListSchema } } },
+    200: jsonResponse(SessionListSchema, "Sessions"),
     ...problems(401, 503),
   },
 });
@@ -115,7 +102,7 @@ const sessionsRoute = createRoute({
 const revokeSessionRoute = createRoute({
   method: "delete",
   path: "/v1/auth/sessions/{id}",
-  tags: ["Auth"],
+  tags,
   summary: "Sign one of the caller's sessions out (its sockets close)",
   security: bearerSecurity,
   middleware: [requireUser(), requireActiveSession()] as const,
@@ -126,13 +113,13 @@ const revokeSessionRoute = createRoute({
 const listUsersRoute = createRoute({
   method: "get",
   path: "/v1/users",
-  tags: ["Auth"],
+  tags,
   summary: "List and search accounts (admin), newest first, cursor-paginated",
   security: bearerSecurity,
   middleware: [requireRole(ADMIN_ROLE)] as const,
   request: { query: UserListQuery },
   responses: {
-    200: { description: "A page of accounts", content: { "application/json": { schema: UserPageSchema } } },
+    200: jsonResponse(UserPageSchema, "A page of accounts"),
     ...problems(401, 403, 422, 503),
   },
 });
@@ -140,13 +127,13 @@ const listUsersRoute = createRoute({
 const disableRoute = createRoute({
   method: "put",
   path: "/v1/users/{id}/disabled",
-  tags: ["Auth"],
+  tags,
   summary: "Disable or re-enable an account (admin); disabling signs it out everywhere",
   security: bearerSecurity,
-  middleware: [requireRole(ADMIN_ROLE), requireActiveSession(), bodyLimit] as const,
-  request: { params: UserIdParams, body: json(DisabledBody) },
+  middleware: [requireRole(ADMIN_ROLE), requireActiveSession(), authBodyLimit] as const,
+  request: { params: UserIdParams, body: jsonBody(DisabledBody) },
   responses: {
-    200: { description: "The account", content: { "application/json": { schema: AdminUserSchema } } },
+    200: jsonResponse(AdminUserSchema, "The account"),
     ...problems(401, 403, 404, 409, 413, 415, 422, 503),
   },
 });
@@ -154,7 +141,7 @@ const disableRoute = createRoute({
 const signOutUserRoute = createRoute({
   method: "delete",
   path: "/v1/users/{id}/sessions",
-  tags: ["Auth"],
+  tags,
   summary: "Sign an account out everywhere (admin): every session revoked, its sockets closed",
   security: bearerSecurity,
   middleware: [requireRole(ADMIN_ROLE), requireActiveSession()] as const,
@@ -162,51 +149,42 @@ const signOutUserRoute = createRoute({
   responses: { 204: { description: "Every session of the account revoked" }, ...problems(401, 403, 404, 422, 503) },
 });
 
-const PRIVATE = { "Cache-Control": "private, no-store" };
-
 export const accountRoutes = createRouter()
   .openapi(forgotRoute, async (c) => {
-    await forgotPassword(authContext(c), c.req.valid("json").email);
+    await authServiceFor(c).forgotPassword(c.req.valid("json").email);
     return c.body(null, 202);
   })
   .openapi(resetRoute, async (c) => {
-    await resetPassword(authContext(c), c.req.valid("json"));
+    await authServiceFor(c).resetPassword(c.req.valid("json"));
     return c.body(null, 204);
   })
   .openapi(changeRoute, async (c) => {
-    await changePassword(authContext(c), principalOf(c), c.req.valid("json"));
+    await authServiceFor(c).changePassword(principalOf(c), c.req.valid("json"));
     return c.body(null, 204);
   })
   .openapi(verificationRequestRoute, async (c) => {
-    await requestEmailVerification(authContext(c), c.req.valid("json").email);
+    await authServiceFor(c).requestEmailVerification(c.req.valid("json").email);
     return c.body(null, 202);
   })
   .openapi(verifyRoute, async (c) => {
-    await confirmEmail(authContext(c), c.req.valid("json").token);
+    await authServiceFor(c).confirmEmail(c.req.valid("json").token);
     return c.body(null, 204);
   })
-  .openapi(sessionsRoute, async (c) => {
-    const principal = principalOf(c);
-    const items = await listSessions(c.var.deps.db, principal.userId, principal.sessionId);
-    return c.json({ items }, 200, PRIVATE);
-  })
+  .openapi(sessionsRoute, async (c) =>
+    c.json({ items: await authServiceFor(c).listSessions(principalOf(c)) }, 200, PRIVATE),
+  )
   .openapi(revokeSessionRoute, async (c) => {
-    const principal = principalOf(c);
-    const sessionId = c.req.valid("param").id;
-    if (!(await revokeOwnSession(c.var.deps.db, principal.userId, sessionId))) {
-      throw notFound("You have no active session with this id.");
-    }
-    await announceRevokedSessions(c.var.deps, c.var.config, c.var.log, [{ userId: principal.userId, sessionId }]);
+    await authServiceFor(c).revokeOwnSession(principalOf(c), c.req.valid("param").id);
     return c.body(null, 204);
   })
-  .openapi(listUsersRoute, async (c) => c.json(await listUsers(c.var.deps.db, c.req.valid("query")), 200, PRIVATE))
+  .openapi(listUsersRoute, async (c) => c.json(await authServiceFor(c).listUsers(c.req.valid("query")), 200, PRIVATE))
   .openapi(signOutUserRoute, async (c) => {
-    await signOutUserEverywhere(authContext(c), principalOf(c), c.req.valid("param").id);
+    await authServiceFor(c).signOutUserEverywhere(principalOf(c), c.req.valid("param").id);
     return c.body(null, 204);
   })
   .openapi(disableRoute, async (c) =>
     c.json(
-      await setUserDisabled(authContext(c), principalOf(c), c.req.valid("param").id, c.req.valid("json").disabled),
+      await authServiceFor(c).setUserDisabled(principalOf(c), c.req.valid("param").id, c.req.valid("json").disabled),
       200,
     ),
   );

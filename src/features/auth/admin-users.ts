@@ -1,8 +1,9 @@
 import { and, desc, eq, ilike, lt, or, type SQL } from "drizzle-orm";
 import type { Database } from "../../adapters/postgres.ts";
+import { decodePosition, encodePosition } from "../../core/cursor.ts";
 import { withDatabase } from "../../core/database-errors.ts";
 import type { Principal } from "../../core/principal.ts";
-import { notFound, validationFailed } from "../../core/problem.ts";
+import { notFound } from "../../core/problem.ts";
 import { type UserRow, users } from "../../db/schema.ts";
 import { profileChanged } from "./profile-changed.ts";
 import { cannotDisableSelf } from "./problems.ts";
@@ -30,25 +31,6 @@ export interface UserPage {
   nextCursor: string | null;
 }
 
-const encodeCursor = (row: UserRow): string =>
-  btoa(JSON.stringify([row.createdAt.toISOString(), row.id]))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(atob(cursor.replace(/-/g, "+").replace(/_/g, "/"))) as unknown[];
-    const createdAt = new Date(String(at));
-    if (typeof id === "string" && UUID.test(id) && !Number.isNaN(createdAt.getTime())) return { createdAt, id };
-  } catch {
-    // Falls through to the 422.
-  }
-  throw validationFailed([{ path: "query.cursor", message: "is not a cursor this API returned" }]);
-}
-
 /** LIKE metacharacters in a search are literal. */
 const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
@@ -63,7 +45,7 @@ export async function listUsers(
   const conditions: (SQL | undefined)[] = [];
   if (query.q) conditions.push(ilike(users.email, `%${escapeLike(query.q.trim().toLowerCase())}%`));
   if (query.cursor) {
-    const after = decodeCursor(query.cursor);
+    const after = decodePosition(query.cursor);
     conditions.push(
       or(lt(users.createdAt, after.createdAt), and(eq(users.createdAt, after.createdAt), lt(users.id, after.id))),
     );
@@ -78,7 +60,7 @@ export async function listUsers(
   );
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
-  return { items: page.map(toAdminUser), nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null };
+  return { items: page.map(toAdminUser), nextCursor: rows.length > query.limit && last ? encodePosition(last) : null };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createDisabledMailer, createHttpMailer, type MailMessage, type Mailer } from "../../adapters/mail.ts";
 import type { Config } from "../../core/config.ts";
 import type { BackgroundTasks } from "../../core/deferred-work.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 
 /** The mail transport the config describes: the HTTP email API, or none (nothing is sent). */
 export function mailerFor(config: Config, log: Logger): Mailer {

@@ -1,12 +1,13 @@
-import { verify } from "hono/jwt";
+import { toHex } from "../../../common/encoding.ts";
+
 import type { SignatureAlgorithm } from "hono/utils/jwt/jwa";
 import type { Config, ExternalIssuerConfig } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import type { Principal } from "../../core/principal.ts";
-import { dependencyUnavailable, unauthorized } from "../../core/problem.ts";
+import { dependencyUnavailable } from "../../core/problem.ts";
 import { users } from "../../db/schema.ts";
-import { CLOCK_SKEW_SECONDS, InvalidTokenError, MAX_TOKEN_LENGTH, verifyAccessToken } from "./access-token.ts";
+import { decodeSegment, InvalidTokenError, isRecord, MAX_TOKEN_LENGTH, verifyJws } from "./jws.ts";
 import { DEFAULT_ROLES } from "./users.ts";
 
 /**
@@ -38,11 +39,8 @@ const IMPORT_PARAMS: Record<ExternalAlg, SubtleCryptoImportKeyAlgorithm> = {
 };
 const isExternalAlg = (alg: unknown): alg is ExternalAlg => alg === "RS256" || alg === "ES256" || alg === "EdDSA";
 
-// As for our own tokens (RFC 8725): no header may name its own key or demand processing we skip.
-const FORBIDDEN_HEADERS = ["crit", "jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"];
 /** OIDC providers use plain JWT or RFC 9068's access-token type. */
 const ALLOWED_TYP = new Set(["JWT", "at+jwt", "application/at+jwt"]);
-const SEGMENT = /^[A-Za-z0-9_-]+$/;
 
 interface ExternalKey {
   alg: ExternalAlg;
@@ -59,16 +57,10 @@ interface KeySetState {
 // Per isolate, keyed by issuer and JWKS URL: a cache of public keys, nothing a request can change.
 const keySets = new Map<string, KeySetState>();
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-function decodeJson(segment: string): unknown {
+/** A segment's JSON, or undefined: only to choose the verifier, which then checks everything. */
+function peekJson(segment: string): unknown {
   try {
-    const binary = atob(segment.replace(/-/g, "+").replace(/_/g, "/"));
-    return JSON.parse(
-      new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
-        Uint8Array.from(binary, (c) => c.charCodeAt(0)),
-      ),
-    );
+    return decodeSegment(segment);
   } catch {
     return undefined;
   }
@@ -81,7 +73,7 @@ function decodeJson(segment: string): unknown {
 export function externalIssuerOf(token: string, config: Config): ExternalIssuerConfig | undefined {
   const issuers = config.AUTH_EXTERNAL_ISSUERS;
   if (!issuers || token.length > MAX_TOKEN_LENGTH) return undefined;
-  const payload = decodeJson(token.split(".")[1] ?? "");
+  const payload = peekJson(token.split(".")[1] ?? "");
   if (!isRecord(payload) || typeof payload.iss !== "string") return undefined;
   return issuers.find((i) => i.issuer === payload.iss);
 }
@@ -196,7 +188,7 @@ export async function externalUuid(kind: "user" | "session", issuer: string, val
   const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", input)).slice(0, 16);
   bytes[6] = ((bytes[6] as number) & 0x0f) | 0x80;
   bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = toHex(bytes);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
@@ -213,45 +205,22 @@ export async function verifyExternalToken(
   issuer: ExternalIssuerConfig,
   now = Date.now(),
 ): Promise<ExternalPrincipal> {
-  if (token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError("token too long");
-  const parts = token.split(".");
-  if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) throw new InvalidTokenError("not a compact JWS");
-  const header = decodeJson(parts[0] as string);
-  if (!isRecord(header)) throw new InvalidTokenError("header is not an object");
-  if (FORBIDDEN_HEADERS.some((h) => h in header)) throw new InvalidTokenError("forbidden header parameter");
-  if (header.typ !== undefined && !(typeof header.typ === "string" && ALLOWED_TYP.has(header.typ))) {
-    throw new InvalidTokenError("unexpected typ");
-  }
-  // HS* would let anyone holding a shared secret mint tokens, `none` anyone at all.
-  if (!isExternalAlg(header.alg)) throw new InvalidTokenError("external tokens must use RS256, ES256 or EdDSA");
-  if (typeof header.kid !== "string" || header.kid.length > 256) throw new InvalidTokenError("missing kid");
-
-  const key = await keyFor(issuer, header.kid, now);
-  if (!key) throw new InvalidTokenError("unknown kid for this issuer");
-  if (header.alg !== key.alg) throw new InvalidTokenError("alg does not match the key");
-
-  let payload: Record<string, unknown>;
-  try {
-    payload = (await verify(token, key.key, {
-      alg: key.alg,
+  const { payload, exp, signature } = await verifyJws(
+    token,
+    {
+      typ: ALLOWED_TYP,
+      keyFor: async (header) => {
+        // HS* would let anyone holding a shared secret mint tokens, `none` anyone at all.
+        if (!isExternalAlg(header.alg)) throw new InvalidTokenError("external tokens must use RS256, ES256 or EdDSA");
+        return keyFor(issuer, header.kid, now);
+      },
       iss: issuer.issuer,
       aud: issuer.audience,
-      ...(typeof header.typ === "string" && { typ: header.typ }),
-      exp: false,
-      nbf: false,
-      iat: false,
-    })) as Record<string, unknown>;
-  } catch (error) {
-    throw new InvalidTokenError(error instanceof Error ? error.name : "verification failed");
-  }
-
-  const nowSeconds = Math.floor(now / 1000);
-  const { sub, exp, nbf, jti, sid } = payload;
-  if (typeof exp !== "number" || !Number.isFinite(exp)) throw new InvalidTokenError("exp required");
-  if (exp + CLOCK_SKEW_SECONDS <= nowSeconds) throw new InvalidTokenError("expired");
-  if (nbf !== undefined && (typeof nbf !== "number" || nbf - CLOCK_SKEW_SECONDS > nowSeconds)) {
-    throw new InvalidTokenError("not yet valid");
-  }
+      requireIat: false,
+    },
+    now,
+  );
+  const { sub, jti, sid } = payload;
   if (typeof sub !== "string" || sub.length === 0 || sub.length > 255) throw new InvalidTokenError("sub required");
 
   return {
@@ -259,7 +228,7 @@ export async function verifyExternalToken(
     roles: rolesOf(payload, issuer),
     // One sign-in at the issuer when it says so (`sid`), else one per subject. Never one of our families.
     sessionId: await externalUuid("session", issuer.issuer, typeof sid === "string" ? sid : sub),
-    tokenId: typeof jti === "string" ? jti.slice(0, 128) : (parts[2] as string).slice(0, 43),
+    tokenId: typeof jti === "string" ? jti.slice(0, 128) : signature.slice(0, 43),
     expiresAt: exp,
     externalIssuer: issuer.issuer,
     subject: sub,
@@ -299,34 +268,4 @@ export async function ensureExternalUser(
     // The token is valid either way; a route that needs the row fails on its own and the next request retries.
     log.warn("creating the account of an external identity failed", { issuer: principal.externalIssuer, error });
   }
-}
-
-/** The guards' entry point for a token from a configured outside issuer: 401 for a bad token. */
-export async function authenticateExternal(
-  token: string,
-  issuer: ExternalIssuerConfig,
-  scope: { deps: Pick<Deps, "db">; log: Logger },
-): Promise<Principal> {
-  let verified: ExternalPrincipal;
-  try {
-    verified = await verifyExternalToken(token, issuer);
-  } catch (error) {
-    if (!(error instanceof InvalidTokenError)) throw error;
-    scope.log.debug("external token refused", { issuer: issuer.issuer, reason: error.message });
-    throw unauthorized("The bearer token is invalid or expired.", error);
-  }
-  await ensureExternalUser(scope.deps, scope.log, verified);
-  const { subject: _subject, externalIssuer: _issuer, ...principal } = verified;
-  return principal;
-}
-
-/**
- * Our own access token or a configured outside issuer's, for callers that only need the principal
- * (the WebSocket upgrade): no account row is made, so no database I/O.
- */
-export async function verifyAnyAccessToken(token: string, config: Config): Promise<Principal> {
-  const issuer = externalIssuerOf(token, config);
-  if (!issuer) return verifyAccessToken(token, config);
-  const { subject: _subject, externalIssuer: _issuer, ...principal } = await verifyExternalToken(token, issuer);
-  return principal;
 }

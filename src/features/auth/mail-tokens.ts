@@ -19,6 +19,16 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]+$/;
 export const isMailTokenShape = (token: string): boolean =>
   token.length === REFRESH_TOKEN_LENGTH && TOKEN_SHAPE.test(token);
 
+/** A fresh token, the hash that is stored, and when it dies. */
+async function newMailToken(now: Date): Promise<{ token: string; tokenHash: string; expiresAt: Date }> {
+  const token = generateRefreshToken();
+  return {
+    token,
+    tokenHash: await hashRefreshToken(token),
+    expiresAt: new Date(now.getTime() + MAIL_TOKEN_TTL_SECONDS * 1000),
+  };
+}
+
 export interface IssuedMailToken {
   token: string;
   userId: string;
@@ -36,9 +46,7 @@ export async function issueMailTokenForEmail(
   email: string,
   now = new Date(),
 ): Promise<IssuedMailToken | undefined> {
-  const token = generateRefreshToken();
-  const tokenHash = await hashRefreshToken(token);
-  const expiresAt = new Date(now.getTime() + MAIL_TOKEN_TTL_SECONDS * 1000);
+  const { token, tokenHash, expiresAt } = await newMailToken(now);
   const onlyUnverified = purpose === "email-verification" ? sql`and ${users.emailVerifiedAt} is null` : sql``;
   const result = await withDatabase(() =>
     db.execute<{ user_id: string }>(sql`
@@ -61,17 +69,11 @@ export async function issueMailTokenForUser(
   user: { id: string; email: string },
   now = new Date(),
 ): Promise<string> {
-  const token = generateRefreshToken();
-  const tokenHash = await hashRefreshToken(token);
+  const { token, tokenHash, expiresAt } = await newMailToken(now);
   await withDatabase(() =>
-    db.insert(authMailTokens).values({
-      userId: user.id,
-      purpose,
-      tokenHash,
-      email: user.email,
-      expiresAt: new Date(now.getTime() + MAIL_TOKEN_TTL_SECONDS * 1000),
-      createdAt: now,
-    }),
+    db
+      .insert(authMailTokens)
+      .values({ userId: user.id, purpose, tokenHash, email: user.email, expiresAt, createdAt: now }),
   );
   return token;
 }

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { createAuthUser, withDatabase } from "../../../test/workers/support/auth.ts";
+import { createAuthUser, withTestDatabase } from "../../../test/workers/support/auth.ts";
 import { authMailTokens, refreshTokens } from "../../db/schema.ts";
 import { issueMailTokenForUser } from "./mail-tokens.ts";
 import {
@@ -16,7 +16,7 @@ describe("pruning refresh tokens", () => {
     const stale = await createAuthUser({ loginable: false });
     const recent = await createAuthUser({ loginable: false });
     const now = new Date();
-    await withDatabase(async (db) => {
+    await withTestDatabase(async (db) => {
       await db
         .update(refreshTokens)
         .set({ expiresAt: new Date(now.getTime() - REFRESH_TOKEN_RETENTION_MS - 60_000) })
@@ -42,7 +42,7 @@ describe("pruning mailed tokens", () => {
     const stale = await createAuthUser({ loginable: false });
     const live = await createAuthUser({ loginable: false });
     const now = new Date();
-    await withDatabase(async (db) => {
+    await withTestDatabase(async (db) => {
       await issueMailTokenForUser(
         db,
         "password-reset",

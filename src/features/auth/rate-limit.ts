@@ -1,7 +1,9 @@
+import { digestHex } from "../../../common/encoding.ts";
+
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Config } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import { dependencyUnavailable } from "../../core/problem.ts";
 import { rateLimited } from "./problems.ts";
 
@@ -52,8 +54,7 @@ export interface RateCheck {
 
 /** SHA-256 of the normalised email, so no address sits in Redis as a key. */
 export async function accountIdentifier(normalisedEmail: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(normalisedEmail)));
-  return Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  return digestHex(normalisedEmail, { bytes: 16 });
 }
 
 /**

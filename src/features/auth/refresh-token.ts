@@ -1,13 +1,9 @@
+import { digestHex, toBase64Url } from "../../../common/encoding.ts";
+
 /** Opaque refresh tokens: 256 random bits, base64url. Only their SHA-256 is ever stored. */
 const TOKEN_BYTES = 32;
 /** The encoded length of a token we issued (43 base64url characters). */
 export const REFRESH_TOKEN_LENGTH = 43;
-
-const toBase64Url = (bytes: Uint8Array): string =>
-  btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
 
 export function generateRefreshToken(): string {
   return toBase64Url(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES)));
@@ -18,6 +14,5 @@ export function generateRefreshToken(): string {
  * anything, and a fast lookup by hash stays possible.
  */
 export async function hashRefreshToken(token: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  return digestHex(token);
 }

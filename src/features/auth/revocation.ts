@@ -1,9 +1,10 @@
 import { and, eq, isNotNull } from "drizzle-orm";
+import { isUuid } from "../../../common/encoding.ts";
 import type { Config } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import { dependencyUnavailable } from "../../core/problem.ts";
-import { withTimeout } from "../../core/timeout.ts";
+import { withTimeout } from "../../../common/timeout.ts";
 import { refreshTokens } from "../../db/schema.ts";
 import { CLOCK_SKEW_SECONDS } from "./access-token.ts";
 import type { Session } from "./sessions.ts";
@@ -15,8 +16,6 @@ import type { Session } from "./sessions.ts";
 export const DISCONNECT_TIMEOUT_MS = 15_000;
 /** Attempts at closing them; a second one covers a room object that was briefly unreachable. */
 const DISCONNECT_ATTEMPTS = 2;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const revokedSessionKey = (config: Config, sessionId: string): string =>
   `${config.REDIS_KEY_PREFIX}auth:revoked-sid:${sessionId}`;
@@ -35,7 +34,7 @@ export const revocationTtlSeconds = (config: Config): number => config.ACCESS_TO
  */
 export async function isSessionRevoked(deps: Deps, config: Config, sessionId: string): Promise<boolean> {
   // Every sid we issue is a UUID; anything else cannot be checked, so it is not trusted.
-  if (!UUID.test(sessionId)) return true;
+  if (!isUuid(sessionId)) return true;
   const redis = deps.redis;
   if (redis) {
     try {

@@ -1,13 +1,13 @@
 import type { Config } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import { notFound, unauthorized } from "../../core/problem.ts";
 import type { Principal } from "../../core/principal.ts";
 import { CLOCK_SKEW_SECONDS, issueAccessToken } from "./access-token.ts";
 import { normaliseEmail } from "./email.ts";
 import { burnPasswordCheck, hashPassword, verifyPassword } from "./password.ts";
 import { accountDisabled, emailNotVerified, emailTaken, invalidCredentials, invalidRefreshToken } from "./problems.ts";
-import { accountIdentifier, AUTH_RATE_LIMITS, enforceRateLimits } from "./rate-limit.ts";
+import { accountIdentifier, AUTH_RATE_LIMITS, enforceRateLimits, type RateRule } from "./rate-limit.ts";
 import { announceRevokedSessions } from "./revocation.ts";
 import {
   revokeAllSessions,
@@ -72,6 +72,25 @@ export const REQUIRE_VERIFIED_EMAIL_KEY = "auth.require-verified-email";
 export const requireVerifiedEmail = (ctx: AuthContext): Promise<boolean> =>
   readSettingValue(ctx.deps, REQUIRE_VERIFIED_EMAIL_KEY, z.boolean(), false, ctx);
 
+/** Counts one attempt per client and per account (the address hashed); refused while Redis is down. */
+export async function limitClientAndAccount(
+  ctx: AuthContext,
+  perClient: RateRule,
+  perAccount: RateRule,
+  normalisedEmail: string,
+): Promise<void> {
+  await enforceRateLimits(
+    ctx.deps,
+    ctx.config,
+    ctx.log,
+    [
+      { rule: perClient, identifier: ctx.client },
+      { rule: perAccount, identifier: await accountIdentifier(normalisedEmail) },
+    ],
+    "refuse",
+  );
+}
+
 export interface TokenPair {
   user: PublicUser;
   accessToken: string;
@@ -123,16 +142,7 @@ export interface PendingVerification {
 export async function register(ctx: AuthContext, input: RegisterInput): Promise<TokenPair | PendingVerification> {
   const email = normaliseEmail(input.email);
   // Per email too, so the 409 cannot be used to test many addresses from many clients.
-  await enforceRateLimits(
-    ctx.deps,
-    ctx.config,
-    ctx.log,
-    [
-      { rule: AUTH_RATE_LIMITS.registerPerClient, identifier: ctx.client },
-      { rule: AUTH_RATE_LIMITS.registerPerAccount, identifier: await accountIdentifier(email) },
-    ],
-    "refuse",
-  );
+  await limitClientAndAccount(ctx, AUTH_RATE_LIMITS.registerPerClient, AUTH_RATE_LIMITS.registerPerAccount, email);
   const passwordHash = await hashPassword(input.password);
   const user = await insertUser(ctx.deps.db, { email, passwordHash, name: input.name ?? null, roles: DEFAULT_ROLES });
   if (!user) throw emailTaken();
@@ -154,16 +164,7 @@ export interface LoginInput {
 /** Unknown email and wrong password: the same 401, after the same amount of hashing. */
 export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenPair> {
   const email = normaliseEmail(input.email);
-  await enforceRateLimits(
-    ctx.deps,
-    ctx.config,
-    ctx.log,
-    [
-      { rule: AUTH_RATE_LIMITS.loginPerClient, identifier: ctx.client },
-      { rule: AUTH_RATE_LIMITS.loginPerAccount, identifier: await accountIdentifier(email) },
-    ],
-    "refuse",
-  );
+  await limitClientAndAccount(ctx, AUTH_RATE_LIMITS.loginPerClient, AUTH_RATE_LIMITS.loginPerAccount, email);
   const user = await findUserByEmail(ctx.deps.db, email);
   if (!user) {
     await burnPasswordCheck(input.password);

@@ -1,8 +1,7 @@
-import { HeadBucketCommand } from "@aws-sdk/client-s3";
 import { sql } from "drizzle-orm";
 import type { Deps } from "../../core/deps.ts";
-import type { Logger } from "../../core/logger.ts";
-import { TimeoutError, withTimeout } from "../../core/timeout.ts";
+import type { Logger } from "../../../common/logger.ts";
+import { TimeoutError, withTimeout } from "../../../common/timeout.ts";
 
 export interface Check {
   ok: boolean;
@@ -42,11 +41,7 @@ export async function checkReadiness(deps: Deps, log: Logger): Promise<Readiness
     redis
       ? probe("redis", log, () => redis.ping())
       : Promise.resolve<Check>({ ok: false, ms: 0, error: "not configured" }),
-    probe("storage", log, () =>
-      deps.storage.client.send(new HeadBucketCommand({ Bucket: deps.storage.bucket }), {
-        abortSignal: AbortSignal.timeout(READINESS_TIMEOUT_MS),
-      }),
-    ),
+    probe("storage", log, () => deps.storage.ping(READINESS_TIMEOUT_MS)),
   ]);
   const status = !postgres.ok ? "down" : redisCheck.ok && storage.ok ? "ok" : "degraded";
   return { status, checks: { postgres, redis: redisCheck, storage } };

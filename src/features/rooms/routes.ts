@@ -2,8 +2,8 @@ import { createRoute } from "@hono/zod-openapi";
 import { roomGatewayFor } from "../../adapters/rooms.ts";
 import { jsonBodyLimit } from "../../core/body-limit.ts";
 import { bearerSecurity, createRouter, ProblemSchema, problems } from "../../core/openapi.ts";
-import { ProblemError, unauthorized } from "../../core/problem.ts";
-import { requireUser } from "../auth/guards.ts";
+import { ProblemError } from "../../core/problem.ts";
+import { principalOf, requireUser } from "../auth/guards.ts";
 import { isSessionRevoked } from "../auth/revocation.ts";
 import {
   ConnectQuery,
@@ -118,8 +118,7 @@ export const roomsRoutes = createRouter()
     );
   })
   .openapi(publish, async (c) => {
-    const principal = c.var.principal;
-    if (!principal) throw unauthorized();
+    const principal = principalOf(c);
     const { deps, config } = c.var;
     const result = await publishToRoom(
       {
@@ -133,8 +132,7 @@ export const roomsRoutes = createRouter()
     return c.json(result, 202, noStore);
   })
   .openapi(history, async (c) => {
-    const principal = c.var.principal;
-    if (!principal) throw unauthorized();
+    const principal = principalOf(c);
     const query = c.req.valid("query");
     const result = await readHistory(
       { room: c.req.valid("param").room, principal, since: query.since, cursor: query.cursor, limit: query.limit },
@@ -143,8 +141,7 @@ export const roomsRoutes = createRouter()
     return c.json(result, 200, noStore);
   })
   .openapi(presence, async (c) => {
-    const principal = c.var.principal;
-    if (!principal) throw unauthorized();
+    const principal = principalOf(c);
     const result = await readPresence(c.req.valid("param").room, principal, {
       gateway: roomGatewayFor(c.env),
       log: c.var.log,

@@ -1,7 +1,4 @@
-import { unauthorized } from "../../core/problem.ts";
-
-// RFC 6750 §2.1: the scheme is case-insensitive; one space, then the token68 characters.
-const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
+import { readBearer } from "../auth/authenticate.ts";
 
 /**
  * The access token of a WebSocket upgrade: `Authorization: Bearer` when sent (a malformed header is
@@ -9,10 +6,6 @@ const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
  * query form is accepted on the upgrade route only (API.md, Conventions).
  */
 export function upgradeToken(authorization: string | undefined, queryToken: string | undefined): string | undefined {
-  if (authorization !== undefined) {
-    const match = BEARER.exec(authorization);
-    if (!match?.[1]) throw unauthorized("The Authorization header must be `Bearer <token>`.");
-    return match[1];
-  }
+  if (authorization !== undefined) return readBearer(authorization);
   return queryToken === "" ? undefined : queryToken;
 }

@@ -1,5 +1,5 @@
 import type { BackgroundTasks } from "../../core/deferred-work.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import type { SettingsCache } from "./cache.ts";
 import type { StoredSetting } from "./model.ts";
 import { type ReaderDeps, type ReadResult, readThrough, type ThroughResult } from "./reader.ts";

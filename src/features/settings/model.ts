@@ -11,7 +11,7 @@ export const MAX_SCHEMA_BYTES = 16 * 1024;
 /** Settings in total. Bounds the cached snapshot (each read of the list ships all of them). */
 export const MAX_SETTINGS = 500;
 /** Largest page of history one request returns. */
-export const MAX_HISTORY_PAGE = 100;
+export const MAX_SETTINGS_HISTORY_PAGE = 100;
 
 export const VISIBILITIES = ["public", "authenticated", "admin"] as const;
 export type Visibility = (typeof VISIBILITIES)[number];
@@ -62,8 +62,6 @@ const VISIBLE_TO: Record<Viewer, ReadonlySet<Visibility>> = {
 };
 
 export const canSee = (viewer: Viewer, visibility: Visibility): boolean => VISIBLE_TO[viewer].has(visibility);
-
-export const toPublic = ({ schema: _schema, ...setting }: StoredSetting): Setting => setting;
 
 export const byteLength = (value: unknown): number => new TextEncoder().encode(JSON.stringify(value)).byteLength;
 

@@ -1,4 +1,4 @@
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import type { Probe, SettingsCache } from "./cache.ts";
 import type { StoredSetting } from "./model.ts";
 

@@ -1,5 +1,6 @@
 import { and, count, desc, eq, lt, max, sql } from "drizzle-orm";
 import type { Database } from "../../adapters/postgres.ts";
+import { withDatabase } from "../../core/database-errors.ts";
 import { type SettingHistoryRow, type SettingRow, settings, settingsHistory } from "../../db/schema.ts";
 import type { HistoryEntry, JsonSchema, StoredSetting, Visibility } from "./model.ts";
 
@@ -68,116 +69,121 @@ const toHistory = (row: SettingHistoryRow): HistoryEntry => ({
   changedBy: row.changedBy,
 });
 
+/** The history row of a committed write: the setting as it now is, by whom. */
+const historyOf = (row: SettingRow, value: unknown, actor: string | null) => ({
+  key: row.key,
+  value: jsonb(value),
+  version: row.version,
+  visibility: row.visibility,
+  changedAt: row.updatedAt,
+  changedBy: actor,
+});
+
 /**
  * Drizzle over the request's pool. Every change writes `settings` and appends `settings_history` in
  * one transaction, and updates are conditional on the version, so of two writers holding the same
- * version exactly one commits.
+ * version exactly one commits. Every query runs in withDatabase, like every repository's.
  */
 export function createSettingsRepository(db: Database): SettingsRepository {
   return {
-    async listAll() {
-      const rows = await db.select().from(settings).orderBy(settings.key);
-      return rows.map(toSetting);
-    },
+    listAll: () =>
+      withDatabase(async () => {
+        const rows = await db.select().from(settings).orderBy(settings.key);
+        return rows.map(toSetting);
+      }),
 
-    async get(key) {
-      const [row] = await db.select().from(settings).where(eq(settings.key, key)).limit(1);
-      return row ? toSetting(row) : null;
-    },
+    get: (key) =>
+      withDatabase(async () => {
+        const [row] = await db.select().from(settings).where(eq(settings.key, key)).limit(1);
+        return row ? toSetting(row) : null;
+      }),
 
     create: (input) =>
-      db.transaction(async (tx) => {
-        const [total] = await tx.select({ n: count() }).from(settings);
-        if ((total?.n ?? 0) >= input.maxSettings) return { status: "full" } as const;
-        // A key deleted and made again continues its version line, so history keeps one row per version.
-        const [last] = await tx
-          .select({ version: max(settingsHistory.version) })
-          .from(settingsHistory)
-          .where(eq(settingsHistory.key, input.key));
-        const version = (last?.version ?? 0) + 1;
-        const [row] = await tx
-          .insert(settings)
-          .values({
-            key: input.key,
-            value: jsonb(input.value),
-            version,
-            visibility: input.visibility,
-            schema: input.schema === null ? null : jsonb(input.schema),
-            updatedBy: input.actor,
-          })
-          .onConflictDoNothing({ target: settings.key })
-          .returning();
-        if (!row) return { status: "exists" } as const;
-        await tx.insert(settingsHistory).values({
-          key: row.key,
-          value: jsonb(input.value),
-          version: row.version,
-          visibility: row.visibility,
-          changedAt: row.updatedAt,
-          changedBy: input.actor,
-        });
-        return { status: "created", setting: toSetting(row) } as const;
-      }),
+      withDatabase(() =>
+        db.transaction(async (tx) => {
+          const [total] = await tx.select({ n: count() }).from(settings);
+          if ((total?.n ?? 0) >= input.maxSettings) return { status: "full" } as const;
+          // A key deleted and made again continues its version line, so history keeps one row per version.
+          const [last] = await tx
+            .select({ version: max(settingsHistory.version) })
+            .from(settingsHistory)
+            .where(eq(settingsHistory.key, input.key));
+          const version = (last?.version ?? 0) + 1;
+          const [row] = await tx
+            .insert(settings)
+            .values({
+              key: input.key,
+              value: jsonb(input.value),
+              version,
+              visibility: input.visibility,
+              schema: input.schema === null ? null : jsonb(input.schema),
+              updatedBy: input.actor,
+            })
+            .onConflictDoNothing({ target: settings.key })
+            .returning();
+          if (!row) return { status: "exists" } as const;
+          await tx.insert(settingsHistory).values(historyOf(row, input.value, input.actor));
+          return { status: "created", setting: toSetting(row) } as const;
+        }),
+      ),
 
     update: (input) =>
-      db.transaction(async (tx) => {
-        const [row] = await tx
-          .update(settings)
-          .set({
-            value: jsonb(input.value),
-            version: sql`${settings.version} + 1`,
-            ...(input.visibility !== undefined && { visibility: input.visibility }),
-            ...(input.schema !== undefined && { schema: input.schema === null ? null : jsonb(input.schema) }),
-            updatedAt: sql`now()`,
-            updatedBy: input.actor,
-          })
-          .where(and(eq(settings.key, input.key), eq(settings.version, input.expectedVersion)))
-          .returning();
-        if (!row) return null;
-        await tx.insert(settingsHistory).values({
-          key: row.key,
-          value: jsonb(input.value),
-          version: row.version,
-          visibility: row.visibility,
-          changedAt: row.updatedAt,
-          changedBy: input.actor,
-        });
-        return toSetting(row);
-      }),
+      withDatabase(() =>
+        db.transaction(async (tx) => {
+          const [row] = await tx
+            .update(settings)
+            .set({
+              value: jsonb(input.value),
+              version: sql`${settings.version} + 1`,
+              ...(input.visibility !== undefined && { visibility: input.visibility }),
+              ...(input.schema !== undefined && { schema: input.schema === null ? null : jsonb(input.schema) }),
+              updatedAt: sql`now()`,
+              updatedBy: input.actor,
+            })
+            .where(and(eq(settings.key, input.key), eq(settings.version, input.expectedVersion)))
+            .returning();
+          if (!row) return null;
+          await tx.insert(settingsHistory).values(historyOf(row, input.value, input.actor));
+          return toSetting(row);
+        }),
+      ),
 
     remove: (input) =>
-      db.transaction(async (tx) => {
-        const [row] = await tx
-          .delete(settings)
-          .where(and(eq(settings.key, input.key), eq(settings.version, input.expectedVersion)))
-          .returning();
-        if (!row) return null;
-        // The deletion is a change of its own: it takes the next version, so a client holding the
-        // last ETag learns of it and a re-created key continues from there.
-        const version = row.version + 1;
-        await tx.insert(settingsHistory).values({
-          key: row.key,
-          value: null,
-          version,
-          visibility: row.visibility,
-          deleted: true,
-          changedBy: input.actor,
-        });
-        return version;
-      }),
+      withDatabase(() =>
+        db.transaction(async (tx) => {
+          const [row] = await tx
+            .delete(settings)
+            .where(and(eq(settings.key, input.key), eq(settings.version, input.expectedVersion)))
+            .returning();
+          if (!row) return null;
+          // The deletion is a change of its own: it takes the next version, so a client holding the
+          // last ETag learns of it and a re-created key continues from there.
+          const version = row.version + 1;
+          await tx.insert(settingsHistory).values({
+            key: row.key,
+            value: null,
+            version,
+            visibility: row.visibility,
+            deleted: true,
+            changedBy: input.actor,
+          });
+          return version;
+        }),
+      ),
 
-    async history(key, options) {
-      const rows = await db
-        .select()
-        .from(settingsHistory)
-        .where(
-          options.beforeVersion === undefined
-            ? eq(settingsHistory.key, key)
-            : and(eq(settingsHistory.key, key), lt(settingsHistory.version, options.beforeVersion)),
-        )
-        .orderBy(desc(settingsHistory.version))
-        .limit(options.limit);
-      return rows.map(toHistory);
-    },
+    history: (key, options) =>
+      withDatabase(async () => {
+        const rows = await db
+          .select()
+          .from(settingsHistory)
+          .where(
+            options.beforeVersion === undefined
+              ? eq(settingsHistory.key, key)
+              : and(eq(settingsHistory.key, key), lt(settingsHistory.version, options.beforeVersion)),
+          )
+          .orderBy(desc(settingsHistory.version))
+          .limit(options.limit);
+        return rows.map(toHistory);
+      }),
   };
 }

@@ -1,5 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { MAX_HISTORY_PAGE, MAX_SCHEMA_BYTES, MAX_VALUE_BYTES, SETTING_KEY_PATTERN, VISIBILITIES } from "./model.ts";
+import {
+  MAX_SETTINGS_HISTORY_PAGE,
+  MAX_SCHEMA_BYTES,
+  MAX_VALUE_BYTES,
+  SETTING_KEY_PATTERN,
+  VISIBILITIES,
+} from "./model.ts";
 import { ENTITY_TAG_LIST } from "./preconditions.ts";
 import { storable, storableJson } from "../../core/text.ts";
 
@@ -73,7 +79,7 @@ export const HistoryPageSchema = z
 
 export const HistoryQuery = z.object({
   cursor: storable(z.string().max(64)).optional(),
-  limit: z.coerce.number().int().min(1).max(MAX_HISTORY_PAGE).default(20),
+  limit: z.coerce.number().int().min(1).max(MAX_SETTINGS_HISTORY_PAGE).default(20),
 });
 
 const entityTags = z.string().max(1024).regex(ENTITY_TAG_LIST, 'must be * or a list of entity tags such as "3"');

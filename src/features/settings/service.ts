@@ -1,15 +1,22 @@
-import { databaseProblem } from "../../core/database-errors.ts";
+import { withDatabase } from "../../core/database-errors.ts";
 import type { BackgroundTasks } from "../../core/deferred-work.ts";
-import type { Logger } from "../../core/logger.ts";
-import { notFound, ProblemError, validationFailed } from "../../core/problem.ts";
-import { withTimeout } from "../../core/timeout.ts";
+import type { Logger } from "../../../common/logger.ts";
+import { decodeCursor, encodeCursor } from "../../core/cursor.ts";
+import { notFound } from "../../core/problem.ts";
 import type { SettingsCache } from "./cache.ts";
 import type { SettingsEvents } from "./events.ts";
 import { type LocalSnapshot, readLocal } from "./local-snapshot.ts";
-import { canSee, type HistoryEntry, MAX_HISTORY_PAGE, type StoredSetting, type Viewer, visibleTo } from "./model.ts";
+import {
+  canSee,
+  type HistoryEntry,
+  MAX_SETTINGS_HISTORY_PAGE,
+  type StoredSetting,
+  type Viewer,
+  visibleTo,
+} from "./model.ts";
 import { DEFAULT_READ_TIMING, type ReadResult, type ReadTiming, readThrough } from "./reader.ts";
 import type { SettingsRepository } from "./repository.ts";
-import { createSettingsWriter, type PutInput, type RemoveInput, type SettingsWriter } from "./writer.ts";
+import { createSettingsWriter, type PutInput, type RemoveInput } from "./writer.ts";
 
 export interface SettingsServiceDeps {
   repo: SettingsRepository;
@@ -41,32 +48,21 @@ export const DEFAULT_PUBLISH_TIMEOUT_MS = 3_000;
 const MAX_VERSION = 2_147_483_647;
 
 // Opaque to clients; a version number underneath ("v12"), so pages stay stable while history grows.
-const encodeCursor = (version: number) => btoa(`v${version}`).replace(/=+$/, "");
-function decodeCursor(cursor: string): number {
-  try {
-    const match = /^v([1-9][0-9]{0,9})$/.exec(atob(cursor));
+const encodeVersionCursor = (version: number) => encodeCursor(`v${version}`);
+const decodeVersionCursor = (cursor: string): number =>
+  decodeCursor(cursor, (text) => {
+    const match = /^v([1-9][0-9]{0,9})$/.exec(text);
     // Versions are Postgres integers: a larger number was never issued (and would fail the query).
-    if (match?.[1] && Number(match[1]) <= MAX_VERSION) return Number(match[1]);
-  } catch {
-    // fall through to the 422 below
-  }
-  throw validationFailed([{ path: "query.cursor", message: "is not a cursor this service issued" }]);
-}
+    return match?.[1] && Number(match[1]) <= MAX_VERSION ? Number(match[1]) : undefined;
+  });
 
 /** Runtime settings: cache-first reads with visibility per caller, conditional writes, history. */
 export function createSettingsService(deps: SettingsServiceDeps) {
   const now = deps.now ?? Date.now;
   const timing = { ...DEFAULT_READ_TIMING, ...deps.timing };
 
-  async function database<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await withTimeout("postgres", deps.databaseTimeoutMs, work());
-    } catch (error) {
-      if (error instanceof ProblemError) throw error;
-      // Unreachable or timed out → 503; a data error (SQLSTATE class 22) → 422; another SQLSTATE → 500.
-      throw databaseProblem(error);
-    }
-  }
+  // The repository maps its own errors (withDatabase); this adds the deadline over one operation.
+  const database = <T>(work: () => Promise<T>): Promise<T> => withDatabase(work, { timeoutMs: deps.databaseTimeoutMs });
 
   const readerDeps = {
     cache: deps.cache,
@@ -86,7 +82,7 @@ export function createSettingsService(deps: SettingsServiceDeps) {
   };
 
   // Built on the first write: a read (nearly every request) never pays for the writer's set-up.
-  let writer: SettingsWriter | undefined;
+  let writer: ReturnType<typeof createSettingsWriter> | undefined;
   const writerOf = () =>
     (writer ??= createSettingsWriter({
       repo: deps.repo,
@@ -131,13 +127,13 @@ export function createSettingsService(deps: SettingsServiceDeps) {
 
     /** Past versions, newest first (deletions included). 404 when the key never existed. */
     async history(key: string, options: { cursor?: string | undefined; limit: number }): Promise<HistoryPage> {
-      const beforeVersion = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
-      const limit = Math.min(Math.max(options.limit, 1), MAX_HISTORY_PAGE);
+      const beforeVersion = options.cursor === undefined ? undefined : decodeVersionCursor(options.cursor);
+      const limit = Math.min(Math.max(options.limit, 1), MAX_SETTINGS_HISTORY_PAGE);
       const rows = await database(() => deps.repo.history(key, { beforeVersion, limit: limit + 1 }));
       if (rows.length === 0 && beforeVersion === undefined) throw notFound();
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.version) : null };
+      return { items, nextCursor: rows.length > limit && last ? encodeVersionCursor(last.version) : null };
     },
   };
 }

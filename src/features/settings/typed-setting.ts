@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import type { Config } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
-import { createLogger, type Logger } from "../../core/logger.ts";
+import { createLogger, type Logger } from "../../../common/logger.ts";
 import { ProblemError } from "../../core/problem.ts";
 import { createSettingsService } from "./service.ts";
 import { createSettingsRepository } from "./repository.ts";

@@ -1,6 +1,6 @@
 import type { Config } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import { isAdmin, type Principal } from "../../core/principal.ts";
 import type { Redis } from "../../adapters/redis.ts";
 import { createSettingsCache, type SettingsCache } from "./cache.ts";

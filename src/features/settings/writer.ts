@@ -1,7 +1,7 @@
 import type { BackgroundTasks } from "../../core/deferred-work.ts";
-import type { Logger } from "../../core/logger.ts";
-import { notFound, ProblemError, validationFailed } from "../../core/problem.ts";
-import { withTimeout } from "../../core/timeout.ts";
+import type { Logger } from "../../../common/logger.ts";
+import { notFound, validationFailed } from "../../core/problem.ts";
+import { withTimeout } from "../../../common/timeout.ts";
 import type { SettingsCache } from "./cache.ts";
 import type { SettingsEvents } from "./events.ts";
 import type { LocalSnapshot } from "./local-snapshot.ts";
@@ -17,6 +17,7 @@ import {
   type Visibility,
 } from "./model.ts";
 import { evaluate, type Preconditions } from "./preconditions.ts";
+import { preconditionFailed, preconditionRequired, tooManySettings } from "./problems.ts";
 import type { SettingsRepository } from "./repository.ts";
 
 export interface WriterDeps {
@@ -50,18 +51,6 @@ export interface RemoveInput {
   preconditions: Preconditions;
   actor: string | null;
 }
-
-const preconditionRequired = (detail: string) =>
-  new ProblemError({ status: 428, type: "precondition-required", detail });
-
-const preconditionFailed = (current: StoredSetting | null) =>
-  new ProblemError({
-    status: 412,
-    type: "precondition-failed",
-    detail: current
-      ? `The setting is at version ${current.version}; fetch it again and retry with If-Match: "${current.version}".`
-      : "The setting does not exist (use If-None-Match: * to create it) or changed concurrently.",
-  });
 
 function checkValue(value: unknown): void {
   if (value === undefined) throw validationFailed([{ path: "value", message: "is required" }]);
@@ -171,10 +160,7 @@ export function createSettingsWriter(deps: WriterDeps) {
         );
         if (result.status === "exists") throw preconditionFailed(null);
         if (result.status === "full") {
-          throw new ProblemError({
-            status: 409,
-            detail: `There are already ${MAX_SETTINGS} settings, the most allowed.`,
-          });
+          throw tooManySettings();
         }
         await afterCommit(changed(result.setting));
         return { setting: result.setting, created: true };
@@ -210,5 +196,3 @@ export function createSettingsWriter(deps: WriterDeps) {
     },
   };
 }
-
-export type SettingsWriter = ReturnType<typeof createSettingsWriter>;

@@ -12,7 +12,7 @@ import { createTestDatabase } from "../../../dev/test-database.ts";
 import { openLinkRedis } from "../../../runtimes/linked/redis-link.ts";
 import { migrateDatabase } from "../../../scripts/migrate.ts";
 import { parseConfig } from "../../../src/core/config.ts";
-import { createLogger } from "../../../src/core/logger.ts";
+import { createLogger } from "../../../common/logger.ts";
 import { issueAccessToken } from "../../../src/features/auth/access-token.ts";
 import { testJwtKeys } from "../../support/keys.ts";
 import { stopGroup, waitForHealth } from "./rooms-stack.ts";

@@ -3,8 +3,8 @@ import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { exports } from "cloudflare:workers";
 import { createPostgres } from "../../../src/adapters/postgres.ts";
-import { objectStore, type ObjectStore } from "../../../src/adapters/storage.ts";
-import { storageFromConfig } from "../../../src/core/deps.ts";
+import { createS3Client, type ObjectStore } from "../../../src/adapters/storage.ts";
+import { storageFromConfig, storageOptionsFromConfig } from "../../../src/composition/deps.ts";
 import { configFor } from "../../../src/core/config.ts";
 import { type AssetRow, assets, users } from "../../../src/db/schema.ts";
 import { issueAccessToken } from "../../../src/features/auth/access-token.ts";
@@ -41,18 +41,18 @@ export async function createUser(roles: string[] = ["user"]): Promise<TestUser> 
 
 export function testStore(): ObjectStore {
   const c = configFor(env);
-  return objectStore(storageFromConfig(c));
+  return storageFromConfig(c);
 }
 
 /** Multipart uploads still open in the bucket under `prefix` (the store's own listing, not our rows). */
 export async function openMultipartUploads(prefix: string): Promise<string[]> {
   const c = configFor(env);
-  const storage = storageFromConfig(c);
+  const client = createS3Client(storageOptionsFromConfig(c));
   try {
-    const listed = await storage.client.send(new ListMultipartUploadsCommand({ Bucket: c.S3_BUCKET, Prefix: prefix }));
+    const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: c.S3_BUCKET, Prefix: prefix }));
     return (listed.Uploads ?? []).map((u) => u.UploadId ?? "");
   } finally {
-    storage.client.destroy();
+    client.destroy();
   }
 }
 

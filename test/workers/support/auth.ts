@@ -49,7 +49,7 @@ export const callJson = (path: string, body: unknown, init: RequestInit & { ip?:
   });
 
 /** Opens a pool, runs `work`, closes it: a workerd test may not keep sockets across tests. */
-export async function withDatabase<T>(work: (db: Database) => Promise<T>): Promise<T> {
+export async function withTestDatabase<T>(work: (db: Database) => Promise<T>): Promise<T> {
   const config = configFor(env);
   const pg = createPostgres({ url: config.DATABASE_URL, wsProxy: config.DATABASE_WS_PROXY, timeoutMs: 5_000 });
   try {
@@ -75,7 +75,7 @@ export async function createAuthUser(options: CreateAuthUserOptions = {}): Promi
   const email = (options.email ?? uniqueEmail()).trim().toLowerCase();
   const password = options.password ?? `pw-${crypto.randomUUID()}`;
   const passwordHash = options.loginable === false ? "!not-loginable" : await hashPassword(password);
-  return withDatabase(async (db) => {
+  return withTestDatabase(async (db) => {
     const [row] = await db
       .insert(users)
       .values({ email, passwordHash, roles, name: options.name ?? null })

@@ -1,7 +1,8 @@
-import type { Bindings } from "./app-env.ts";
-import { configFor } from "./config.ts";
-import { createDeps, type Deps } from "./deps.ts";
-import { createLogger, type Logger } from "./logger.ts";
+import type { Bindings } from "../core/app-env.ts";
+import { configFor } from "../core/config.ts";
+import type { Deps } from "../core/deps.ts";
+import { createDeps } from "./deps.ts";
+import { createLogger, type Logger } from "../../common/logger.ts";
 
 /**
  * Runs a scheduled job with its own clients, as a request would: built from the env, closed after,

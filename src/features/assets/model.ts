@@ -1,5 +1,5 @@
 import type { ObjectStore } from "../../adapters/storage.ts";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../../common/logger.ts";
 import type { AssetEvents } from "./events.ts";
 import type { LoadLimits } from "./limits.ts";
 import type { AssetRepository } from "./repository.ts";
