@@ -1,4 +1,5 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 /**
@@ -7,6 +8,15 @@ import { defineConfig } from "vitest/config";
  * reached through the Neon ws bridge, Redis through the Upstash REST bridge, and a local S3 server.
  * `node` runs the dev tooling's own tests and end-to-end clients in Node.
  */
+/** wrangler.toml `[alias]`, exact specifiers only ("zod", not "zod/v4/core"). */
+const bundleAliases = [
+  { find: /^zod$/, replacement: fileURLToPath(new URL("./scripts/bundle/zod.ts", import.meta.url)) },
+  {
+    find: /^@aws-sdk\/xml-builder$/,
+    replacement: fileURLToPath(new URL("./scripts/bundle/xml-builder.js", import.meta.url)),
+  },
+];
+
 export default defineConfig({
   test: {
     projects: [
@@ -17,6 +27,8 @@ export default defineConfig({
             miniflare: { bindings: inject<Record<string, string>>("workerBindings") },
           })),
         ],
+        // The deploy bundle's [alias] (wrangler.toml), so the Worker under test is the one that ships.
+        resolve: { alias: bundleAliases },
         test: {
           name: "workers",
           include: ["src/**/*.test.ts", "durable/**/*.test.ts", "client/**/*.test.ts", "test/workers/**/*.test.ts"],

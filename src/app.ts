@@ -1,10 +1,7 @@
-import { methodNotAllowed } from "hono/method-not-allowed";
-import { requestId } from "hono/request-id";
-import { cors } from "./core/cors.ts";
 import { createRouter } from "./core/openapi.ts";
-import { onError, onNotFound } from "./core/error-handler.ts";
-import { requestContext } from "./core/middleware.ts";
-import { ProblemError, problemResponse } from "./core/problem.ts";
+import { notFound, onError } from "./core/error-handler.ts";
+import { requestFrame } from "./core/middleware.ts";
+import { PrefixRouter } from "./core/prefix-router.ts";
 import { mountDocs } from "./features/docs/routes.ts";
 import { assetsRoutes } from "./features/assets/routes.ts";
 import { authRoutes } from "./features/auth/routes.ts";
@@ -12,34 +9,18 @@ import { healthRoutes } from "./features/health/routes.ts";
 import { roomsRoutes } from "./features/rooms/routes.ts";
 import { settingsRoutes } from "./features/settings/routes.ts";
 
+/**
+ * Each mount prefix gets its own router (core/prefix-router.ts), so a pattern only the trie can
+ * route costs its own feature the trie and not every request the RegExp router's speed.
+ */
+const MOUNTS = ["/v1/auth", "/v1/users", "/v1/settings", "/v1/assets", "/v1/rooms"];
+
 /** Builds the HTTP service. Stateless: every dependency is built per request from the env. */
 export function createApp() {
-  const app = createRouter();
+  const app = createRouter({ router: new PrefixRouter(MOUNTS) });
 
-  app.use(
-    requestId({
-      headerName: "X-Request-Id",
-      limitLength: 128,
-      generator: () => crypto.randomUUID(),
-    }),
-  );
-  // Before methodNotAllowed: a preflight OPTIONS is answered on every route, and every answer gets CORS headers.
-  app.use(cors());
-  app.use(
-    methodNotAllowed({
-      app,
-      onMethodNotAllowed: (c, methods) =>
-        problemResponse(
-          new ProblemError({
-            status: 405,
-            detail: `${c.req.method} is not allowed here. Allowed: ${methods.join(", ")}.`,
-            headers: { Allow: methods.join(", ") },
-          }),
-          c.var.requestId,
-        ),
-    }),
-  );
-  app.use(requestContext());
+  // One global layer: request id, CORS (a preflight is answered on every path), the request's context.
+  app.use(requestFrame());
 
   const routes = app
     .route("/", healthRoutes)
@@ -49,7 +30,7 @@ export function createApp() {
     .route("/v1/rooms", roomsRoutes);
 
   mountDocs(app);
-  app.notFound(onNotFound);
+  app.notFound(notFound(app));
   app.onError(onError);
   return routes;
 }

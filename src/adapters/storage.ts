@@ -12,7 +12,6 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { DOMParser as XmlDomParser, Node as XmlNode } from "@xmldom/xmldom";
 import { digestHex } from "../../common/encoding.ts";
 import { dependencyUnavailable } from "../core/problem.ts";
 import { withTimeout } from "../../common/timeout.ts";
@@ -29,23 +28,15 @@ export interface StorageOptions {
 }
 
 /**
- * Bundled for Workers, the SDK takes its browser XML parser, which needs the DOM's `DOMParser` and
- * `Node`; workerd has neither (aws-sdk-js-v3 issue 7375), so every XML answer (CreateMultipartUpload,
- * CompleteMultipartUpload, any error body) would fail with "DOMParser is not defined". xmldom's are
- * installed in their place: only when absent, always the same values, so this is setup, not state.
- */
-function provideXmlParser(): void {
-  const scope = globalThis as Record<string, unknown>;
-  scope.DOMParser ??= XmlDomParser;
-  scope.Node ??= XmlNode;
-}
-
-/**
  * An S3 client for R2 or any S3-compatible store. R2 rejects the SDK's default CRC32 checksums
  * (sent since 3.729), so checksums are computed and validated only when an operation requires them.
+ *
+ * XML answers (CreateMultipartUpload, CompleteMultipartUpload, any error body): bundled for Workers,
+ * the SDK would take its browser XML parser, which needs the DOM's `DOMParser` and `Node`; workerd
+ * has neither (aws-sdk-js-v3 issue 7375). wrangler.toml's `[alias]` gives it the SDK's own pure-JS
+ * parser instead (scripts/bundle/xml-builder.js), the one it uses on Node: no DOM shim is shipped.
  */
 export function createS3Client(options: Omit<StorageOptions, "bucket" | "publicBaseUrl" | "timeoutMs">): S3Client {
-  provideXmlParser();
   return new S3Client({
     endpoint: options.endpoint,
     region: options.region,

@@ -54,41 +54,60 @@ function redisFor(config: Config): Redis | null {
   return redis;
 }
 
+/**
+ * One request's clients, each built on its first use. A class, not an object literal with getters
+ * and closures: it is made on every request, and most requests touch none of it.
+ */
+class RequestClients implements Deps, RequestDeps {
+  readonly #config: Config;
+  readonly #env: Bindings;
+  readonly background: BackgroundTasks;
+  #postgres: PostgresHandle | undefined;
+  #storage: ObjectStore | undefined;
+  #rooms: RoomPublisher | undefined;
+
+  constructor(config: Config, env: Bindings, background: BackgroundTasks) {
+    this.#config = config;
+    this.#env = env;
+    this.background = background;
+  }
+
+  get deps(): Deps {
+    return this;
+  }
+
+  get db(): PostgresHandle["db"] {
+    this.#postgres ??= createPostgres({
+      url: this.#config.DATABASE_URL,
+      wsProxy: this.#config.DATABASE_WS_PROXY,
+      timeoutMs: this.#config.DATABASE_TIMEOUT_MS,
+    });
+    return this.#postgres.db;
+  }
+
+  get redis(): Redis | null {
+    return redisFor(this.#config);
+  }
+
+  get storage(): ObjectStore {
+    this.#storage ??= storageFromConfig(this.#config);
+    return this.#storage;
+  }
+
+  get rooms(): RoomPublisher {
+    this.#rooms ??= roomGatewayFor(this.#env);
+    return this.#rooms;
+  }
+
+  // Arrow properties: callers destructure them (`const { deps, close } = createDeps(...)`).
+  readonly opened = (): boolean => this.#postgres !== undefined || this.#storage !== undefined;
+
+  readonly close = async (): Promise<void> => {
+    this.#storage?.close();
+    await this.#postgres?.close();
+  };
+}
+
 export function createDeps(config: Config, env: Bindings, background: BackgroundTasks): RequestDeps {
-  let postgres: PostgresHandle | undefined;
-  let storage: ObjectStore | undefined;
-  let rooms: RoomPublisher | undefined;
-  const deps: Deps = {
-    get db() {
-      if (!postgres) {
-        const handle = createPostgres({
-          url: config.DATABASE_URL,
-          wsProxy: config.DATABASE_WS_PROXY,
-          timeoutMs: config.DATABASE_TIMEOUT_MS,
-        });
-        postgres = handle;
-      }
-      return postgres.db;
-    },
-    get redis() {
-      return redisFor(config);
-    },
-    get storage() {
-      storage ??= storageFromConfig(config);
-      return storage;
-    },
-    get rooms() {
-      rooms ??= roomGatewayFor(env);
-      return rooms;
-    },
-    background,
-  };
-  return {
-    deps,
-    opened: () => postgres !== undefined || storage !== undefined,
-    close: async () => {
-      storage?.close();
-      await postgres?.close();
-    },
-  };
+  return new RequestClients(config, env, background);
 }

@@ -1,12 +1,12 @@
-import { createMiddleware } from "hono/factory";
+import type { Context, Next } from "hono";
 import type { AppEnv } from "./app-env.ts";
-import { ConfigError, configFor } from "./config.ts";
+import type { OriginPattern } from "./origin-patterns.ts";
 
-/**
- * CORS from `CORS_ORIGINS`. Registered before methodNotAllowed and the routes, so a preflight is
- * answered on every path, and every answer (problems included) carries the headers a browser needs
- * to read it. An origin that matches no pattern gets no CORS header at all; the browser then keeps
- * the response from the page. Unset `CORS_ORIGINS`: this middleware does nothing.
+/*
+ * CORS from `CORS_ORIGINS`, applied by the request frame before routing, so a preflight is
+ * answered on every path (a 405 never hides it), and every answer (problems included) carries the
+ * headers a browser needs to read it. An origin that matches no pattern gets no CORS header at all;
+ * the browser then keeps the response from the page. Unset `CORS_ORIGINS`: nothing is done.
  */
 export const ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE";
 /** Bearer auth, JSON bodies, and the preconditions of settings writes. */
@@ -24,50 +24,47 @@ function addVary(headers: Headers, name: string): void {
   }
 }
 
-export const cors = () =>
-  createMiddleware<AppEnv>(async function cors(c, next) {
-    let config: ReturnType<typeof configFor>;
-    try {
-      config = configFor(c.env);
-    } catch (error) {
-      // requestContext reports a bad configuration as a problem; CORS must not hide that.
-      if (error instanceof ConfigError) return next();
-      throw error;
-    }
-    const patterns = config.CORS_ORIGINS;
-    if (!patterns || patterns.length === 0) return next();
+/**
+ * Runs `next` under CORS from `CORS_ORIGINS` (`patterns`, non-empty): answers a preflight itself,
+ * and adds the headers a browser needs to every other answer (problems included). Called by the
+ * request frame (middleware.ts) only when CORS is configured, so without it a request pays nothing.
+ */
+export async function withCors(
+  c: Context<AppEnv>,
+  patterns: readonly OriginPattern[],
+  credentials: boolean,
+  next: Next,
+): Promise<Response | undefined> {
+  const origin = c.req.header("Origin");
+  const allowed = origin !== undefined && patterns.some((p) => p.matches(origin));
 
-    const origin = c.req.header("Origin");
-    const allowed = origin !== undefined && patterns.some((p) => p.matches(origin));
-    const credentials = config.CORS_ALLOW_CREDENTIALS;
-
-    if (c.req.method === "OPTIONS" && origin !== undefined && c.req.header("Access-Control-Request-Method")) {
-      // Through the context, so the headers set before (X-Request-Id) come along.
-      c.header("Vary", "Origin");
-      if (allowed) {
-        c.header("Access-Control-Allow-Origin", origin);
-        c.header("Access-Control-Allow-Methods", ALLOWED_METHODS);
-        c.header("Access-Control-Allow-Headers", ALLOWED_HEADERS);
-        c.header("Access-Control-Max-Age", String(PREFLIGHT_MAX_AGE_SECONDS));
-        if (credentials) c.header("Access-Control-Allow-Credentials", "true");
-      }
-      return c.body(null, 204);
+  if (c.req.method === "OPTIONS" && origin !== undefined && c.req.header("Access-Control-Request-Method")) {
+    // Through the context, so the headers set before (X-Request-Id) come along.
+    c.header("Vary", "Origin");
+    if (allowed) {
+      c.header("Access-Control-Allow-Origin", origin);
+      c.header("Access-Control-Allow-Methods", ALLOWED_METHODS);
+      c.header("Access-Control-Allow-Headers", ALLOWED_HEADERS);
+      c.header("Access-Control-Max-Age", String(PREFLIGHT_MAX_AGE_SECONDS));
+      if (credentials) c.header("Access-Control-Allow-Credentials", "true");
     }
+    return c.body(null, 204);
+  }
 
-    await next();
-    // A 101 carries the WebSocket itself; its headers are not read by any CORS check.
-    if (c.res.status === 101) return;
-    let headers = c.res.headers;
-    try {
-      addVary(headers, "Origin");
-    } catch {
-      // Immutable headers (a response passed through from fetch): copy it once.
-      c.res = new Response(c.res.body, c.res);
-      headers = c.res.headers;
-      addVary(headers, "Origin");
-    }
-    if (!allowed) return;
-    headers.set("Access-Control-Allow-Origin", origin);
-    headers.set("Access-Control-Expose-Headers", EXPOSED_HEADERS);
-    if (credentials) headers.set("Access-Control-Allow-Credentials", "true");
-  });
+  await next();
+  // A 101 carries the WebSocket itself; its headers are not read by any CORS check.
+  if (c.res.status === 101) return;
+  let headers = c.res.headers;
+  try {
+    addVary(headers, "Origin");
+  } catch {
+    // Immutable headers (a response passed through from fetch): copy it once.
+    c.res = new Response(c.res.body, c.res);
+    headers = c.res.headers;
+    addVary(headers, "Origin");
+  }
+  if (!allowed) return;
+  headers.set("Access-Control-Allow-Origin", origin);
+  headers.set("Access-Control-Expose-Headers", EXPOSED_HEADERS);
+  if (credentials) headers.set("Access-Control-Allow-Credentials", "true");
+}

@@ -1,4 +1,6 @@
 import type { ErrorHandler, NotFoundHandler } from "hono";
+import type { RouterRoute } from "hono/types";
+import { TrieRouter } from "hono/router/trie-router";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "./app-env.ts";
@@ -57,8 +59,46 @@ function toProblem(error: unknown): ProblemError {
 const safeMessage = (message: string): string | undefined =>
   message && message.length < 200 && !/[\n{]/.test(message) ? message : undefined;
 
-export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
-  problemResponse(
-    new ProblemError({ status: 404, detail: `No route matches ${c.req.method} ${c.req.path}.` }),
-    c.var.requestId ?? crypto.randomUUID(),
-  );
+/** The methods each route pattern answers (GET brings HEAD), built on the first miss. */
+function methodsByPattern(routes: readonly RouterRoute[]): TrieRouter<string[]> {
+  const byPath = new Map<string, Set<string>>();
+  for (const route of routes) {
+    if (route.method === "ALL" || route.method === "HEAD") continue;
+    const methods = byPath.get(route.path) ?? new Set<string>();
+    methods.add(route.method);
+    if (route.method === "GET") methods.add("HEAD");
+    byPath.set(route.path, methods);
+  }
+  const router = new TrieRouter<string[]>();
+  for (const [path, methods] of byPath) router.add("ALL", path, [...methods]);
+  return router;
+}
+
+/**
+ * No route answered: 405 with `Allow` when the path exists under other methods, else 404. The
+ * method check runs here, on a miss, and not as a middleware on every request.
+ */
+export function notFound(app: { readonly routes: readonly RouterRoute[] }): NotFoundHandler<AppEnv> {
+  let methods: TrieRouter<string[]> | undefined;
+  return function notFound(c) {
+    const requestId = c.var.requestId ?? crypto.randomUUID();
+    methods ??= methodsByPattern(app.routes);
+    const allowed = new Set<string>();
+    for (const [list] of methods.match("ALL", c.req.path)[0]) for (const method of list) allowed.add(method);
+    if (allowed.size > 0 && !allowed.has(c.req.method)) {
+      const allow = [...allowed].join(", ");
+      return problemResponse(
+        new ProblemError({
+          status: 405,
+          detail: `${c.req.method} is not allowed here. Allowed: ${allow}.`,
+          headers: { Allow: allow },
+        }),
+        requestId,
+      );
+    }
+    return problemResponse(
+      new ProblemError({ status: 404, detail: `No route matches ${c.req.method} ${c.req.path}.` }),
+      requestId,
+    );
+  };
+}

@@ -1,9 +1,11 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "./app-env.ts";
-import { configFor } from "./config.ts";
+import type { AppEnv, Bindings } from "./app-env.ts";
+import { type Config, configFor } from "./config.ts";
+import { withCors } from "./cors.ts";
 import type { BackgroundTasks } from "./deferred-work.ts";
-import { createDeps } from "../composition/deps.ts";
+import { createDeps, type RequestDeps } from "../composition/deps.ts";
+import type { Deps } from "./deps.ts";
 import { createLogger, type Logger, type LogLevel } from "../../common/logger.ts";
 
 /** The request's ExecutionContext, or (outside a runtime, e.g. app.request in a unit test) awaiting inline. */
@@ -48,44 +50,46 @@ class RequestLogger implements Logger {
   }
 }
 
+/** An `X-Request-Id` a caller sent is kept when it is this short and made of these characters. */
+export const MAX_REQUEST_ID_LENGTH = 128;
+const REQUEST_ID_CHARS = /^[\w\-=]+$/;
+
+/** The caller's request id when it is a safe token, else a fresh UUID. */
+export function requestIdOf(sent: string | undefined): string {
+  return sent !== undefined && sent.length <= MAX_REQUEST_ID_LENGTH && REQUEST_ID_CHARS.test(sent)
+    ? sent
+    : crypto.randomUUID();
+}
+
 /**
- * Validates config (once per isolate), sets up this request's clients (each built on first use)
- * and logger, and closes what the request opened after the response. Runs after requestId so even
- * a config failure has an id. A request that touched nothing costs a few small objects.
+ * The one global middleware: the request id (the caller's `X-Request-Id` when it is a safe token,
+ * else a UUID; echoed on every answer), CORS when `CORS_ORIGINS` is set (cors.ts), then the
+ * request's context: config (validated once per isolate), logger, clients (each built on first
+ * use), closed after the response. One layer instead of four, because every layer is a closure and
+ * a promise on every request; a request that touches nothing costs a few small objects. A method
+ * the path does not allow (405) is found only on a miss, in the not-found handler.
  */
-export const requestContext = () =>
-  createMiddleware<AppEnv>(async function requestContext(c, next) {
+export const requestFrame = () =>
+  createMiddleware<AppEnv>(async function requestFrame(c, next) {
+    const requestId = requestIdOf(c.req.header("X-Request-Id"));
+    c.set("requestId", requestId);
+    c.header("X-Request-Id", requestId);
+    // A bad configuration throws here, after the id is set: onError answers 500 "misconfigured".
     const config = configFor(c.env);
-    const log = new RequestLogger(config.LOG_LEVEL, c.get("requestId"));
-    const runtime = backgroundOf(c);
-    // Background work may open clients after the response (a settings revalidation reading Postgres),
-    // so what the request opened is closed once the work handed off so far has settled.
-    let handedOff: Promise<unknown>[] | undefined;
-    const background: BackgroundTasks = {
-      waitUntil(work) {
-        handedOff ??= [];
-        handedOff.push(work);
-        runtime.waitUntil(work);
-      },
-    };
-    const clients = createDeps(config, c.env, background);
+    const patterns = config.CORS_ORIGINS;
+    const scope = new RequestScope(config, c.env, backgroundOf(c), requestId);
     c.set("config", config);
-    c.set("log", log);
-    c.set("deps", clients.deps);
+    c.set("log", scope.log);
+    c.set("deps", scope.deps);
     c.set("principal", undefined);
     const started = config.LOG_LEVEL === "debug" ? Date.now() : 0;
     try {
+      if (patterns && patterns.length > 0) return await withCors(c, patterns, config.CORS_ALLOW_CREDENTIALS, next);
       await next();
     } finally {
-      // Streaming responses may still be reading; let the runtime finish closing after the response.
-      const close = () =>
-        clients.opened()
-          ? clients.close().catch((error: unknown) => log.warn("closing clients failed", { error }))
-          : undefined;
-      if (handedOff) runtime.waitUntil(Promise.allSettled(handedOff).then(close));
-      else if (clients.opened()) runtime.waitUntil(close() as Promise<void>);
+      scope.finish();
       if (started) {
-        log.debug("request", {
+        scope.log.debug("request", {
           method: c.req.method,
           path: c.req.path,
           status: c.res.status,
@@ -94,3 +98,42 @@ export const requestContext = () =>
       }
     }
   });
+
+/**
+ * What one request holds: its logger, its clients (each built on first use) and the background work
+ * it handed off. Background work may open clients after the response (a settings revalidation
+ * reading Postgres), so what the request opened is closed once the work handed off has settled.
+ */
+class RequestScope implements BackgroundTasks {
+  readonly log: RequestLogger;
+  readonly #runtime: BackgroundTasks;
+  readonly #clients: RequestDeps;
+  #handedOff: Promise<unknown>[] | undefined;
+
+  constructor(config: Config, env: Bindings, runtime: BackgroundTasks, requestId: string) {
+    this.log = new RequestLogger(config.LOG_LEVEL, requestId);
+    this.#runtime = runtime;
+    this.#clients = createDeps(config, env, this);
+  }
+
+  get deps(): Deps {
+    return this.#clients.deps;
+  }
+
+  waitUntil(work: Promise<unknown>): void {
+    this.#handedOff ??= [];
+    this.#handedOff.push(work);
+    this.#runtime.waitUntil(work);
+  }
+
+  /** After the response: streaming bodies may still be reading, so closing waits in the background. */
+  finish(): void {
+    const clients = this.#clients;
+    const close = () =>
+      clients.opened()
+        ? clients.close().catch((error: unknown) => this.log.warn("closing clients failed", { error }))
+        : undefined;
+    if (this.#handedOff) this.#runtime.waitUntil(Promise.allSettled(this.#handedOff).then(close));
+    else if (clients.opened()) this.#runtime.waitUntil(close() as Promise<void>);
+  }
+}

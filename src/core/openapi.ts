@@ -1,4 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { H, RouterRoute } from "hono/types";
+import type { Router } from "hono/router";
 import type { ZodError } from "zod";
 import type { AppEnv } from "./app-env.ts";
 import { type FieldError, validationFailed } from "./problem.ts";
@@ -48,8 +50,9 @@ export function zodIssuesToFieldErrors(error: ZodError, target: string): FieldEr
 }
 
 /** A router whose request validation failures become 422 problems. Every feature router is one. */
-export function createRouter() {
+export function createRouter(options: { router?: Router<[H, RouterRoute]> } = {}) {
   return new OpenAPIHono<AppEnv>({
+    ...options,
     defaultHook: (result) => {
       if (!result.success) throw validationFailed(zodIssuesToFieldErrors(result.error, result.target));
     },

@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../../core/app-env.ts";
 import type { Principal } from "../../core/principal.ts";
 import { forbidden, unauthorized } from "../../core/problem.ts";
+import { knownAccessToken } from "./access-token.ts";
 import { assertActiveSession, authenticate, readBearer } from "./authenticate.ts";
 
 /**
@@ -10,10 +11,18 @@ import { assertActiveSession, authenticate, readBearer } from "./authenticate.ts
  * never from the query string). Undefined when no header was sent. Our own tokens cost no I/O.
  */
 async function principalFromHeader(c: Context<AppEnv>): Promise<Principal | undefined> {
-  const token = readBearer(c.req.header("Authorization"));
-  if (token === undefined) return undefined;
+  const header = c.req.header("Authorization");
   // c.get, not c.var: c.var copies every variable into a new object on each read.
-  return authenticate(token, { config: c.get("config"), log: c.get("log"), deps: c.get("deps") });
+  const config = c.get("config");
+  // A token this isolate already verified under this config is answered before any parsing: the
+  // cache holds exact strings that passed every check (the header pattern included).
+  if (header?.startsWith("Bearer ")) {
+    const known = knownAccessToken(header.slice(7), config);
+    if (known) return known;
+  }
+  const token = readBearer(header);
+  if (token === undefined) return undefined;
+  return authenticate(token, { config, log: c.get("log"), deps: c.get("deps") });
 }
 
 /** The principal a guard set; for handlers behind requireUser/requireRole (fails closed with 401). */

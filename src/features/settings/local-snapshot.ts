@@ -55,6 +55,15 @@ export class LocalSnapshot {
     return this.#entry;
   }
 
+  /**
+   * The entry when it is within its TTL at `now`: answered from memory with nothing else to do (no
+   * revalidation due), so a hot read needs no service, client or I/O. Otherwise null (readLocal).
+   */
+  fresh(now: number): LocalEntry | null {
+    const entry = this.#entry;
+    return entry && ageOf(entry, now, this.ttlMs) < this.ttlMs ? entry : null;
+  }
+
   /** Installs a snapshot if the entry is still `expected` (a slower read never overwrites a newer one). */
   replace(expected: LocalEntry | null, next: Omit<LocalEntry, "byKey"> | null): boolean {
     if (this.#entry !== expected) return false;
@@ -123,6 +132,17 @@ export class LocalSnapshot {
   }
 }
 
+/**
+ * How long ago `entry` was confirmed. Slightly negative ages are normal on Workers: Date.now() is
+ * frozen per request at its last I/O, so a request can run "before" a revalidation another request
+ * stamped. Real time only moves forward, so such a copy is younger than it looks, not older; only a
+ * clock that jumped back by more than the TTL counts as infinitely old (the read goes through Redis).
+ */
+function ageOf(entry: LocalEntry, now: number, ttlMs: number): number {
+  const elapsed = now - entry.validatedAt;
+  return elapsed < -ttlMs ? Number.POSITIVE_INFINITY : Math.max(elapsed, 0);
+}
+
 export interface LocalReadDeps {
   local: LocalSnapshot;
   cache: SettingsCache;
@@ -179,12 +199,7 @@ export async function readLocal<T>(deps: LocalReadDeps, pick: (entry: LocalEntry
   const entry = local.entry;
   const started = deps.now();
   if (entry) {
-    // Slightly negative ages are normal on Workers: Date.now() is frozen per request at its last I/O,
-    // so a request can run "before" a revalidation another request stamped. Real time only moves
-    // forward, so such a copy is younger than it looks, not older; only a clock that jumped back by
-    // more than the TTL sends the read through Redis.
-    const elapsed = started - entry.validatedAt;
-    const age = elapsed < -local.ttlMs ? Number.POSITIVE_INFINITY : Math.max(elapsed, 0);
+    const age = ageOf(entry, started, local.ttlMs);
     if (age < local.ttlMs + local.graceMs) {
       if (age >= local.ttlMs && local.claimRevalidation(entry)) deps.background.waitUntil(revalidate(deps, entry));
       return { data: pick(entry), source: "memory" };

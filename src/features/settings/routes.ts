@@ -1,8 +1,11 @@
 import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../../core/app-env.ts";
+import { notFound } from "../../core/problem.ts";
 import { jsonBodyLimit } from "../../core/body-limit.ts";
 import { bearerSecurity, createRouter, problems } from "../../core/openapi.ts";
 import { optionalUser, requireActiveSession, requireRole } from "../auth/guards.ts";
-import type { StoredSetting, Viewer } from "./model.ts";
+import { canSee, type StoredSetting, type Viewer, visibleTo } from "./model.ts";
 import { etagOf, notModified, parseEntityTags } from "./preconditions.ts";
 import {
   DeleteHeaders,
@@ -17,7 +20,7 @@ import {
   SourceHeader,
   WriteHeaders,
 } from "./schemas.ts";
-import { settingsServiceFor, viewerOf } from "./wiring.ts";
+import { freshSnapshot, type SettingsScope, settingsServiceFor, viewerOf } from "./wiring.ts";
 
 const tags = ["Settings"];
 const json = <T>(schema: T) => ({ "application/json": { schema } });
@@ -132,10 +135,27 @@ function view(setting: StoredSetting, viewer: Viewer) {
   return viewer === "admin" && schema !== null ? { ...rest, schema } : rest;
 }
 
+// c.get, not c.var: c.var copies every variable into a new object on each read.
+const scopeOf = (c: Context<AppEnv>): SettingsScope => ({
+  deps: c.get("deps"),
+  config: c.get("config"),
+  log: c.get("log"),
+});
+
+/** As the service's get: missing and hidden are the same 404. */
+function visibleOne(setting: StoredSetting | undefined, viewer: Viewer): StoredSetting {
+  if (!setting || !canSee(viewer, setting.visibility)) throw notFound();
+  return setting;
+}
+
 export const settingsRoutes = createRouter()
   .openapi(listSettings, async (c) => {
     const viewer = viewerOf(c.get("principal"));
-    const { data, source } = await settingsServiceFor(c.var).list(viewer);
+    const scope = scopeOf(c);
+    const fresh = freshSnapshot(scope);
+    const { data, source } = fresh
+      ? { data: visibleTo(fresh.all, viewer), source: "memory" as const }
+      : await settingsServiceFor(scope).list(viewer);
     // The body is the documented JSON, serialised once per snapshot (listBody); typed as that JSON.
     return c.body(listBody(data, viewer), 200, {
       ...READ_CACHE,
@@ -146,7 +166,11 @@ export const settingsRoutes = createRouter()
   .openapi(getSetting, async (c) => {
     const viewer = viewerOf(c.get("principal"));
     const { key } = c.req.valid("param");
-    const { data, source } = await settingsServiceFor(c.var).get(viewer, key);
+    const scope = scopeOf(c);
+    const fresh = freshSnapshot(scope);
+    const { data, source } = fresh
+      ? { data: visibleOne(fresh.byKey.get(key), viewer), source: "memory" as const }
+      : await settingsServiceFor(scope).get(viewer, key);
     const headers = { ...READ_CACHE, ETag: etagOf(data.version), "X-Settings-Source": source };
     if (notModified(parseEntityTags(c.req.valid("header")["if-none-match"]), data.version)) {
       return c.body(null, 304, headers);

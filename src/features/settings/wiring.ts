@@ -5,7 +5,7 @@ import { isAdmin, type Principal } from "../../core/principal.ts";
 import type { Redis } from "../../adapters/redis.ts";
 import { createSettingsCache, type SettingsCache } from "./cache.ts";
 import { roomEvents } from "./events.ts";
-import { LocalSnapshot } from "./local-snapshot.ts";
+import { type LocalEntry, LocalSnapshot } from "./local-snapshot.ts";
 import type { Viewer } from "./model.ts";
 import { createSettingsRepository, type SettingsRepository } from "./repository.ts";
 import { createSettingsService, type SettingsService } from "./service.ts";
@@ -72,6 +72,16 @@ export function settingsServiceFor({ deps, config, log }: SettingsScope): Settin
     // A transaction is a few statements, each bounded by the pool's own timeout.
     databaseTimeoutMs: 2 * config.DATABASE_TIMEOUT_MS,
   });
+}
+
+/**
+ * The isolate's snapshot when it is within SETTINGS_LOCAL_TTL_MS: the steady-state hot read, answered
+ * without building the service (nothing is due: no revalidation, no client). Null otherwise, and
+ * without a cache (a copy is only ever bounded by a Redis generation): then the service reads.
+ */
+export function freshSnapshot({ deps, config }: Pick<SettingsScope, "deps" | "config">): LocalEntry | null {
+  if (!deps.redis) return null;
+  return localSnapshotFor(config)?.fresh(Date.now()) ?? null;
 }
 
 export const viewerOf = (principal: Principal | undefined): Viewer =>
