@@ -30,7 +30,7 @@ import {
   checkPublish,
   decideClientFrame,
   type HistoryPage,
-  messageFrame,
+  encodeMessageFrame,
   type PublishOutcome,
   type PublishRequest,
   type RoomChecks,
@@ -487,7 +487,7 @@ export class RoomCore<S> {
           queued.map(
             ({ publish }) =>
               (seq: number, ts: number) =>
-                messageFrame(seq, publish.from, publish.dataText, ts),
+                encodeMessageFrame(seq, publish.from, publish.dataText, ts),
           ),
         );
       } catch (error) {

@@ -8,6 +8,7 @@ import {
   PING_FRAME,
   PONG_FRAME,
   type PresenceUser,
+  userRoom,
 } from "../protocol/frames.ts";
 import { readAttachment, type SocketAttachment, sessionTag, userTag, writeAttachment } from "./attachment.ts";
 import {
@@ -19,7 +20,7 @@ import {
 } from "./connect-request.ts";
 import { type RoomHost, RoomCore, roomStorage } from "./room-core.ts";
 import { roomLimitsFor } from "./room-limits.ts";
-import { type HistoryPage, type PublishOutcome, type PublishRequest, userRoomOf } from "./room-logic.ts";
+import type { HistoryPage, PublishOutcome, PublishRequest } from "./room-logic.ts";
 import { type RegisterResult, SessionRegistry } from "./session-registry.ts";
 
 /** Budget for one call to another room object (the user's registry). */
@@ -221,7 +222,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
    * registered. Later connects of the session are refused here even if they raced the revocation.
    */
   async revokeSession(userId: string, sessionId: string): Promise<RevokeOutcome> {
-    const ownRoom = userRoomOf(userId);
+    const ownRoom = userRoom(userId);
     const rooms = this.#registry.revoke(sessionId, Date.now());
     // This object is the user's own room too: close its sockets of the session directly.
     this.closeSession(sessionId);
@@ -249,10 +250,10 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
   // ------------------------------------------------------------------ the session registry
 
   async #registerWithUser(connect: ConnectRequest): Promise<RegisterResult | "unavailable"> {
-    const userRoom = userRoomOf(connect.userId);
-    if (connect.room === userRoom) return this.registerSocket(connect.sessionId, connect.room);
+    const registryRoom = userRoom(connect.userId);
+    if (connect.room === registryRoom) return this.registerSocket(connect.sessionId, connect.room);
     try {
-      const stub = this.#namespace().getByName(userRoom);
+      const stub = this.#namespace().getByName(registryRoom);
       return await withTimeout(
         "session registry",
         PEER_CALL_TIMEOUT_MS,

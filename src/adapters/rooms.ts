@@ -7,7 +7,7 @@ import {
 } from "../../durable/connect-request.ts";
 import type { RoomObject } from "../../durable/room-object.ts";
 import type { HistoryPage, PublishOutcome, PublishRequest } from "../../durable/room-logic.ts";
-import type { PresenceUser } from "../../protocol/frames.ts";
+import { type PresenceUser, userRoom } from "../../protocol/frames.ts";
 import type { Bindings } from "../core/app-env.ts";
 import { withTimeout } from "../core/timeout.ts";
 
@@ -44,11 +44,11 @@ export interface RoomGateway extends RoomPublisher {
 export const ROOM_CALL_TIMEOUT_MS = 5_000;
 
 /** Raised when a server-side publish is refused by the room (too large, not JSON). */
-export class RoomPublishError extends Error {
+export class RoomPublishRefusedError extends Error {
   readonly reason: string;
   constructor(room: string, reason: string) {
     super(`publishing to room ${room} was refused: ${reason}`);
-    this.name = "RoomPublishError";
+    this.name = "RoomPublishRefusedError";
     this.reason = reason;
   }
 }
@@ -62,8 +62,6 @@ export class SessionDisconnectError extends Error {
     this.failedRooms = failedRooms;
   }
 }
-
-const userRoomOf = (userId: string): string => `user:${userId}`;
 
 export function createRoomGateway(namespace: DurableObjectNamespace): RoomGateway {
   // wrangler types the binding without its class; the class is known here.
@@ -80,7 +78,7 @@ export function createRoomGateway(namespace: DurableObjectNamespace): RoomGatewa
   return {
     async publish(room, data) {
       const outcome = await publishAs(room, { from: SERVER_SENDER_ID, data });
-      if (!outcome.ok) throw new RoomPublishError(room, outcome.reason);
+      if (!outcome.ok) throw new RoomPublishRefusedError(room, outcome.reason);
       return { seq: outcome.seq };
     },
     async disconnectSession(userId, sessionId) {
@@ -88,7 +86,7 @@ export function createRoomGateway(namespace: DurableObjectNamespace): RoomGatewa
       const outcome = await withTimeout(
         "session registry",
         ROOM_CALL_TIMEOUT_MS * 2,
-        stub(userRoomOf(userId)).revokeSession(userId, sessionId),
+        stub(userRoom(userId)).revokeSession(userId, sessionId),
       );
       if (outcome.failedRooms.length > 0) throw new SessionDisconnectError(outcome.failedRooms.length);
     },
