@@ -8,7 +8,6 @@ import {
   PING_FRAME,
   PONG_FRAME,
   type PresenceUser,
-  userRoom,
 } from "../protocol/frames.ts";
 import { readAttachment, type SocketAttachment, sessionTag, userTag, writeAttachment } from "./attachment.ts";
 import {
@@ -21,7 +20,7 @@ import {
 import { type RoomHost, RoomCore, roomStorage } from "./room-core.ts";
 import { roomLimitsFor } from "./room-limits.ts";
 import type { HistoryPage, PublishOutcome, PublishRequest } from "./room-logic.ts";
-import { type RegisterResult, SessionRegistry } from "./session-registry.ts";
+import { type RegisterResult, registryObjectName, SessionRegistry } from "./session-registry.ts";
 
 /** Budget for one call to another room object (the user's registry). */
 const PEER_CALL_TIMEOUT_MS = 3_000;
@@ -44,16 +43,15 @@ type RoomNamespace = DurableObjectNamespace<RoomObject>;
  * and everything durable in SQLite. Messages are stored, then sent (the runtime's output gate holds
  * a send until the write that precedes it is durable).
  *
- * The object named `user:<id>` also keeps that user's session registry (see session-registry.ts).
+ * The objects named by registryObjectName keep the session registry instead (see session-registry.ts).
  * Only the Worker can reach an object (through its ROOMS binding), and it authorises first.
  */
 export class RoomObject extends DurableObject<Cloudflare.Env> {
   readonly #logger: Logger;
   readonly #sessions: SessionRegistry;
   readonly #core: RoomCore<WebSocket>;
-  // Tables are created on first use, not in the constructor: most objects are only one of the two
-  // (a room, or a user's registry), and creating a `user:<id>` object is on every first connect of
-  // that user, so a reconnect storm of new users pays for the registry's tables alone.
+  // Tables are created on first use, not in the constructor: an object is only one of the two (a
+  // room, or a registry shard).
   #coreReady = false;
   #sessionsReady = false;
 
@@ -212,30 +210,25 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     return this.#room.closeSession(sessionId);
   }
 
-  /** Registry (on `user:<id>` objects): a socket of the user's session is about to open in `room`. */
-  registerSocket(sessionId: string, room: string): RegisterResult {
-    return this.#registry.register(sessionId, room, Date.now());
+  /** Registry (on registry objects): a socket of the user's session is about to open in `room`. */
+  registerSocket(userId: string, sessionId: string, room: string): RegisterResult | Promise<RegisterResult> {
+    return this.#registry.register(userId, sessionId, room, Date.now());
   }
 
   /**
-   * Registry (on `user:<id>` objects): revokes the session and closes its sockets in every room it
+   * Registry (on registry objects): revokes the session and closes its sockets in every room it
    * registered. Later connects of the session are refused here even if they raced the revocation.
    */
-  async revokeSession(userId: string, sessionId: string): Promise<RevokeOutcome> {
-    const ownRoom = userRoom(userId);
+  async revokeSession(sessionId: string): Promise<RevokeOutcome> {
     const rooms = this.#registry.revoke(sessionId, Date.now());
-    // This object is the user's own room too: close its sockets of the session directly.
-    this.closeSession(sessionId);
-    this.#registry.forgetRoom(sessionId, ownRoom);
-    const others = rooms.filter((r) => r !== ownRoom);
     const results = await Promise.allSettled(
-      others.map((room) =>
+      rooms.map((room) =>
         withTimeout(`room ${room}`, PEER_CALL_TIMEOUT_MS, this.#namespace().getByName(room).closeSession(sessionId)),
       ),
     );
-    const outcome: RevokeOutcome = { closedRooms: rooms.includes(ownRoom) ? [ownRoom] : [], failedRooms: [] };
+    const outcome: RevokeOutcome = { closedRooms: [], failedRooms: [] };
     results.forEach((result, i) => {
-      const room = others[i] as string;
+      const room = rooms[i] as string;
       if (result.status === "fulfilled") {
         this.#registry.forgetRoom(sessionId, room);
         outcome.closedRooms.push(room);
@@ -249,15 +242,13 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
 
   // ------------------------------------------------------------------ the session registry
 
-  async #registerWithUser(connect: ConnectRequest): Promise<RegisterResult | "unavailable"> {
-    const registryRoom = userRoom(connect.userId);
-    if (connect.room === registryRoom) return this.registerSocket(connect.sessionId, connect.room);
+  async #registerWithUser(connect: ConnectRequest): Promise<RegisterResult> {
     try {
-      const stub = this.#namespace().getByName(registryRoom);
+      const registry = this.#namespace().getByName(registryObjectName(connect.userId));
       return await withTimeout(
         "session registry",
         PEER_CALL_TIMEOUT_MS,
-        stub.registerSocket(connect.sessionId, connect.room),
+        registry.registerSocket(connect.userId, connect.sessionId, connect.room),
       );
     } catch (error) {
       // Fail closed: a socket the registry does not know could not be closed on revocation.

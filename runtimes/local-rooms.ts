@@ -64,6 +64,8 @@ export function createLocalRooms(upgrader: SocketUpgrader, options: LocalRoomsOp
   };
 
   const gateway: RoomGateway = {
+    // Revocations are remembered in memory only; after a restart the route's lookup covers them.
+    knowsRevocations: false,
     async publish(name, data) {
       const outcome = await room(name).core.publish({ from: SERVER_SENDER_ID, data });
       if (!outcome.ok) throw new RoomPublishRefusedError(name, outcome.reason);

@@ -218,6 +218,8 @@ export function createLinkedRooms(upgrader: SocketUpgrader, options: LinkedRooms
   });
 
   const gateway: RoomGateway = {
+    // connect() asks the fleet's revocation set in Redis (session-revocations.ts).
+    knowsRevocations: true,
     async publish(name, data) {
       const p = await parts;
       const outcome = await room(name, p.roomLog).core.publish({ from: SERVER_SENDER_ID, data });

@@ -1,6 +1,6 @@
 import { createPostgres, type Database, type PostgresHandle } from "../adapters/postgres.ts";
 import { createRedis, type Redis } from "../adapters/redis.ts";
-import { type RoomPublisher, roomGatewayFor } from "../adapters/rooms.ts";
+import { type RoomGateway, roomGatewayFor } from "../adapters/rooms.ts";
 import { createStorage, type Storage } from "../adapters/storage.ts";
 import type { Bindings } from "./app-env.ts";
 import type { Config } from "./config.ts";
@@ -18,8 +18,11 @@ export interface Deps {
   readonly redis: Redis | null;
   /** The S3/R2 client. */
   readonly storage: Storage;
-  /** Publishes events to realtime rooms (Durable Objects, or the entry point's own room service). */
-  readonly rooms: RoomPublisher;
+  /**
+   * Realtime rooms (Durable Objects, or the entry point's own room service): the whole gateway for
+   * the rooms routes; other services take the narrower RoomPublisher.
+   */
+  readonly rooms: RoomGateway;
   /** Hands background work to the runtime (ExecutionContext.waitUntil). */
   readonly background: BackgroundTasks;
 }
@@ -69,7 +72,7 @@ function redisFor(config: Config): Redis | null {
 export function createDeps(config: Config, env: Bindings, background: BackgroundTasks): RequestDeps {
   let postgres: PostgresHandle | undefined;
   let storage: Storage | undefined;
-  let rooms: RoomPublisher | undefined;
+  let rooms: RoomGateway | undefined;
   const deps: Deps = {
     get db() {
       if (!postgres) {
