@@ -530,7 +530,8 @@ export class RoomCore<S> {
 
   #fanOut(diff: string | undefined, messages: string | undefined): void {
     const maxBuffered = SLOW_CONSUMER_RETENTIONS * this.#limits.ROOM_RETENTION_BYTES;
-    for (const socket of [...this.#host.sockets()]) {
+    // No copy: a socket dropped meanwhile (too slow) leaves a host's Map safely mid-iteration.
+    for (const socket of this.#host.sockets()) {
       const buffered = this.#host.bufferedAmount(socket);
       if (this.#replaying.has(socket)) continue; // its replay is read, and ends where live frames start
       if (buffered !== undefined && buffered > maxBuffered) {

@@ -274,9 +274,9 @@ function refuse(reason: ConnectRefusal): Response {
   return new Response(null, { status: REFUSAL_STATUS[reason], headers: { [REFUSAL_HEADER]: reason } });
 }
 
-/** Accepted sockets still open (getWebSockets also lists ones mid-close). */
-function* openSockets(all: WebSocket[]): Iterable<WebSocket> {
-  for (const ws of all) if (ws.readyState === WebSocket.OPEN) yield ws;
+/** Accepted sockets still open (getWebSockets also lists ones mid-close): one array, no generator per tick. */
+function openSockets(all: WebSocket[]): WebSocket[] {
+  return all.filter((ws) => ws.readyState === WebSocket.OPEN);
 }
 
 function trySend(ws: WebSocket, frame: ErrorFrame): void {
