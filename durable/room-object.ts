@@ -9,7 +9,7 @@ import {
   PONG_FRAME,
   type PresenceUser,
 } from "../protocol/frames.ts";
-import { readAttachment, type SocketAttachment, sessionTag, userTag, writeAttachment } from "./attachment.ts";
+import { newAttachment, readAttachment, sessionTag, userTag, writeAttachment } from "./attachment.ts";
 import {
   CONNECT_HEADER,
   type ConnectRefusal,
@@ -20,10 +20,17 @@ import {
 import { type RoomHost, RoomCore, roomStorage } from "./room-core.ts";
 import { roomLimitsFor } from "./room-limits.ts";
 import type { HistoryPage, PublishOutcome, PublishRequest } from "./room-logic.ts";
-import { type RegisterResult, registryObjectName, SessionRegistry } from "./session-registry.ts";
+import {
+  type RegisterResult,
+  registryObjectName,
+  SessionRegistry,
+  STALE_REGISTRATION_MS,
+} from "./session-registry.ts";
 
 /** Budget for one call to another room object (the user's registry). */
 const PEER_CALL_TIMEOUT_MS = 3_000;
+/** Sessions a room remembers as registered or revoked (the oldest are forgotten first: they only cost a registry call). */
+const MAX_REMEMBERED_SESSIONS = 20_000;
 
 export type { HistoryItem, HistoryPage, PublishOutcome, PublishRequest } from "./room-logic.ts";
 
@@ -54,6 +61,12 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
   // room, or a registry shard).
   #coreReady = false;
   #sessionsReady = false;
+  // What this room already knows, while it stays in memory: sessions whose registration it saw
+  // confirmed (their registry row exists, so a revocation will call closeSession here), and sessions
+  // revoked here. A reconnect of a known session then makes no registry call at all; an evicted
+  // room forgets both and asks the registry again.
+  readonly #registeredHere = new Map<string, number>();
+  readonly #revokedHere = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -120,11 +133,13 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     const early = this.#room.refusal(connect.userId);
     if (early) return refuse(early);
 
-    const connectionId = crypto.randomUUID();
-    const registered = await this.#registerWithUser(connect);
-    if (registered === "revoked") return refuse("session_revoked");
+    if (this.#revokedHere.has(connect.sessionId)) return refuse("session_revoked");
+    const registered = this.#knownHere(connect.sessionId) ? "registered" : await this.#registerWithUser(connect);
+    // A revocation may have reached this room while the registry call was out (it closed nothing yet).
+    if (registered === "revoked" || this.#revokedHere.has(connect.sessionId)) return refuse("session_revoked");
     if (registered === "too_many") return refuse("too_many_connections");
     if (registered === "unavailable") return refuse("unavailable");
+    this.#rememberRegistered(connect.sessionId);
 
     // From here to the response everything is synchronous: no other event can interleave, so the
     // replay in admit() reaches this socket before any live message does.
@@ -133,15 +148,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     if (late) return refuse(late);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [sessionTag(connect.sessionId), userTag(connect.userId)]);
-    const attachment: SocketAttachment = {
-      v: 1,
-      connectionId,
-      room: connect.room,
-      userId: connect.userId,
-      sessionId: connect.sessionId,
-      canPublish: connect.canPublish,
-      connectedAt: Date.now(),
-    };
+    const attachment = newAttachment(connect);
     try {
       this.#room.admit(server, attachment, connect.since);
       return new Response(null, { status: 101, webSocket: client });
@@ -207,6 +214,8 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
 
   /** Closes every socket of the session in this room. Returns how many were closed. */
   closeSession(sessionId: string): number {
+    this.#registeredHere.delete(sessionId);
+    remember(this.#revokedHere, sessionId, Date.now());
     return this.#room.closeSession(sessionId);
   }
 
@@ -242,6 +251,17 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
 
   // ------------------------------------------------------------------ the session registry
 
+  #knownHere(sessionId: string): boolean {
+    const at = this.#registeredHere.get(sessionId);
+    // A "registered" answer means a row that lives at least this long (session-registry.ts); past it
+    // the room registers again, which renews the row.
+    return at !== undefined && at > Date.now() - STALE_REGISTRATION_MS / 2;
+  }
+
+  #rememberRegistered(sessionId: string): void {
+    if (!this.#registeredHere.has(sessionId)) remember(this.#registeredHere, sessionId, Date.now());
+  }
+
   async #registerWithUser(connect: ConnectRequest): Promise<RegisterResult> {
     try {
       const registry = this.#namespace().getByName(registryObjectName(connect.userId));
@@ -269,6 +289,13 @@ const REFUSAL_STATUS: Record<ConnectRefusal, number> = {
   room_full: 503,
   unavailable: 503,
 };
+
+/** Sets `key` in a bounded Map, forgetting the oldest entry past MAX_REMEMBERED_SESSIONS. */
+function remember(map: Map<string, number>, key: string, value: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_REMEMBERED_SESSIONS) map.delete(map.keys().next().value as string);
+}
 
 function refuse(reason: ConnectRefusal): Response {
   return new Response(null, { status: REFUSAL_STATUS[reason], headers: { [REFUSAL_HEADER]: reason } });

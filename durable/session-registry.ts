@@ -105,7 +105,9 @@ export class SessionRegistry {
         room,
       )
       .toArray()[0];
-    if (known && known.created_at >= now - STALE_REGISTRATION_MS) return "registered";
+    // A row past half its life is written again, so a "registered" answer always means a row that
+    // lives at least STALE_REGISTRATION_MS / 2 more (a room trusts its answer that long, room-object.ts).
+    if (known && known.created_at >= now - STALE_REGISTRATION_MS / 2) return "registered";
     let pendingOfUser = 0;
     for (const p of this.#pending.values()) if (p.userId === userId) pendingOfUser++;
     const count = this.#store.sql
