@@ -36,6 +36,11 @@ export default async function setup(project: TestProject) {
     const database = await createTestDatabase(POSTGRES_ADMIN_URL);
     cleanups.push(() => database.drop());
     await migrateDatabase(database.url);
+    // src/scheduled.test.ts runs the cron's jobs over a whole database and bucket: its own, so it can
+    // assert exact counts without sweeping or pruning what other test files are working on.
+    const scheduledDatabase = await createTestDatabase(POSTGRES_ADMIN_URL);
+    cleanups.push(() => scheduledDatabase.drop());
+    await migrateDatabase(scheduledDatabase.url);
     const dbUrl = new URL(database.url);
     const pgBridge = await startPgWsBridge({ allow: [`${dbUrl.hostname}:${dbUrl.port || 5432}`] });
     cleanups.push(() => pgBridge.close());
@@ -49,7 +54,8 @@ export default async function setup(project: TestProject) {
     const s3Dir = await mkdtemp(join(tmpdir(), "edge-s3-"));
     cleanups.push(() => rm(s3Dir, { recursive: true, force: true }));
     const bucket = `test-${runId}`;
-    const s3 = await startS3Server({ directory: s3Dir, buckets: [bucket] });
+    const scheduledBucket = `test-${runId}-cron`;
+    const s3 = await startS3Server({ directory: s3Dir, buckets: [bucket, scheduledBucket] });
     cleanups.push(() => s3.close());
 
     const outboxDir = await mkdtemp(join(tmpdir(), "edge-outbox-"));
@@ -103,6 +109,9 @@ export default async function setup(project: TestProject) {
       ]),
       // Read by test/workers/auth-external.test.ts only (not configuration).
       TEST_EXTERNAL_ISSUER: JSON.stringify(externalIssuer),
+      // Read by src/scheduled.test.ts only (not configuration).
+      TEST_SCHEDULED_DATABASE_URL: scheduledDatabase.url,
+      TEST_SCHEDULED_BUCKET: scheduledBucket,
       LOG_LEVEL: "warn",
     });
   } catch (error) {
