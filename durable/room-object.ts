@@ -20,12 +20,7 @@ import {
 import { type RoomHost, RoomCore, roomStorage } from "./room-core.ts";
 import { roomLimitsFor } from "./room-limits.ts";
 import type { HistoryPage, PublishOutcome, PublishRequest } from "./room-logic.ts";
-import {
-  type RegisterResult,
-  registryObjectName,
-  SessionRegistry,
-  STALE_REGISTRATION_MS,
-} from "./session-registry.ts";
+import { type RegisterResult, registryObjectName, SessionRegistry, STALE_REGISTRATION_MS } from "./session-registry.ts";
 
 /** Budget for one call to another room object (the user's registry). */
 const PEER_CALL_TIMEOUT_MS = 3_000;

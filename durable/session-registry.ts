@@ -154,7 +154,7 @@ export class SessionRegistry {
       for (const p of pending) p.settle("unavailable");
       return;
     }
-    pending.forEach((p, i) => p.settle(results[i] as RegisterResult));
+    for (const [i, p] of pending.entries()) p.settle(results[i] as RegisterResult);
   }
 
   #revoked(sessionId: string, now: number): boolean {
