@@ -3,7 +3,7 @@
 //   npm run bench                  full run (< 10 minutes on 2 cores), prints the table, writes JSON
 //   npm run bench -- --write       same, then rewrites the results block of BENCHMARKS.md
 //   npm run bench -- --quick       a smoke run of a few seconds per benchmark (also BENCH_QUICK=1)
-//   npm run bench -- --only=http,uploads   only these suites (footprint, tokens, http, settings, uploads, realtime)
+//   npm run bench -- --only=http,uploads   only these suites (footprint, tokens, http, settings, uploads, realtime, linked)
 //   npm run bench -- --soak        the realtime soak alone (≤ 5 minutes): lost/duplicated messages, memory over time
 //
 // Needs Postgres on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (BENCH_POSTGRES_URL / BENCH_REDIS_URL
@@ -40,6 +40,7 @@ import { startNodeFloor, startOursOnNode, startWorkerdFloor } from "./floor/star
 import { commandsProcessed, startPrivateRedis } from "./lib/private-redis.ts";
 import { footprintSuite } from "./suites/footprint.ts";
 import { httpSuite } from "./suites/http.ts";
+import { linkedSuite } from "./suites/linked.ts";
 import { realtimeSuite } from "./suites/realtime.ts";
 import { realtimeSoakSuite } from "./suites/realtime-soak.ts";
 import { settingsSuite } from "./suites/settings.ts";
@@ -54,6 +55,7 @@ const SUITES: Suite[] = [
   settingsSuite,
   uploadsSuite,
   realtimeSuite,
+  linkedSuite,
   realtimeSoakSuite,
 ];
 

@@ -4,15 +4,18 @@
 // and socket.io with @socket.io/redis-adapter so that several of these processes form one realtime
 // service. The harness starts two of them. Production settings: NODE_ENV=production, one persistent
 // Redis client per role, a pg Pool, no debug logging, default session semantics (rolling expiry via
-// connect-redis' touch, like any express-session deployment with a maxAge).
+// connect-redis' touch, like any express-session deployment with a maxAge). SOCKET_ADAPTER=redis-streams
+// swaps in @socket.io/redis-streams-adapter with connection state recovery on (the linked suite's crash
+// scenario: the closest socket.io comes to resuming a client on another process).
 //
 // Env: PORT, REDIS_URL, KEY_PREFIX, SESSION_SECRET, DATABASE_URL, S3_ENDPOINT, S3_REGION, S3_BUCKET,
-//      S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_PUBLIC_BASE_URL.
+//      S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_PUBLIC_BASE_URL, SOCKET_ADAPTER (redis | redis-streams).
 import { createHash, randomUUID, scrypt, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
 import { promisify } from "node:util";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { RedisStore } from "connect-redis";
 import express, { type NextFunction, type Request, type Response } from "express";
 import session from "express-session";
@@ -324,8 +327,22 @@ app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
 });
 
 const httpServer = createServer(app);
-const io = new Server(httpServer, { serveClient: false, maxHttpBufferSize: MAX_FRAME_BYTES });
-io.adapter(createAdapter(pub, sub, { key: `${PREFIX}socket.io` }));
+const streams = process.env.SOCKET_ADAPTER === "redis-streams";
+const io = new Server(httpServer, {
+  serveClient: false,
+  maxHttpBufferSize: MAX_FRAME_BYTES,
+  // The documented way to resume a client's session (its rooms and the packets it missed) after a
+  // disconnection; the streams adapter keeps both in Redis so another process can restore them.
+  ...(streams ? { connectionStateRecovery: { maxDisconnectionDuration: 2 * 60_000 } } : {}),
+});
+io.adapter(
+  streams
+    ? createStreamsAdapter(redis, {
+        streamName: `${PREFIX}socket.io-stream`,
+        sessionKeyPrefix: `${PREFIX}sio:session:`,
+      })
+    : createAdapter(pub, sub, { key: `${PREFIX}socket.io` }),
+);
 // The express-session middleware runs on the handshake, so a socket carries the signed-in user.
 io.engine.use(sessionMiddleware);
 io.use((socket, next) => {

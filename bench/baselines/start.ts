@@ -9,6 +9,8 @@ export interface BaselineEnv {
   keyPrefix: string;
   sessionSecret: string;
   databaseUrl: string;
+  /** socket.io's adapter: the classic pub/sub one (default) or the streams one with state recovery. */
+  socketAdapter?: "redis" | "redis-streams";
   s3: {
     endpoint: string;
     region: string;
@@ -35,6 +37,7 @@ export async function startBaseline(root: string, env: BaselineEnv, timeoutMs = 
       PORT: String(port),
       REDIS_URL: env.redisUrl,
       KEY_PREFIX: env.keyPrefix,
+      SOCKET_ADAPTER: env.socketAdapter ?? "redis",
       SESSION_SECRET: env.sessionSecret,
       DATABASE_URL: env.databaseUrl,
       S3_ENDPOINT: env.s3.endpoint,

@@ -19,6 +19,19 @@ export interface Profile {
   };
   uploads: { sizesMiB: number[]; rounds: number; timeoutS: number };
   footprint: { rounds: number };
+  /**
+   * The linked suite (bench/suites/linked.ts): `clients` split over 2 linked Node instances vs
+   * socket.io's 2 processes at `ratePerS`; then the crash scenario with `crashClients` over 3
+   * instances a side, publishing `crashRatePerS` for `crashBeforeS` before the kill, `crashAfterS` after.
+   */
+  linked: {
+    clients: number;
+    ratePerS: number;
+    crashClients: number;
+    crashRatePerS: number;
+    crashBeforeS: number;
+    crashAfterS: number;
+  };
   /** `--soak`: one room held under publishes and reconnect churn (bench/suites/realtime-soak.ts). */
   soak: { clients: number; ratePerS: number; churnPerS: number; durationS: number };
 }
@@ -44,6 +57,7 @@ export const FULL: Profile = {
   },
   uploads: { sizesMiB: [1, 50, 90], rounds: 2, timeoutS: 120 },
   footprint: { rounds: 3 },
+  linked: { clients: 1000, ratePerS: 10, crashClients: 300, crashRatePerS: 20, crashBeforeS: 3, crashAfterS: 5 },
   soak: SOAK,
 };
 
@@ -57,6 +71,7 @@ export const QUICK: Profile = {
   realtime: { sizes: [{ clients: 50, ratePerS: 10 }], sendS: 2, drainS: 2, connectTimeoutS: 60 },
   uploads: { sizesMiB: [1, 50], rounds: 1, timeoutS: 60 },
   footprint: { rounds: 1 },
+  linked: { clients: 100, ratePerS: 10, crashClients: 60, crashRatePerS: 20, crashBeforeS: 2, crashAfterS: 3 },
   soak: { ...SOAK, clients: 100, durationS: 30 },
 };
 

@@ -41,6 +41,20 @@ export interface RowInput {
   note?: string;
   /** Differences of the medians below this (in the row's unit) are measurement noise: "about equal". */
   noiseFloor?: number;
+  /**
+   * The figures are counts where 0 is a result, not a failed reading (messages lost, duplicated):
+   * no ratio (a ratio with 0 says nothing); the verdict names the side with the better median and
+   * both figures, or "same" when they are equal.
+   */
+  counts?: boolean;
+}
+
+function countVerdict(input: RowInput): string {
+  const [a, b] = [median(input.a), median(input.b)];
+  if (a === b) return "same";
+  const aWins = input.better === "higher" ? a > b : a < b;
+  const fmtCount = (v: number) => v.toLocaleString("en-US", { maximumFractionDigits: 1 });
+  return `${(aWins ? input.sides[0] : input.sides[1]).split(" (")[0]} better (${fmtCount(a)} vs ${fmtCount(b)})`;
 }
 
 function verdictOf(better: Better, ratio: RatioSummary | null, sides: [string, string]): string {
@@ -67,6 +81,17 @@ export const NOT_MEASURED = "not measured";
 const measuredValue = (v: number): boolean => Number.isFinite(v) && v > 0;
 
 export function makeRow(input: RowInput): Row {
+  if (input.counts && input.better !== "none" && input.a.length && input.b.length) {
+    const valid = [input.a, input.b].every((side) => side.every((v) => Number.isFinite(v) && v >= 0));
+    return {
+      ...input,
+      status: "ok",
+      aMedian: med(input.a),
+      bMedian: med(input.b),
+      ratio: null,
+      verdict: valid ? countVerdict(input) : `${NOT_MEASURED} (either side)`,
+    };
+  }
   if (input.better !== "none" && input.a.length && input.b.length) {
     const missing = [input.a, input.b].map((side) => !side.every(measuredValue));
     if (missing[0] || missing[1]) {
@@ -211,6 +236,7 @@ export function oursLoses(rows: Row[]): string[] {
           r.verdict &&
           !r.verdict.startsWith("ours") &&
           !r.verdict.startsWith("tie") &&
+          r.verdict !== "same" &&
           !r.verdict.startsWith(NOT_MEASURED) &&
           !r.verdict.startsWith("about")) ||
         r.status === "error",

@@ -169,15 +169,27 @@ export function openOursCounted(
   });
 }
 
+/** Where ours' clients connect: by default the one workerd; the linked suite passes its Node instances. */
+export interface OursTarget {
+  /** Server base URLs; client i connects to urls[i % urls.length], the publisher to urls[0]. */
+  urls: string[];
+  pids: number[];
+  /** Distinguishes this side's users from the realtime suite's (emails are unique). */
+  tag: string;
+}
+
 export async function connectOurs(
   ctx: BenchContext,
   room: string,
   clients: number,
   recorder: () => Recorder,
   deadline: number,
+  target?: OursTarget,
 ): Promise<Side> {
-  const users = await createUsers(ctx.services.databaseUrl, ctx.workerVars, `${ctx.runId}-rt${clients}`, clients + 1);
-  const url = `${ctx.ours.url.replace(/^http/, "ws")}/v1/rooms/${room}/ws`;
+  const tag = target?.tag ?? `${ctx.runId}-rt${clients}`;
+  const users = await createUsers(ctx.services.databaseUrl, ctx.workerVars, tag, clients + 1);
+  const urls = (target?.urls ?? [ctx.ours.url]).map((u) => `${u.replace(/^http/, "ws")}/v1/rooms/${room}/ws`);
+  const url = urls[0] as string;
   const publisherUser = users.pop();
   if (!publisherUser) throw new Error("no publisher user");
   const openAll = (until: number, attempts = 1) =>
@@ -185,7 +197,7 @@ export async function connectOurs(
       clients,
       until,
       (i) =>
-        openOursCounted(url, (users[i] as { token: string }).token, (frame) => {
+        openOursCounted(urls[i % urls.length] as string, (users[i] as { token: string }).token, (frame) => {
           if (frame.type === "message") record(recorder(), frame.data);
         }),
       (s) => s.ws.terminate(),
@@ -204,7 +216,7 @@ export async function connectOurs(
     throw error;
   });
   return {
-    pids: await workerdPids(ctx.ours.proc.pid),
+    pids: target?.pids ?? (await workerdPids(ctx.ours.proc.pid)),
     framesPerClient: () => counted.map((s) => s.frames),
     async reconnectAll(until) {
       for (const ws of sockets) ws.terminate();

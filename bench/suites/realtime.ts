@@ -26,7 +26,7 @@ const SIDES: [string, string] = [OURS, `${BASE} (socket.io + Redis adapter, 2 pr
 
 // --- one round --------------------------------------------------------------------------------------
 
-interface RoundResult {
+export interface RoundResult {
   deliveredPerS: number;
   deliveredPct: number;
   p50Ms: number;
@@ -53,10 +53,10 @@ const LADDER_MIN_CLIENTS = 300;
 /** Clients opening one room at the same moment in the storm benchmark. */
 const STORM_CLIENTS = 300;
 
-const totalCpu = async (pids: number[]): Promise<number> =>
+export const totalCpu = async (pids: number[]): Promise<number> =>
   (await Promise.all(pids.map(cpuMs))).reduce((a, b) => a + b, 0);
 
-async function runRound(
+export async function runRound(
   ctx: BenchContext,
   side: Side,
   rec: Recorder,

@@ -64,6 +64,23 @@ describe("result rows", () => {
     expect(r.verdict).toBe("");
   });
 
+  it("compares counts where 0 is a result (messages lost) by their medians, with no ratio", () => {
+    const counts = (a: number[], b: number[]) =>
+      makeRow({ group: "g", benchmark: "crash", sides, metric: "lost", unit: "", better: "lower", a, b, counts: true });
+    const win = counts([0], [1234]);
+    expect(win.ratio).toBeNull();
+    expect(win.verdict).toBe("ours better (0 vs 1,234)");
+    expect(oursLoses([win])).toEqual([]);
+    expect(markdownTable([win])).toContain("| 0 | 1,234 | — | ours better (0 vs 1,234) |");
+    const loss = counts([3], [0]);
+    expect(loss.verdict).toBe("Node baseline better (3 vs 0)");
+    expect(oursLoses([loss])).toEqual(["crash: lost — Node baseline better (3 vs 0)"]);
+    const same = counts([0, 0], [0, 0]);
+    expect(same.verdict).toBe("same");
+    expect(oursLoses([same])).toEqual([]);
+    expect(counts([Number.NaN], [2]).verdict).toBe("not measured (either side)");
+  });
+
   it("puts the reason in the verdict when ours has no numbers", () => {
     const r = row("lower", [], [300], "ours answered 413");
     expect(r.verdict).toBe("ours answered 413");

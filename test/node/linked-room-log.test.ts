@@ -269,6 +269,52 @@ describe("presence across instances", () => {
     expect(presence.users.map((u) => u.id)).toEqual(["stays"]);
     expect((await alive.read("p3")).left).toEqual([]);
   });
+
+  it("admits from the room's totals, rebuilds them when missing, and leaves no key once the room is empty", async () => {
+    const [a, b] = await Promise.all([registry("a"), registry("b")]);
+    const room = (part: string) => `${prefix}room:{p4}:${part}`;
+    await a.admit("p4", "u1", limits);
+    await b.admit("p4", "u2", limits);
+    // As after an upgrade from the version that summed every member hash per admit: no totals yet.
+    await redis.command(["DEL", room("total"), room("users")]);
+    expect(await a.admit("p4", "u1", limits)).toEqual({ ok: true, joined: false, left: [] });
+    expect(await redis.command(["GET", room("total")])).toBe("3");
+    expect(await b.admit("p4", "u3", limits)).toMatchObject({ ok: false, refusal: "room_full" });
+    expect(await b.admit("p4", "u1", limits)).toMatchObject({ ok: false, refusal: "room_full" });
+    expect((await b.read("p4")).users).toEqual([
+      { id: "u1", connections: 2 },
+      { id: "u2", connections: 1 },
+    ]);
+    expect(await a.release("p4", "u1")).toBe(false);
+    expect(await a.release("p4", "u1")).toBe(true);
+    // A release of a socket this instance does not hold changes nothing: u2 is still on b.
+    expect(await a.release("p4", "u2")).toBe(false);
+    expect((await b.read("p4")).users).toEqual([{ id: "u2", connections: 1 }]);
+    await a.sync("p4", new Map());
+    await b.sync("p4", new Map());
+    const left = (await redis.command([
+      "EXISTS",
+      room("instances"),
+      room("users"),
+      room("total"),
+      room("members:b"),
+    ])) as number;
+    expect(left).toBe(0);
+  });
+
+  it("restates an instance's members in the totals on every heartbeat", async () => {
+    const [a, b] = await Promise.all([registry("a"), registry("b")]);
+    await a.admit("p5", "u1", limits);
+    await b.admit("p5", "u1", limits);
+    // The instance's own view wins: one socket of u1 closed unseen, another user joined.
+    const presence = await a.sync("p5", new Map([["u5", 1]]));
+    expect(presence.users).toEqual([
+      { id: "u1", connections: 1 },
+      { id: "u5", connections: 1 },
+    ]);
+    expect(await b.admit("p5", "u1", limits)).toMatchObject({ ok: true, joined: false });
+    expect(await a.admit("p5", "u6", limits)).toMatchObject({ ok: false, refusal: "room_full" });
+  });
 });
 
 describe("session revocation across instances", () => {
