@@ -1,3 +1,5 @@
+import type { ConnectRequest } from "./connect-request.ts";
+
 /**
  * Per-socket identity, stored with the socket through `serializeAttachment` so it survives
  * hibernation: after the object wakes, presence and `from` are rebuilt from these alone.
@@ -14,6 +16,19 @@ export interface SocketAttachment {
   connectedAt: number;
   /** Set once the room dropped the socket (closed it, or saw it close), so a later event for it is a no-op. */
   dropped?: true;
+}
+
+/** A new socket's identity, from the connect request the Worker (or the in-process route) authorised. */
+export function newAttachment(request: ConnectRequest, now = Date.now()): SocketAttachment {
+  return {
+    v: 1,
+    connectionId: crypto.randomUUID(),
+    room: request.room,
+    userId: request.userId,
+    sessionId: request.sessionId,
+    canPublish: request.canPublish,
+    connectedAt: now,
+  };
 }
 
 export function writeAttachment(ws: WebSocket, attachment: SocketAttachment): void {

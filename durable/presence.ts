@@ -10,6 +10,12 @@ export class Presence {
   // connectionId → userId, and userId → open connection count.
   readonly #connections = new Map<string, string>();
   readonly #counts = new Map<string, number>();
+  // Present user ids, kept sorted (binary insertion), and the users' list as JSON text once built:
+  // a connect's presence sync then costs a string, not a sort and an encode of every member.
+  readonly #sorted: string[] = [];
+  // Each sorted user's `{"id":…,"connections":n}` text, at the same index.
+  readonly #fragments: string[] = [];
+  #encoded: string | undefined;
 
   /** Adds a connection; true when it is the user's first (a `join` to announce). Idempotent per connection. */
   add(connectionId: string, userId: string): boolean {
@@ -17,6 +23,14 @@ export class Presence {
     this.#connections.set(connectionId, userId);
     const count = (this.#counts.get(userId) ?? 0) + 1;
     this.#counts.set(userId, count);
+    this.#encoded = undefined;
+    const at = this.#indexOf(userId);
+    if (count === 1) {
+      this.#sorted.splice(at, 0, userId);
+      this.#fragments.splice(at, 0, fragment(userId, count));
+    } else {
+      this.#fragments[at] = fragment(userId, count);
+    }
     return count === 1;
   }
 
@@ -28,12 +42,17 @@ export class Presence {
     const userId = this.#connections.get(connectionId);
     if (userId === undefined) return undefined;
     this.#connections.delete(connectionId);
+    this.#encoded = undefined;
     const count = (this.#counts.get(userId) ?? 1) - 1;
+    const at = this.#indexOf(userId);
     if (count > 0) {
       this.#counts.set(userId, count);
+      this.#fragments[at] = fragment(userId, count);
       return undefined;
     }
     this.#counts.delete(userId);
+    this.#sorted.splice(at, 1);
+    this.#fragments.splice(at, 1);
     return userId;
   }
 
@@ -51,11 +70,29 @@ export class Presence {
 
   /** Every present user, sorted by id so answers are stable. */
   users(): PresenceUser[] {
-    return [...this.#counts.entries()]
-      .map(([id, connections]) => ({ id, connections }))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return this.#sorted.map((id) => ({ id, connections: this.#counts.get(id) as number }));
+  }
+
+  /** `users()` as JSON text (exactly JSON.stringify of it), rebuilt only after a change. */
+  encodedUsers(): string {
+    this.#encoded ??= `[${this.#fragments.join(",")}]`;
+    return this.#encoded;
+  }
+
+  /** Where `userId` is or would be inserted in the sorted ids (code-unit order, as `<` compares). */
+  #indexOf(userId: string): number {
+    let lo = 0;
+    let hi = this.#sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.#sorted[mid] as string) < userId) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 }
+
+const fragment = (id: string, connections: number): string => JSON.stringify({ id, connections });
 
 /**
  * Which users the room last told its members about (the last presence diff), in storage. Presence

@@ -30,7 +30,7 @@ import {
   checkPublish,
   decideClientFrame,
   type HistoryPage,
-  messageFrame,
+  encodeMessageFrame,
   type PublishOutcome,
   type PublishRequest,
   type RoomChecks,
@@ -228,7 +228,8 @@ export class RoomCore<S> {
       user: { id: attachment.userId },
       seq: latest,
     });
-    send({ type: "presence", action: "sync", users: this.presenceUsers() });
+    // The members' list is encoded once per presence change, not once per connect (room-core, presence.ts).
+    this.#host.send(socket, `{"type":"presence","action":"sync","users":${this.#encodedPresenceUsers()}}`);
     if (resume?.resync) {
       send({
         type: "error",
@@ -389,6 +390,11 @@ export class RoomCore<S> {
     };
   }
 
+  /** `presenceUsers()` as JSON text; this host's own list is cached between presence changes. */
+  #encodedPresenceUsers(): string {
+    return this.#remote.size === 0 ? this.#presenceNow().encodedUsers() : JSON.stringify(this.presenceUsers());
+  }
+
   /** Present users: this host's members, and other hosts' (shared log) as last reported. */
   presenceUsers(): PresenceUser[] {
     const users = this.#presenceNow().users();
@@ -487,7 +493,7 @@ export class RoomCore<S> {
           queued.map(
             ({ publish }) =>
               (seq: number, ts: number) =>
-                messageFrame(seq, publish.from, publish.dataText, ts),
+                encodeMessageFrame(seq, publish.from, publish.dataText, ts),
           ),
         );
       } catch (error) {
@@ -530,7 +536,8 @@ export class RoomCore<S> {
 
   #fanOut(diff: string | undefined, messages: string | undefined): void {
     const maxBuffered = SLOW_CONSUMER_RETENTIONS * this.#limits.ROOM_RETENTION_BYTES;
-    for (const socket of [...this.#host.sockets()]) {
+    // No copy: a socket dropped meanwhile (too slow) leaves a host's Map safely mid-iteration.
+    for (const socket of this.#host.sockets()) {
       const buffered = this.#host.bufferedAmount(socket);
       if (this.#replaying.has(socket)) continue; // its replay is read, and ends where live frames start
       if (buffered !== undefined && buffered > maxBuffered) {

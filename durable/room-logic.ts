@@ -63,7 +63,7 @@ export function exceedsBytes(text: string, max: number): boolean {
 }
 
 /** The stored and broadcast `message` frame; the data is spliced in as the JSON text it arrived as. */
-export const messageFrame = (seq: number, from: string, dataText: string, ts: number): string =>
+export const encodeMessageFrame = (seq: number, from: string, dataText: string, ts: number): string =>
   `{"type":"message","seq":${seq},"from":${JSON.stringify({ id: from })},"data":${dataText},"ts":${ts}}`;
 
 /** Decides one client frame: an immediate answer (pong or error), or a publish to store and ack. */
@@ -134,8 +134,6 @@ export function toHistoryItem(frame: string): HistoryItem {
   const { seq, from, data, ts } = JSON.parse(frame) as HistoryItem;
   return { seq, from, data, ts };
 }
-
-export const userRoomOf = (userId: string): string => `user:${userId}`;
 
 function safeStringify(value: unknown): string | undefined {
   try {

@@ -9,7 +9,7 @@ import {
   PONG_FRAME,
   type PresenceUser,
 } from "../protocol/frames.ts";
-import { readAttachment, type SocketAttachment, sessionTag, userTag, writeAttachment } from "./attachment.ts";
+import { newAttachment, readAttachment, sessionTag, userTag, writeAttachment } from "./attachment.ts";
 import {
   CONNECT_HEADER,
   type ConnectRefusal,
@@ -19,11 +19,13 @@ import {
 } from "./connect-request.ts";
 import { type RoomHost, RoomCore, roomStorage } from "./room-core.ts";
 import { roomLimitsFor } from "./room-limits.ts";
-import { type HistoryPage, type PublishOutcome, type PublishRequest, userRoomOf } from "./room-logic.ts";
-import { type RegisterResult, SessionRegistry } from "./session-registry.ts";
+import type { HistoryPage, PublishOutcome, PublishRequest } from "./room-logic.ts";
+import { type RegisterResult, registryObjectName, SessionRegistry, STALE_REGISTRATION_MS } from "./session-registry.ts";
 
 /** Budget for one call to another room object (the user's registry). */
 const PEER_CALL_TIMEOUT_MS = 3_000;
+/** Sessions a room remembers as registered or revoked (the oldest are forgotten first: they only cost a registry call). */
+const MAX_REMEMBERED_SESSIONS = 20_000;
 
 export type { HistoryItem, HistoryPage, PublishOutcome, PublishRequest } from "./room-logic.ts";
 
@@ -43,18 +45,23 @@ type RoomNamespace = DurableObjectNamespace<RoomObject>;
  * and everything durable in SQLite. Messages are stored, then sent (the runtime's output gate holds
  * a send until the write that precedes it is durable).
  *
- * The object named `user:<id>` also keeps that user's session registry (see session-registry.ts).
+ * The objects named by registryObjectName keep the session registry instead (see session-registry.ts).
  * Only the Worker can reach an object (through its ROOMS binding), and it authorises first.
  */
 export class RoomObject extends DurableObject<Cloudflare.Env> {
   readonly #logger: Logger;
   readonly #sessions: SessionRegistry;
   readonly #core: RoomCore<WebSocket>;
-  // Tables are created on first use, not in the constructor: most objects are only one of the two
-  // (a room, or a user's registry), and creating a `user:<id>` object is on every first connect of
-  // that user, so a reconnect storm of new users pays for the registry's tables alone.
+  // Tables are created on first use, not in the constructor: an object is only one of the two (a
+  // room, or a registry shard).
   #coreReady = false;
   #sessionsReady = false;
+  // What this room already knows, while it stays in memory: sessions whose registration it saw
+  // confirmed (their registry row exists, so a revocation will call closeSession here), and sessions
+  // revoked here. A reconnect of a known session then makes no registry call at all; an evicted
+  // room forgets both and asks the registry again.
+  readonly #registeredHere = new Map<string, number>();
+  readonly #revokedHere = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -121,11 +128,13 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     const early = this.#room.refusal(connect.userId);
     if (early) return refuse(early);
 
-    const connectionId = crypto.randomUUID();
-    const registered = await this.#registerWithUser(connect);
-    if (registered === "revoked") return refuse("session_revoked");
+    if (this.#revokedHere.has(connect.sessionId)) return refuse("session_revoked");
+    const registered = this.#knownHere(connect.sessionId) ? "registered" : await this.#registerWithUser(connect);
+    // A revocation may have reached this room while the registry call was out (it closed nothing yet).
+    if (registered === "revoked" || this.#revokedHere.has(connect.sessionId)) return refuse("session_revoked");
     if (registered === "too_many") return refuse("too_many_connections");
     if (registered === "unavailable") return refuse("unavailable");
+    this.#rememberRegistered(connect.sessionId);
 
     // From here to the response everything is synchronous: no other event can interleave, so the
     // replay in admit() reaches this socket before any live message does.
@@ -134,15 +143,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     if (late) return refuse(late);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [sessionTag(connect.sessionId), userTag(connect.userId)]);
-    const attachment: SocketAttachment = {
-      v: 1,
-      connectionId,
-      room: connect.room,
-      userId: connect.userId,
-      sessionId: connect.sessionId,
-      canPublish: connect.canPublish,
-      connectedAt: Date.now(),
-    };
+    const attachment = newAttachment(connect);
     try {
       this.#room.admit(server, attachment, connect.since);
       return new Response(null, { status: 101, webSocket: client });
@@ -208,33 +209,30 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
 
   /** Closes every socket of the session in this room. Returns how many were closed. */
   closeSession(sessionId: string): number {
+    this.#registeredHere.delete(sessionId);
+    remember(this.#revokedHere, sessionId, Date.now());
     return this.#room.closeSession(sessionId);
   }
 
-  /** Registry (on `user:<id>` objects): a socket of the user's session is about to open in `room`. */
-  registerSocket(sessionId: string, room: string): RegisterResult {
-    return this.#registry.register(sessionId, room, Date.now());
+  /** Registry (on registry objects): a socket of the user's session is about to open in `room`. */
+  registerSocket(userId: string, sessionId: string, room: string): RegisterResult | Promise<RegisterResult> {
+    return this.#registry.register(userId, sessionId, room, Date.now());
   }
 
   /**
-   * Registry (on `user:<id>` objects): revokes the session and closes its sockets in every room it
+   * Registry (on registry objects): revokes the session and closes its sockets in every room it
    * registered. Later connects of the session are refused here even if they raced the revocation.
    */
-  async revokeSession(userId: string, sessionId: string): Promise<RevokeOutcome> {
-    const ownRoom = userRoomOf(userId);
+  async revokeSession(sessionId: string): Promise<RevokeOutcome> {
     const rooms = this.#registry.revoke(sessionId, Date.now());
-    // This object is the user's own room too: close its sockets of the session directly.
-    this.closeSession(sessionId);
-    this.#registry.forgetRoom(sessionId, ownRoom);
-    const others = rooms.filter((r) => r !== ownRoom);
     const results = await Promise.allSettled(
-      others.map((room) =>
+      rooms.map((room) =>
         withTimeout(`room ${room}`, PEER_CALL_TIMEOUT_MS, this.#namespace().getByName(room).closeSession(sessionId)),
       ),
     );
-    const outcome: RevokeOutcome = { closedRooms: rooms.includes(ownRoom) ? [ownRoom] : [], failedRooms: [] };
+    const outcome: RevokeOutcome = { closedRooms: [], failedRooms: [] };
     results.forEach((result, i) => {
-      const room = others[i] as string;
+      const room = rooms[i] as string;
       if (result.status === "fulfilled") {
         this.#registry.forgetRoom(sessionId, room);
         outcome.closedRooms.push(room);
@@ -248,15 +246,24 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
 
   // ------------------------------------------------------------------ the session registry
 
-  async #registerWithUser(connect: ConnectRequest): Promise<RegisterResult | "unavailable"> {
-    const userRoom = userRoomOf(connect.userId);
-    if (connect.room === userRoom) return this.registerSocket(connect.sessionId, connect.room);
+  #knownHere(sessionId: string): boolean {
+    const at = this.#registeredHere.get(sessionId);
+    // A "registered" answer means a row that lives at least this long (session-registry.ts); past it
+    // the room registers again, which renews the row.
+    return at !== undefined && at > Date.now() - STALE_REGISTRATION_MS / 2;
+  }
+
+  #rememberRegistered(sessionId: string): void {
+    if (!this.#registeredHere.has(sessionId)) remember(this.#registeredHere, sessionId, Date.now());
+  }
+
+  async #registerWithUser(connect: ConnectRequest): Promise<RegisterResult> {
     try {
-      const stub = this.#namespace().getByName(userRoom);
+      const registry = this.#namespace().getByName(registryObjectName(connect.userId));
       return await withTimeout(
         "session registry",
         PEER_CALL_TIMEOUT_MS,
-        stub.registerSocket(connect.sessionId, connect.room),
+        registry.registerSocket(connect.userId, connect.sessionId, connect.room),
       );
     } catch (error) {
       // Fail closed: a socket the registry does not know could not be closed on revocation.
@@ -278,13 +285,20 @@ const REFUSAL_STATUS: Record<ConnectRefusal, number> = {
   unavailable: 503,
 };
 
+/** Sets `key` in a bounded Map, forgetting the oldest entry past MAX_REMEMBERED_SESSIONS. */
+function remember(map: Map<string, number>, key: string, value: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_REMEMBERED_SESSIONS) map.delete(map.keys().next().value as string);
+}
+
 function refuse(reason: ConnectRefusal): Response {
   return new Response(null, { status: REFUSAL_STATUS[reason], headers: { [REFUSAL_HEADER]: reason } });
 }
 
-/** Accepted sockets still open (getWebSockets also lists ones mid-close). */
-function* openSockets(all: WebSocket[]): Iterable<WebSocket> {
-  for (const ws of all) if (ws.readyState === WebSocket.OPEN) yield ws;
+/** Accepted sockets still open (getWebSockets also lists ones mid-close): one array, no generator per tick. */
+function openSockets(all: WebSocket[]): WebSocket[] {
+  return all.filter((ws) => ws.readyState === WebSocket.OPEN);
 }
 
 function trySend(ws: WebSocket, frame: ErrorFrame): void {

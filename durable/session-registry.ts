@@ -1,7 +1,9 @@
 /**
- * Which rooms a user's sessions have joined, so a revoked session can be closed everywhere. It
- * lives in the SQLite storage of the user's private room object (`user:<id>`): one object per user
- * already exists by name, and it serialises that user's registrations and revocations.
+ * Which rooms each session has joined, so a revoked session can be closed everywhere, and which
+ * sessions were revoked, so the next connect of one is refused without asking any store outside.
+ * It lives in the SQLite storage of one of REGISTRY_SHARDS registry objects, chosen by the user id
+ * (registryObjectName): a connect of a user never seen before reaches an object that already exists,
+ * instead of creating one object per user (that creation was most of a first connect's cost).
  *
  * Rows are per session and room, not per socket: a reconnect to a room the session already joined
  * is a read (no write, so no storage flush on the connect path, which is what a reconnect storm is
@@ -17,65 +19,155 @@ export const STALE_REGISTRATION_MS = 30 * 24 * 3600 * 1000;
 /** A user's registered (session, room) pairs; registering beyond it is refused. */
 export const MAX_REGISTRATIONS_PER_USER = 10_000;
 
-export type RegisterResult = "registered" | "revoked" | "too_many";
+export type RegisterResult = "registered" | "revoked" | "too_many" | "unavailable";
+
+/**
+ * Registry objects. Each takes a 1/REGISTRY_SHARDS share of all connects and revocations (a Durable
+ * Object serves about 1,000 requests/s, so 64 carry tens of thousands of first connects a second).
+ * Changing it moves users to other objects, which forgets their registrations: only with a deploy
+ * that closes every socket anyway.
+ */
+export const REGISTRY_SHARDS = 64;
+
+/**
+ * The registry object of a user. `#` cannot appear in a room name (ROOM_NAME_PATTERN), so no client
+ * can open a socket to a registry object or read it as a room.
+ */
+export function registryObjectName(userId: string): string {
+  // FNV-1a: cheap, stable across runtimes and deploys, spreads ids (UUIDs or an issuer's) evenly.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) {
+    hash ^= userId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return `#registry/${(hash >>> 0) % REGISTRY_SHARDS}`;
+}
+
+/** Expired rows are swept at most this often (not on every registration: that was most of its cost). */
+const SWEEP_INTERVAL_MS = 3600 * 1000;
+
+interface PendingRegistration {
+  userId: string;
+  sessionId: string;
+  room: string;
+  now: number;
+  settle: (result: RegisterResult) => void;
+}
 
 export class SessionRegistry {
   readonly #store: SqlStore;
+  // New registrations waiting for this turn's one transaction (group commit), by `session\0room`.
+  #pending = new Map<string, PendingRegistration>();
+  #lastSweep = Number.NEGATIVE_INFINITY;
 
   constructor(store: SqlStore) {
     this.#store = store;
   }
 
-  /** Creates the tables (idempotent), in one transaction: one commit for a new user's object, not three. */
+  /** Creates the tables (idempotent), in one transaction. */
   init(): void {
     this.#store.transactionSync(() => {
       const { sql } = this.#store;
       sql.exec(
-        `CREATE TABLE IF NOT EXISTS session_rooms (session_id TEXT NOT NULL, room TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (session_id, room))`,
+        `CREATE TABLE IF NOT EXISTS session_rooms (session_id TEXT NOT NULL, room TEXT NOT NULL, user_id TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (session_id, room))`,
       );
+      sql.exec(`CREATE INDEX IF NOT EXISTS session_rooms_by_user ON session_rooms (user_id)`);
+      sql.exec(`CREATE INDEX IF NOT EXISTS session_rooms_by_age ON session_rooms (created_at)`);
       sql.exec(
         `CREATE TABLE IF NOT EXISTS revoked_sessions (session_id TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL)`,
-      );
-      // Per-socket rows written before registrations were per room; read (never written) until they age out.
-      sql.exec(
-        `CREATE TABLE IF NOT EXISTS session_sockets (connection_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, room TEXT NOT NULL, created_at INTEGER NOT NULL)`,
       );
     });
   }
 
-  /** Records that the session is opening a socket in `room`. Refused when the session was revoked (closes the connect/revoke race). */
-  register(sessionId: string, room: string, now: number): RegisterResult {
-    const { sql } = this.#store;
-    const revoked = sql
-      .exec<{ revoked_at: number }>(`SELECT revoked_at FROM revoked_sessions WHERE session_id = ?`, sessionId)
-      .toArray()[0];
-    if (revoked && revoked.revoked_at >= now - REVOKED_SESSION_TTL_MS) return "revoked";
-    const known = sql
+  /**
+   * Records that the session is opening a socket in `room`. Refused when the session was revoked
+   * (closes the connect/revoke race). A known pair is answered from a read; a new one is written
+   * with every other new one of this turn in ONE transaction, and answered once it is stored (on
+   * Workers the output gate holds the answer until the write is durable).
+   */
+  register(userId: string, sessionId: string, room: string, now: number): RegisterResult | Promise<RegisterResult> {
+    if (this.#revoked(sessionId, now)) return "revoked";
+    const key = `${sessionId}\0${room}`;
+    const waiting = this.#pending.get(key);
+    if (waiting) {
+      return new Promise((resolve) => {
+        const first = waiting.settle;
+        waiting.settle = (result) => {
+          first(result);
+          resolve(result);
+        };
+      });
+    }
+    const known = this.#store.sql
       .exec<{ created_at: number }>(
         `SELECT created_at FROM session_rooms WHERE session_id = ? AND room = ?`,
         sessionId,
         room,
       )
       .toArray()[0];
-    if (known && known.created_at >= now - STALE_REGISTRATION_MS) return "registered";
-    return this.#store.transactionSync(() => {
-      // Only a new registration writes, and it tidies up while it is at it.
-      sql.exec(`DELETE FROM revoked_sessions WHERE revoked_at < ?`, now - REVOKED_SESSION_TTL_MS);
-      sql.exec(`DELETE FROM session_rooms WHERE created_at < ?`, now - STALE_REGISTRATION_MS);
-      sql.exec(`DELETE FROM session_sockets WHERE created_at < ?`, now - STALE_REGISTRATION_MS);
-      const count = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM session_rooms`).one().n;
-      if (count >= MAX_REGISTRATIONS_PER_USER) return "too_many";
-      sql.exec(
-        `INSERT OR REPLACE INTO session_rooms (session_id, room, created_at) VALUES (?, ?, ?)`,
-        sessionId,
-        room,
-        now,
-      );
-      return "registered";
+    // A row past half its life is written again, so a "registered" answer always means a row that
+    // lives at least STALE_REGISTRATION_MS / 2 more (a room trusts its answer that long, room-object.ts).
+    if (known && known.created_at >= now - STALE_REGISTRATION_MS / 2) return "registered";
+    let pendingOfUser = 0;
+    for (const p of this.#pending.values()) if (p.userId === userId) pendingOfUser++;
+    const count = this.#store.sql
+      .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM session_rooms WHERE user_id = ?`, userId)
+      .one().n;
+    if (count + pendingOfUser >= MAX_REGISTRATIONS_PER_USER) return "too_many";
+    return new Promise((settle) => {
+      if (this.#pending.size === 0) setTimeout(() => this.#flush(), 0);
+      this.#pending.set(key, { userId, sessionId, room, now, settle });
     });
   }
 
-  /** Marks the session revoked and returns the rooms it has (or had) sockets in. */
+  #flush(): void {
+    const pending = [...this.#pending.values()];
+    this.#pending = new Map();
+    const results: RegisterResult[] = [];
+    try {
+      this.#store.transactionSync(() => {
+        const { sql } = this.#store;
+        const now = pending.at(-1)?.now ?? Date.now();
+        if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) {
+          sql.exec(`DELETE FROM revoked_sessions WHERE revoked_at < ?`, now - REVOKED_SESSION_TTL_MS);
+          sql.exec(`DELETE FROM session_rooms WHERE created_at < ?`, now - STALE_REGISTRATION_MS);
+        }
+        for (const p of pending) {
+          // Revoked while it waited for this turn: refused, like a registration after the revocation.
+          if (this.#revoked(p.sessionId, p.now)) {
+            results.push("revoked");
+            continue;
+          }
+          sql.exec(
+            `INSERT OR REPLACE INTO session_rooms (session_id, room, user_id, created_at) VALUES (?, ?, ?, ?)`,
+            p.sessionId,
+            p.room,
+            p.userId,
+            p.now,
+          );
+          results.push("registered");
+        }
+        if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) this.#lastSweep = now;
+      });
+    } catch {
+      // Nothing stored: the connects fail closed (the room answers 503, the client retries).
+      for (const p of pending) p.settle("unavailable");
+      return;
+    }
+    for (const [i, p] of pending.entries()) p.settle(results[i] as RegisterResult);
+  }
+
+  #revoked(sessionId: string, now: number): boolean {
+    const row = this.#store.sql
+      .exec<{ revoked_at: number }>(`SELECT revoked_at FROM revoked_sessions WHERE session_id = ?`, sessionId)
+      .toArray()[0];
+    return row !== undefined && row.revoked_at >= now - REVOKED_SESSION_TTL_MS;
+  }
+
+  /**
+   * Marks the session revoked and returns the rooms it has (or had) sockets in. Registrations still
+   * waiting for their transaction are refused when it runs, so none slips past.
+   */
   revoke(sessionId: string, now: number): string[] {
     const { sql } = this.#store;
     sql.exec(
@@ -84,19 +176,13 @@ export class SessionRegistry {
       now,
     );
     return sql
-      .exec<{ room: string }>(
-        `SELECT room FROM session_rooms WHERE session_id = ? UNION SELECT room FROM session_sockets WHERE session_id = ?`,
-        sessionId,
-        sessionId,
-      )
+      .exec<{ room: string }>(`SELECT room FROM session_rooms WHERE session_id = ?`, sessionId)
       .toArray()
       .map((r) => r.room);
   }
 
   /** Forgets the session's registration in `room` once that room confirmed it closed its sockets. */
   forgetRoom(sessionId: string, room: string): void {
-    const { sql } = this.#store;
-    sql.exec(`DELETE FROM session_rooms WHERE session_id = ? AND room = ?`, sessionId, room);
-    sql.exec(`DELETE FROM session_sockets WHERE session_id = ? AND room = ?`, sessionId, room);
+    this.#store.sql.exec(`DELETE FROM session_rooms WHERE session_id = ? AND room = ?`, sessionId, room);
   }
 }

@@ -9,6 +9,13 @@ import { z } from "zod";
 /** Room names (API.md, Realtime). Checked by the Worker before any upgrade and by the SDK before connecting. */
 export const ROOM_NAME_PATTERN = /^[a-z0-9][a-z0-9._:-]{0,63}$/;
 
+const USER_ROOM_PREFIX = "user:";
+/** A user's private room (`user:<id>`): only that user reads it; its object also keeps their session registry. */
+export const userRoom = (userId: string): string => `${USER_ROOM_PREFIX}${userId}`;
+/** The user whose private room this is, or undefined for any other room. */
+export const userOfRoom = (room: string): string | undefined =>
+  room.startsWith(USER_ROOM_PREFIX) ? room.slice(USER_ROOM_PREFIX.length) : undefined;
+
 /** A client's correlation id for a publish; echoed in the `ack` (and in an `error` about that publish). */
 export const MAX_CLIENT_FRAME_ID_LENGTH = 64;
 

@@ -4,38 +4,16 @@
 // in memory for the log. What differs from the Durable Object: one instance holds every room (see
 // docs/runtimes.md for scaling), and the log is in memory, so a restart empties it (clients then get
 // the resync signal).
-import type { SocketAttachment } from "../durable/attachment.ts";
+import { newAttachment } from "../durable/attachment.ts";
 import type { ConnectRequest } from "../durable/connect-request.ts";
 import { SERVER_SENDER_ID } from "../durable/connect-request.ts";
-import { type RoomHost, RoomCore, roomStorage } from "../durable/room-core.ts";
 import type { RoomLimits } from "../durable/room-limits.ts";
-import { CLOSE_CODES, ERROR_CODES, encodeServerFrame, type PresenceUser } from "../protocol/frames.ts";
-import { type ConnectOutcome, type RoomGateway, RoomPublishError } from "../src/adapters/rooms.ts";
+import { CLOSE_CODES, type PresenceUser } from "../protocol/frames.ts";
+import { type ConnectOutcome, type RoomGateway, RoomPublishRefusedError } from "../src/adapters/rooms.ts";
 import type { Logger } from "../common/logger.ts";
-import { type MemorySqlStore, memorySqlStore } from "./sqlite-store.ts";
+import { InProcessRoom, type SocketUpgrader } from "./in-process-room.ts";
 
-/** The runtime's side of a socket the room holds. */
-export interface RoomSocket {
-  send(text: string): void;
-  close(code: number, reason: string): void;
-  /** Bytes queued but not yet sent (the runtime's bufferedAmount). */
-  bufferedAmount(): number;
-}
-
-/** What the room does with a socket's events; the runtime adapter calls these. */
-export interface SocketEvents {
-  message(data: string | ArrayBuffer): void;
-  closed(code: number): void;
-}
-
-/**
- * The runtime's WebSocket upgrade (Deno.upgradeWebSocket, Bun's server.upgrade, ws on Node).
- * `onOpen` runs once the socket is open and returns the handlers for its events. The returned
- * Response is what the route answers; null when this request cannot be upgraded here.
- */
-export interface SocketUpgrader {
-  upgrade(request: Request, onOpen: (socket: RoomSocket) => SocketEvents): Response | null;
-}
+export type { RoomSocket, SocketEvents, SocketUpgrader } from "./in-process-room.ts";
 
 export interface LocalRoomsOptions {
   limits: RoomLimits;
@@ -49,52 +27,6 @@ const REVOKED_SESSION_TTL_MS = 24 * 3600 * 1000;
 const MAX_REVOKED_SESSIONS = 100_000;
 const DEFAULT_MAX_ROOMS = 10_000;
 
-/** One room in this process: the room core over a Map of its open sockets. */
-class LocalRoom {
-  readonly name: string;
-  readonly sockets = new Map<RoomSocket, SocketAttachment>();
-  readonly core: RoomCore<RoomSocket>;
-  readonly #store: MemorySqlStore;
-  lastActive = Date.now();
-
-  constructor(name: string, limits: RoomLimits, logger: Logger) {
-    this.name = name;
-    this.#store = memorySqlStore();
-    const sockets = this.sockets;
-    const host: RoomHost<RoomSocket> = {
-      sockets: () => sockets.keys(),
-      *socketsOfSession(sessionId) {
-        for (const [socket, a] of sockets) if (a.sessionId === sessionId) yield socket;
-      },
-      attachment: (socket) => sockets.get(socket),
-      // A dropped socket leaves the room's Map at once: the core then never sees it again.
-      setAttachment: (socket, a) => {
-        if (a.dropped) sockets.delete(socket);
-        else sockets.set(socket, a);
-      },
-      send: (socket, text) => socket.send(text),
-      close: (socket, code, reason) => socket.close(code, reason),
-      bufferedAmount: (socket) => socket.bufferedAmount(),
-      schedule: (delayMs, run) => {
-        setTimeout(run, delayMs);
-      },
-    };
-    this.core = new RoomCore({ host, ...roomStorage(this.#store, limits), limits, logger });
-    this.core.init();
-  }
-
-  touch(): RoomCore<RoomSocket> {
-    this.lastActive = Date.now();
-    return this.core;
-  }
-
-  close(): void {
-    this.core.closeAll(1001, "server shutting down");
-    this.sockets.clear();
-    this.#store.close();
-  }
-}
-
 export interface LocalRooms {
   /** The gateway the routes and services use (put it on the env as ROOMS_GATEWAY). */
   gateway: RoomGateway;
@@ -106,16 +38,17 @@ export interface LocalRooms {
 export function createLocalRooms(upgrader: SocketUpgrader, options: LocalRoomsOptions): LocalRooms {
   const { limits, log } = options;
   const maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
-  const rooms = new Map<string, LocalRoom>();
+  const rooms = new Map<string, InProcessRoom>();
   const revoked = new Map<string, number>();
 
-  const room = (name: string): LocalRoom => {
+  const room = (name: string): InProcessRoom => {
     let found = rooms.get(name);
     if (!found) {
       if (rooms.size >= maxRooms) evictIdle();
-      found = new LocalRoom(name, limits, log);
+      found = new InProcessRoom(name, { limits, logger: log });
       rooms.set(name, found);
     }
+    found.lastActive = Date.now();
     return found;
   };
   const evictIdle = (): void => {
@@ -131,9 +64,11 @@ export function createLocalRooms(upgrader: SocketUpgrader, options: LocalRoomsOp
   };
 
   const gateway: RoomGateway = {
+    // Revocations are remembered in memory only; after a restart the route's lookup covers them.
+    knowsRevocations: false,
     async publish(name, data) {
-      const outcome = await room(name).touch().publish({ from: SERVER_SENDER_ID, data });
-      if (!outcome.ok) throw new RoomPublishError(name, outcome.reason);
+      const outcome = await room(name).core.publish({ from: SERVER_SENDER_ID, data });
+      if (!outcome.ok) throw new RoomPublishRefusedError(name, outcome.reason);
       return { seq: outcome.seq };
     },
     async disconnectSession(_userId, sessionId) {
@@ -154,15 +89,7 @@ export function createLocalRooms(upgrader: SocketUpgrader, options: LocalRoomsOp
       const target = room(request.room);
       const early = target.core.refusal(request.userId);
       if (early) return { ok: false, refusal: early };
-      const attachment: SocketAttachment = {
-        v: 1,
-        connectionId: crypto.randomUUID(),
-        room: request.room,
-        userId: request.userId,
-        sessionId: request.sessionId,
-        canPublish: request.canPublish,
-        connectedAt: Date.now(),
-      };
+      const attachment = newAttachment(request);
       const response = upgrader.upgrade(upgrade, (socket) => {
         // Re-checked at open: other sockets may have joined or the session been revoked meanwhile.
         const refusal = isRevoked(request.sessionId) ? "revoked" : target.core.refusal(request.userId);
@@ -171,34 +98,16 @@ export function createLocalRooms(upgrader: SocketUpgrader, options: LocalRoomsOp
           return { message: () => {}, closed: () => {} };
         }
         // The room may have been evicted while the handshake ran: use the live one.
-        const live = room(request.room);
-        live.touch().admit(socket, attachment, request.since);
-        return {
-          message: (data) => {
-            try {
-              live.touch().receive(socket, data);
-            } catch (error) {
-              log.error("frame handling failed", { error });
-              socket.send(
-                encodeServerFrame({
-                  type: "error",
-                  code: ERROR_CODES.internal,
-                  message: "The room could not handle that frame.",
-                }),
-              );
-            }
-          },
-          closed: () => live.core.drop(socket),
-        };
+        return room(request.room).open(socket, attachment, request.since);
       });
       if (!response) return { ok: false, refusal: "bad_request" };
       return { ok: true, response };
     },
     async publishAs(name, request) {
-      return room(name).touch().publish(request);
+      return room(name).core.publish(request);
     },
     async history(name, since, limit) {
-      return room(name).touch().history(since, limit);
+      return room(name).core.history(since, limit);
     },
     async presence(name): Promise<{ users: PresenceUser[] }> {
       return { users: rooms.get(name)?.core.presenceUsers() ?? [] };

@@ -3,7 +3,7 @@
 // throughput here, see shared/FACTS.md). Bindings are plain text vars; the room Durable Objects are
 // stored on local disk with SQL enabled, like the `new_sqlite_classes` migration in wrangler.toml.
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { freePort } from "../../dev/free-port.ts";
 import { type Managed, spawnManaged, waitForHttp } from "../lib/processes.ts";
@@ -102,11 +102,41 @@ export async function startWorkerd(opts: WorkerdOptions): Promise<RunningWorkerd
   );
   const proc = spawnManaged("workerd", workerdBinary(opts.root), ["serve", "--experimental", configPath]);
   const url = `http://127.0.0.1:${port}`;
+  const stop = () => stopTree(proc);
   try {
     const startMs = await waitForHttp(`${url}/healthz`, opts.startTimeoutMs ?? 30_000, proc);
-    return { url, port, proc, startMs, stop: () => proc.stop() };
+    return { url, port, proc, startMs, stop };
   } catch (error) {
-    await proc.stop();
+    await stop();
     throw error;
   }
+}
+
+/**
+ * Stops the spawned process and everything under it. When the spawned pid is the Node wrapper
+ * (node_modules/.bin/workerd), the real workerd is its child and outlives a SIGTERM to the wrapper,
+ * so the tree is read first and every process still alive afterwards is killed.
+ */
+async function stopTree(proc: Managed): Promise<void> {
+  const tree = await processTree(proc.pid);
+  await proc.stop();
+  for (const pid of tree) {
+    if (pid === proc.pid) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Every process under `pid` (itself included), from /proc/<pid>/task/<tid>/children. */
+export async function processTree(pid: number): Promise<number[]> {
+  const out = [pid];
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  for (const tid of tasks) {
+    const children = await readFile(`/proc/${pid}/task/${tid}/children`, "utf8").catch(() => "");
+    for (const child of children.split(" ").filter(Boolean)) out.push(...(await processTree(Number(child))));
+  }
+  return out;
 }

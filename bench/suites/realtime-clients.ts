@@ -2,11 +2,12 @@
 // WebSockets to ours (the room's Durable Object) and socket.io clients to the baseline's two
 // processes. Each receiver records publish-to-receive latency into the current round's recorder.
 import { io, type Socket } from "socket.io-client";
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { WebSocket } from "ws";
 import { mintSessions } from "../baselines/sessions.ts";
 import type { BenchContext } from "../lib/context.ts";
 import { createUsers } from "../ours/identity.ts";
+import { processTree } from "../ours/workerd.ts";
 
 const CONNECT_BATCH = 50;
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -49,17 +50,6 @@ export interface Side {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Every process under `pid` (itself included), from /proc/<pid>/task/<tid>/children. */
-async function processTree(pid: number): Promise<number[]> {
-  const out = [pid];
-  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
-  for (const tid of tasks) {
-    const children = await readFile(`/proc/${pid}/task/${tid}/children`, "utf8").catch(() => "");
-    for (const child of children.split(" ").filter(Boolean)) out.push(...(await processTree(Number(child))));
-  }
-  return out;
-}
 
 /**
  * The real workerd binary under `pid`: node_modules/.bin/workerd is a Node wrapper that spawns

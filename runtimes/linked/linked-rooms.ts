@@ -5,17 +5,16 @@
 // the feed (room-feed.ts) delivers every instance's appends to this instance's members in seq order.
 // Presence and connection limits are summed across instances by the registry (presence-registry.ts),
 // revocations reach every instance through the control channel (session-revocations.ts).
-import type { SocketAttachment } from "../../durable/attachment.ts";
+import { newAttachment } from "../../durable/attachment.ts";
 import type { ConnectRequest } from "../../durable/connect-request.ts";
 import { SERVER_SENDER_ID } from "../../durable/connect-request.ts";
-import { type RoomHost, RoomCore, type SharedRoomLog } from "../../durable/room-core.ts";
+import type { SharedRoomLog } from "../../durable/room-core.ts";
 import type { RoomLimits } from "../../durable/room-limits.ts";
-import { PresenceLedger } from "../../durable/presence.ts";
-import { CLOSE_CODES, ERROR_CODES, encodeServerFrame } from "../../protocol/frames.ts";
-import { type ConnectOutcome, type RoomGateway, RoomPublishError } from "../../src/adapters/rooms.ts";
+import { CLOSE_CODES } from "../../protocol/frames.ts";
+import { type ConnectOutcome, type RoomGateway, RoomPublishRefusedError } from "../../src/adapters/rooms.ts";
 import type { Logger } from "../../common/logger.ts";
-import type { LocalRooms, RoomSocket, SocketUpgrader } from "../local-rooms.ts";
-import { type MemorySqlStore, memorySqlStore } from "../sqlite-store.ts";
+import { InProcessRoom, type SocketUpgrader } from "../in-process-room.ts";
+import type { LocalRooms } from "../local-rooms.ts";
 import { createPresenceRegistry, type PresenceRegistry } from "./presence-registry.ts";
 import type { LinkRedis } from "./redis-link.ts";
 import { createRoomFeed, type RoomFeed } from "./room-feed.ts";
@@ -48,19 +47,13 @@ interface Parts {
   revocations: SessionRevocations;
 }
 
-/** One room on this instance: the room core over this instance's sockets of it, and the shared log. */
-class LinkedRoom {
-  readonly name: string;
-  readonly sockets = new Map<RoomSocket, SocketAttachment>();
+/** One room on this instance: the in-process host over this instance's sockets of it, and the shared log. */
+class LinkedRoom extends InProcessRoom {
   /** This instance's admissions in the registry, by user (sockets open or still in the handshake). */
   readonly counted = new Map<string, number>();
-  readonly core: RoomCore<RoomSocket>;
-  readonly #store: MemorySqlStore;
   following: Promise<void> | undefined;
   syncing: Promise<void> | undefined;
   syncAgain = false;
-  lastActive = Date.now();
-  #closed = false;
 
   constructor(
     name: string,
@@ -69,50 +62,11 @@ class LinkedRoom {
     logger: Logger,
     onDropped: (userId: string) => void,
   ) {
-    this.name = name;
-    // Only the presence ledger lives here; the messages are in Redis.
-    this.#store = memorySqlStore();
-    const sockets = this.sockets;
-    const host: RoomHost<RoomSocket> = {
-      sockets: () => sockets.keys(),
-      *socketsOfSession(sessionId) {
-        for (const [socket, a] of sockets) if (a.sessionId === sessionId) yield socket;
-      },
-      attachment: (socket) => sockets.get(socket),
-      setAttachment: (socket, a) => {
-        if (a.dropped) sockets.delete(socket);
-        else sockets.set(socket, a);
-      },
-      send: (socket, text) => socket.send(text),
-      close: (socket, code, reason) => socket.close(code, reason),
-      bufferedAmount: (socket) => socket.bufferedAmount(),
-      // No tick after close: the ledger's store is gone then.
-      schedule: (delayMs, run) => {
-        setTimeout(() => {
-          if (!this.#closed) run();
-        }, delayMs);
-      },
-    };
-    this.core = new RoomCore({
-      host,
-      log,
-      ledger: new PresenceLedger(this.#store),
-      limits,
-      logger,
-      onDropped: (a) => onDropped(a.userId),
-    });
-    this.core.init();
+    super(name, { limits, logger, sharedLog: log, onDropped: (a) => onDropped(a.userId) });
   }
 
   idle(now: number): boolean {
     return this.sockets.size === 0 && this.counted.size === 0 && now - this.lastActive > IDLE_ROOM_MS;
-  }
-
-  close(): void {
-    this.#closed = true;
-    this.core.closeAll(1001, "server shutting down");
-    this.sockets.clear();
-    this.#store.close();
   }
 }
 
@@ -264,10 +218,12 @@ export function createLinkedRooms(upgrader: SocketUpgrader, options: LinkedRooms
   });
 
   const gateway: RoomGateway = {
+    // connect() asks the fleet's revocation set in Redis (session-revocations.ts).
+    knowsRevocations: true,
     async publish(name, data) {
       const p = await parts;
       const outcome = await room(name, p.roomLog).core.publish({ from: SERVER_SENDER_ID, data });
-      if (!outcome.ok) throw new RoomPublishError(name, outcome.reason);
+      if (!outcome.ok) throw new RoomPublishRefusedError(name, outcome.reason);
       return { seq: outcome.seq };
     },
     async publishAs(name, request) {
@@ -308,15 +264,7 @@ export function createLinkedRooms(upgrader: SocketUpgrader, options: LinkedRooms
         release(target, request.userId);
         throw error;
       }
-      const attachment: SocketAttachment = {
-        v: 1,
-        connectionId: crypto.randomUUID(),
-        room: request.room,
-        userId: request.userId,
-        sessionId: request.sessionId,
-        canPublish: request.canPublish,
-        connectedAt: Date.now(),
-      };
+      const attachment = newAttachment(request);
       let opened = false;
       const response = upgrader.upgrade(upgrade, (socket) => {
         opened = true;
@@ -325,28 +273,7 @@ export function createLinkedRooms(upgrader: SocketUpgrader, options: LinkedRooms
           socket.close(CLOSE_CODES.sessionRevoked, "revoked");
           return { message: () => {}, closed: () => {} };
         }
-        target.lastActive = Date.now();
-        void target.core.admit(socket, attachment, request.since);
-        return {
-          message: (data) => {
-            try {
-              target.core.receive(socket, data);
-            } catch (error) {
-              log.error("frame handling failed", { error });
-              socket.send(
-                encodeServerFrame({
-                  type: "error",
-                  code: ERROR_CODES.internal,
-                  message: "The room could not handle that frame.",
-                }),
-              );
-            }
-          },
-          closed: () => {
-            target.lastActive = Date.now();
-            target.core.drop(socket);
-          },
-        };
+        return target.open(socket, attachment, request.since);
       });
       if (!response) {
         release(target, request.userId);

@@ -7,6 +7,7 @@ import {
 } from "../../durable/connect-request.ts";
 import type { RoomObject } from "../../durable/room-object.ts";
 import type { HistoryPage, PublishOutcome, PublishRequest } from "../../durable/room-logic.ts";
+import { registryObjectName } from "../../durable/session-registry.ts";
 import type { PresenceUser } from "../../protocol/frames.ts";
 import type { Bindings } from "../core/app-env.ts";
 import { withTimeout } from "../../common/timeout.ts";
@@ -30,6 +31,13 @@ export type ConnectOutcome = { ok: true; response: Response } | { ok: false; ref
 /** The rest of the room object's surface, for the rooms feature's own routes. */
 export interface RoomGateway extends RoomPublisher {
   /**
+   * Whether connect() itself refuses a revoked session from a record that outlives the process
+   * (the Durable Objects' session registry; linked rooms' Redis). When true, a connect makes no
+   * revocation lookup of its own (no store round trip per connect); when false (one process, in
+   * memory), the route asks the auth feature's revocation list first.
+   */
+  readonly knowsRevocations: boolean;
+  /**
    * Opens an authorised socket. `upgrade` is the client's own upgrade request: runtimes that upgrade
    * in-process need it; the Durable Object gateway never forwards it (only `request` reaches the object).
    */
@@ -44,11 +52,11 @@ export interface RoomGateway extends RoomPublisher {
 export const ROOM_CALL_TIMEOUT_MS = 5_000;
 
 /** Raised when a server-side publish is refused by the room (too large, not JSON). */
-export class RoomPublishError extends Error {
+export class RoomPublishRefusedError extends Error {
   readonly reason: string;
   constructor(room: string, reason: string) {
     super(`publishing to room ${room} was refused: ${reason}`);
-    this.name = "RoomPublishError";
+    this.name = "RoomPublishRefusedError";
     this.reason = reason;
   }
 }
@@ -63,8 +71,6 @@ export class SessionDisconnectError extends Error {
   }
 }
 
-const userRoomOf = (userId: string): string => `user:${userId}`;
-
 export function createRoomGateway(namespace: DurableObjectNamespace): RoomGateway {
   // wrangler types the binding without its class; the class is known here.
   const rooms = namespace as unknown as DurableObjectNamespace<RoomObject>;
@@ -78,17 +84,18 @@ export function createRoomGateway(namespace: DurableObjectNamespace): RoomGatewa
     ) as Promise<PublishOutcome>;
 
   return {
+    knowsRevocations: true,
     async publish(room, data) {
       const outcome = await publishAs(room, { from: SERVER_SENDER_ID, data });
-      if (!outcome.ok) throw new RoomPublishError(room, outcome.reason);
+      if (!outcome.ok) throw new RoomPublishRefusedError(room, outcome.reason);
       return { seq: outcome.seq };
     },
     async disconnectSession(userId, sessionId) {
-      // The user's private room object keeps the registry of where the session's sockets are.
+      // The user's registry object knows where the session's sockets are (durable/session-registry.ts).
       const outcome = await withTimeout(
         "session registry",
         ROOM_CALL_TIMEOUT_MS * 2,
-        stub(userRoomOf(userId)).revokeSession(userId, sessionId),
+        rooms.getByName(registryObjectName(userId)).revokeSession(sessionId),
       );
       if (outcome.failedRooms.length > 0) throw new SessionDisconnectError(outcome.failedRooms.length);
     },
@@ -110,10 +117,6 @@ export function createRoomGateway(namespace: DurableObjectNamespace): RoomGatewa
       withTimeout(`room ${room}`, ROOM_CALL_TIMEOUT_MS, stub(room).history(since, limit)),
     presence: (room) => withTimeout(`room ${room}`, ROOM_CALL_TIMEOUT_MS, stub(room).presence()),
   };
-}
-
-export function createRoomPublisher(namespace: DurableObjectNamespace): RoomPublisher {
-  return createRoomGateway(namespace);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createPostgres, type PostgresHandle } from "../adapters/postgres.ts";
 import { createRedis, type Redis } from "../adapters/redis.ts";
-import { type RoomPublisher, roomGatewayFor } from "../adapters/rooms.ts";
+import { type RoomGateway, roomGatewayFor } from "../adapters/rooms.ts";
 import { createStorage, type ObjectStore, type StorageOptions } from "../adapters/storage.ts";
 import type { Bindings } from "../core/app-env.ts";
 import type { Config } from "../core/config.ts";
@@ -64,7 +64,7 @@ class RequestClients implements Deps, RequestDeps {
   readonly background: BackgroundTasks;
   #postgres: PostgresHandle | undefined;
   #storage: ObjectStore | undefined;
-  #rooms: RoomPublisher | undefined;
+  #rooms: RoomGateway | undefined;
 
   constructor(config: Config, env: Bindings, background: BackgroundTasks) {
     this.#config = config;
@@ -94,7 +94,7 @@ class RequestClients implements Deps, RequestDeps {
     return this.#storage;
   }
 
-  get rooms(): RoomPublisher {
+  get rooms(): RoomGateway {
     this.#rooms ??= roomGatewayFor(this.#env);
     return this.#rooms;
   }

@@ -1,6 +1,6 @@
 import type { Database } from "../adapters/postgres.ts";
 import type { Redis } from "../adapters/redis.ts";
-import type { RoomPublisher } from "../adapters/rooms.ts";
+import type { RoomGateway } from "../adapters/rooms.ts";
 import type { ObjectStore } from "../adapters/storage.ts";
 import type { BackgroundTasks } from "./deferred-work.ts";
 
@@ -17,8 +17,8 @@ export interface Deps {
   readonly redis: Redis | null;
   /** The object store (R2, or any S3-compatible one): every call bounded and mapped to problems. */
   readonly storage: ObjectStore;
-  /** Publishes events to realtime rooms (Durable Objects, or the entry point's own room service). */
-  readonly rooms: RoomPublisher;
+  /** Realtime rooms (Durable Objects, or the entry point's own room service): the whole gateway for the rooms routes; other services take the narrower RoomPublisher. */
+  readonly rooms: RoomGateway;
   /** Hands background work to the runtime (ExecutionContext.waitUntil). */
   readonly background: BackgroundTasks;
 }

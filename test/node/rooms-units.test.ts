@@ -39,6 +39,35 @@ describe("presence", () => {
     expect(p.remove("c2")).toBe("u1");
     expect(p.connectionCount).toBe(1);
   });
+
+  it("keeps its encoded member list equal to JSON.stringify(users()) through joins, tabs and leaves", () => {
+    const p = new Presence();
+    const check = () => {
+      expect(p.encodedUsers()).toBe(JSON.stringify(p.users()));
+      expect(p.users().map((u) => u.id)).toEqual(
+        p
+          .users()
+          .map((u) => u.id)
+          .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+      );
+    };
+    check();
+    const ids = ["m", "b", 'q"uote', "a", "\\back", "Z", "é", "b2"];
+    ids.forEach((id, i) => {
+      p.add(`c${i}`, id);
+      check();
+    });
+    p.add("extra", "m");
+    check();
+    expect(p.users().find((u) => u.id === "m")?.connections).toBe(2);
+    p.remove("c0");
+    check();
+    p.remove("c1");
+    p.remove("c3");
+    check();
+    expect(p.users().map((u) => u.id)).not.toContain("b");
+    expect(JSON.parse(p.encodedUsers())).toEqual(p.users());
+  });
 });
 
 describe("token bucket", () => {

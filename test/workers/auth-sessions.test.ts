@@ -2,7 +2,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { createRedis } from "../../src/adapters/redis.ts";
-import type { RoomPublisher } from "../../src/adapters/rooms.ts";
+import type { RoomGateway } from "../../src/adapters/rooms.ts";
 import type { Bindings } from "../../src/core/app-env.ts";
 import { configFor } from "../../src/core/config.ts";
 import { createDeps } from "../../src/composition/deps.ts";
@@ -193,15 +193,16 @@ describe("closing a revoked session's sockets", () => {
   it("asks realtime to disconnect the session and still succeeds when realtime fails", async () => {
     const user = await createAuthUser({ loginable: false });
     const calls: [string, string][] = [];
-    const rooms: RoomPublisher = {
-      publish: async () => ({ seq: 0 }),
+    const ctx = createExecutionContext();
+    const real = createDeps(config, env as unknown as Bindings, ctx);
+    // The real gateway, with the one call the logout makes failing.
+    const rooms: RoomGateway = {
+      ...real.deps.rooms,
       disconnectSession: async (userId, sessionId) => {
         calls.push([userId, sessionId]);
         throw new Error("rooms are down");
       },
     };
-    const ctx = createExecutionContext();
-    const real = createDeps(config, env as unknown as Bindings, ctx);
     const deps: Deps = { db: real.deps.db, redis: real.deps.redis, storage: real.deps.storage, rooms, background: ctx };
     await logout({ deps, config, log: createLogger("error"), client: "test" }, user.refreshToken);
     await waitOnExecutionContext(ctx);

@@ -8,9 +8,10 @@ import {
   join,
   leavesOf,
   leftOf,
-  settle,
+  presenceBarrier,
   signIn,
   uniqueRoom,
+  untilPresence,
   WARM_UP_TIMEOUT_MS,
   warmUp,
 } from "./support/rooms.ts";
@@ -60,7 +61,8 @@ describe("hibernation", () => {
     // Counting tabs still works on rebuilt presence: one of bob's two tabs closing is no leave.
     await evictDurableObject(stub);
     b2.close();
-    await settle(300);
+    await untilPresence(room, alice, (users) => users.some((u) => u.id === bob.userId && u.connections === 1));
+    await presenceBarrier(room, [a]);
     expect(leavesOf(a, bob.userId)).toEqual([]);
     b1.close();
     await a.next("presence", leftOf(bob.userId));
@@ -76,7 +78,7 @@ describe("hibernation", () => {
     await evictDurableObject(env.ROOMS.getByName(room));
     b.close();
     await a.next("presence", leftOf(bob.userId));
-    await settle(200);
+    await presenceBarrier(room, [a]);
     expect(leavesOf(a, bob.userId)).toHaveLength(1);
     const res = await call(`/v1/rooms/${room}/presence`, { headers: bearer(alice) });
     expect(await res.json()).toEqual({ users: [{ id: alice.userId, connections: 1 }] });

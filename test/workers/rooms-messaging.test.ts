@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { createRoomPublisher } from "../../src/adapters/rooms.ts";
+import { createRoomGateway } from "../../src/adapters/rooms.ts";
 import { call, join, settle, signIn, uniqueRoom, WARM_UP_TIMEOUT_MS, warmUp } from "./support/rooms.ts";
 
 beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
@@ -55,10 +55,10 @@ describe("publishing in a room", () => {
     b.close();
   });
 
-  it("publishes server events through the RoomPublisher as from 'server'", async () => {
+  it("publishes server events through the room gateway as from 'server'", async () => {
     const user = await signIn();
     const socket = await join("system", user);
-    const publisher = createRoomPublisher(env.ROOMS);
+    const publisher = createRoomGateway(env.ROOMS);
     const { seq } = await publisher.publish("system", { type: "setting.changed", key: "k", version: 2 });
     const message = await socket.next("message", (m) => m.seq === seq);
     expect(message).toMatchObject({ from: { id: "server" }, data: { type: "setting.changed", key: "k", version: 2 } });

@@ -6,11 +6,12 @@ import {
   joinedOf,
   leavesOf,
   leftOf,
-  settle,
+  presenceBarrier,
   signIn,
   uniqueRoom,
   WARM_UP_TIMEOUT_MS,
   warmUp,
+  untilPresence,
 } from "./support/rooms.ts";
 
 beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
@@ -46,7 +47,8 @@ describe("presence", () => {
     expect((await presenceOf(room, alice)).users).toContainEqual({ id: bob.userId, connections: 2 });
 
     tab1.close();
-    await settle(300);
+    await untilPresence(room, alice, (users) => users.some((u) => u.id === bob.userId && u.connections === 1));
+    await presenceBarrier(room, [watcher]);
     // A second tab, and one of two tabs closing, announce nothing: bob's only diff so far is his join.
     const aboutBob = watcher.frames.filter(
       (f) => f.type === "presence" && f.action === "diff" && [...f.joined, ...f.left].some((u) => u.id === bob.userId),

@@ -2,8 +2,10 @@ import { createExecutionContext, runInDurableObject, waitOnExecutionContext } fr
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RoomObject } from "../../durable/room-object.ts";
+import { registryObjectName } from "../../durable/session-registry.ts";
+import { userRoom } from "../../protocol/frames.ts";
 import { createRedis } from "../../src/adapters/redis.ts";
-import { createRoomPublisher } from "../../src/adapters/rooms.ts";
+import { createRoomGateway } from "../../src/adapters/rooms.ts";
 import { createApp } from "../../src/app.ts";
 import { configFor } from "../../src/core/config.ts";
 import { revokedSessionKey } from "../../src/features/auth/revocation.ts";
@@ -11,7 +13,7 @@ import {
   join,
   leavesOf,
   leftOf,
-  settle,
+  presenceBarrier,
   signIn,
   uniqueRoom,
   upgradeRequest,
@@ -21,8 +23,9 @@ import {
 
 beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
 
+const registry = (userId: string) => env.ROOMS.getByName(registryObjectName(userId));
 const registeredRooms = (userId: string, sessionId: string) =>
-  runInDurableObject<RoomObject, string[]>(env.ROOMS.getByName(`user:${userId}`), (_instance, state) =>
+  runInDurableObject<RoomObject, string[]>(registry(userId), (_instance, state) =>
     state.storage.sql
       .exec<{ room: string }>("SELECT room FROM session_rooms WHERE session_id = ? ORDER BY room", sessionId)
       .toArray()
@@ -35,7 +38,7 @@ describe("session revocation", () => {
     const aliceOtherTab = await signIn({ userId: alice.userId });
     const bob = await signIn();
     const [r1, r2] = [uniqueRoom("r1"), uniqueRoom("r2")];
-    const privateRoom = `user:${alice.userId}`;
+    const privateRoom = userRoom(alice.userId);
 
     const revoked = [await join(r1, alice), await join(r2, alice), await join(privateRoom, alice)];
     const survivor = await join(r1, aliceOtherTab);
@@ -43,12 +46,12 @@ describe("session revocation", () => {
     const bobInR2 = await join(r2, bob);
     expect(await registeredRooms(alice.userId, alice.sessionId)).toEqual([r1, r2, privateRoom].sort());
 
-    await createRoomPublisher(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
+    await createRoomGateway(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
 
     for (const socket of revoked) expect(await socket.waitClosed()).toMatchObject({ code: 4401 });
     // Alice is still in r1 through her other session; in r2 she is gone.
     await bobInR2.next("presence", leftOf(alice.userId));
-    await settle(200);
+    await presenceBarrier(r1, [bobInR1]);
     expect(leavesOf(bobInR1, alice.userId)).toEqual([]);
 
     survivor.send({ type: "publish", data: "still here", id: "s" });
@@ -61,7 +64,7 @@ describe("session revocation", () => {
 
   it("refuses the revoked session's next connect with 401, even where it never was", async () => {
     const alice = await signIn();
-    await createRoomPublisher(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
+    await createRoomGateway(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
     const res = await exports.default.fetch(upgradeRequest(uniqueRoom(), { user: alice }));
     expect(res.status).toBe(401);
     expect(res.webSocket).toBeNull();
@@ -77,7 +80,7 @@ describe("session revocation", () => {
     const room = uniqueRoom();
     const first = await join(room, alice);
     const registeredAt = () =>
-      runInDurableObject<RoomObject, number[]>(env.ROOMS.getByName(`user:${alice.userId}`), (_instance, state) =>
+      runInDurableObject<RoomObject, number[]>(registry(alice.userId), (_instance, state) =>
         state.storage.sql
           .exec<{ created_at: number }>("SELECT created_at FROM session_rooms WHERE session_id = ?", alice.sessionId)
           .toArray()
@@ -91,12 +94,26 @@ describe("session revocation", () => {
     const again = await join(room, alice);
     expect(await registeredAt()).toEqual(before);
     expect(await registeredRooms(alice.userId, alice.sessionId)).toEqual([room]);
-    await createRoomPublisher(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
+    await createRoomGateway(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
     expect(await again.waitClosed()).toMatchObject({ code: 4401 });
     expect(await registeredRooms(alice.userId, alice.sessionId)).toEqual([]);
   });
 
-  it("refuses at connect a session the auth feature lists as revoked", async () => {
+  it("refuses a revoked session's connect from its registry alone, with both session stores unreachable", async () => {
+    const alice = await signIn();
+    const socket = await join(uniqueRoom(), alice);
+    await createRoomGateway(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
+    expect(await socket.waitClosed()).toMatchObject({ code: 4401 });
+    // With both session stores unreachable the connect is still refused: no lookup outside the registry.
+    const res = await fetchWith(
+      { UPSTASH_REDIS_REST_URL: deadPort, DATABASE_WS_PROXY: "ws://127.0.0.1:9" },
+      upgradeRequest(uniqueRoom(), { user: alice }),
+    );
+    expect(res.status).toBe(401);
+    expect(res.webSocket).toBeNull();
+  });
+
+  it("makes no revocation lookup on connect: a sid listed only in Redis is admitted until its registry hears of it", async () => {
     const alice = await signIn();
     const config = configFor(env);
     const redis = createRedis({
@@ -105,38 +122,33 @@ describe("session revocation", () => {
       timeoutMs: config.REDIS_TIMEOUT_MS,
     });
     await redis.set(revokedSessionKey(config, alice.sessionId), "1", { ex: 60 });
+    // The connect path makes no Redis round trip: it is admitted, like the socket it would have been.
+    const socket = await join(uniqueRoom(), alice);
+    socket.close();
+    // Once the registry hears of it (the logout path), the session is refused everywhere.
+    await createRoomGateway(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
     const res = await exports.default.fetch(upgradeRequest(uniqueRoom(), { user: alice }));
     expect(res.status).toBe(401);
-    expect(res.webSocket).toBeNull();
   });
 });
 
-describe("connecting while the session store is down", () => {
-  const deadPort = "http://127.0.0.1:9";
-  const fetchWith = async (overrides: Record<string, string>, request: Request) => {
-    const ctx = createExecutionContext();
-    const res = await createApp().fetch(request, { ...env, ...overrides }, ctx);
-    await waitOnExecutionContext(ctx);
-    return res;
-  };
+const deadPort = "http://127.0.0.1:9";
+async function fetchWith(overrides: Record<string, string>, request: Request): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await createApp().fetch(request, { ...env, ...overrides }, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
 
-  it("still connects when only Redis is down (the revocation check falls back to Postgres)", async () => {
-    const alice = await signIn();
-    const res = await fetchWith({ UPSTASH_REDIS_REST_URL: deadPort }, upgradeRequest(uniqueRoom(), { user: alice }));
-    expect(res.status).toBe(101);
-    res.webSocket?.accept();
-    res.webSocket?.close(1000, "done");
-  });
-
-  it("fails closed with 503 and Retry-After, before any upgrade, when neither store answers", async () => {
+describe("connecting while the session stores are down", () => {
+  it("connects: the Worker asks neither Redis nor Postgres, the registry decides", async () => {
     const alice = await signIn();
     const res = await fetchWith(
       { UPSTASH_REDIS_REST_URL: deadPort, DATABASE_WS_PROXY: "ws://127.0.0.1:9" },
       upgradeRequest(uniqueRoom(), { user: alice }),
     );
-    expect(res.status).toBe(503);
-    expect(res.webSocket).toBeNull();
-    expect(res.headers.get("Retry-After")).toMatch(/^\d+$/);
-    expect(res.headers.get("Content-Type")).toContain("application/problem+json");
+    expect(res.status).toBe(101);
+    res.webSocket?.accept();
+    res.webSocket?.close(1000, "done");
   });
 });

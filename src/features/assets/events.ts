@@ -1,4 +1,5 @@
 import type { RoomPublisher } from "../../adapters/rooms.ts";
+import { userRoom } from "../../../protocol/frames.ts";
 import type { BackgroundTasks } from "../../core/deferred-work.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { withTimeout } from "../../../common/timeout.ts";
@@ -18,7 +19,7 @@ export function roomAssetEvents(rooms: RoomPublisher, background: BackgroundTask
   return {
     publish(type, asset) {
       background.waitUntil(
-        withTimeout("rooms", PUBLISH_TIMEOUT_MS, rooms.publish(`user:${asset.ownerId}`, { type, asset })).then(
+        withTimeout("rooms", PUBLISH_TIMEOUT_MS, rooms.publish(userRoom(asset.ownerId), { type, asset })).then(
           () => undefined,
           (error: unknown) => log.warn("publishing an asset event failed", { type, assetId: asset.id, error }),
         ),

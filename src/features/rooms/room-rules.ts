@@ -1,5 +1,5 @@
 import { isAdmin, type Principal } from "../../core/principal.ts";
-import { ROOM_NAME_PATTERN } from "../../../protocol/frames.ts";
+import { ROOM_NAME_PATTERN, userOfRoom } from "../../../protocol/frames.ts";
 
 /**
  * Who may do what in a room (API.md, Realtime):
@@ -19,7 +19,8 @@ export function roomAllows(room: string, principal: Principal, action: RoomActio
     if (action === "read") return true;
     return action === "publish-http" && isAdmin(principal);
   }
-  if (room.startsWith("user:")) return room.slice("user:".length) === principal.userId;
+  const owner = userOfRoom(room);
+  if (owner !== undefined) return owner === principal.userId;
   if (room.startsWith("admin:")) return isAdmin(principal);
   return true;
 }

@@ -1,5 +1,4 @@
 import { createRoute } from "@hono/zod-openapi";
-import { roomGatewayFor } from "../../adapters/rooms.ts";
 import { jsonBodyLimit } from "../../core/body-limit.ts";
 import { bearerSecurity, createRouter, ProblemSchema, problems } from "../../core/openapi.ts";
 import { ProblemError } from "../../core/problem.ts";
@@ -114,7 +113,7 @@ export const roomsRoutes = createRouter()
         isSessionRevoked: (sessionId) => isSessionRevoked(deps, config, sessionId),
         upgrade: c.req.raw,
       },
-      { gateway: roomGatewayFor(c.env), log: c.var.log },
+      { gateway: deps.rooms, log: c.var.log },
     );
   })
   .openapi(publish, async (c) => {
@@ -127,7 +126,7 @@ export const roomsRoutes = createRouter()
         data: c.req.valid("json").data,
         isSessionRevoked: (sessionId) => isSessionRevoked(deps, config, sessionId),
       },
-      { gateway: roomGatewayFor(c.env), log: c.var.log },
+      { gateway: deps.rooms, log: c.var.log },
     );
     return c.json(result, 202, noStore);
   })
@@ -136,14 +135,14 @@ export const roomsRoutes = createRouter()
     const query = c.req.valid("query");
     const result = await readHistory(
       { room: c.req.valid("param").room, principal, since: query.since, cursor: query.cursor, limit: query.limit },
-      { gateway: roomGatewayFor(c.env), log: c.var.log },
+      { gateway: c.var.deps.rooms, log: c.var.log },
     );
     return c.json(result, 200, noStore);
   })
   .openapi(presence, async (c) => {
     const principal = principalOf(c);
     const result = await readPresence(c.req.valid("param").room, principal, {
-      gateway: roomGatewayFor(c.env),
+      gateway: c.var.deps.rooms,
       log: c.var.log,
     });
     return c.json(result, 200, noStore);

@@ -21,7 +21,6 @@ export interface RoomsContext {
   log: Logger;
 }
 
-/** Verifies the upgrade's token. Pure computation, like the bearer guards: no I/O. */
 /** A room object that fails or stalls is a dependency outage (503), never a 500. */
 async function callRoom<T>(work: () => Promise<T>): Promise<T> {
   try {
@@ -32,6 +31,7 @@ async function callRoom<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Verifies the upgrade's token. Pure computation, like the bearer guards: no I/O. */
 export async function authenticateUpgrade(token: string | undefined, config: Config, log: Logger): Promise<Principal> {
   if (token === undefined) throw unauthorized();
   // No account row is made for an outside identity here: the upgrade stays free of database I/O.
@@ -48,7 +48,10 @@ export interface OpenSocketInput {
   room: string;
   principal: Principal;
   since: number | undefined;
-  /** Whether the principal's session was revoked (the auth feature's revocation list). */
+  /**
+   * Whether the principal's session was revoked (the auth feature's revocation list: a store round
+   * trip). Asked only when the gateway does not refuse revoked sessions itself.
+   */
   isSessionRevoked: (sessionId: string) => Promise<boolean>;
   /** The client's upgrade request, for runtimes that upgrade in-process. */
   upgrade: Request;
@@ -61,7 +64,9 @@ export interface OpenSocketInput {
 export async function openRoomSocket(input: OpenSocketInput, ctx: RoomsContext): Promise<Response> {
   const { room, principal } = input;
   authorizeRoom(room, principal, "read");
-  if (await input.isSessionRevoked(principal.sessionId)) throw unauthorized(SESSION_SIGNED_OUT_DETAIL);
+  if (!ctx.gateway.knowsRevocations && (await input.isSessionRevoked(principal.sessionId))) {
+    throw unauthorized(SESSION_SIGNED_OUT_DETAIL);
+  }
   const outcome = await callRoom(() =>
     ctx.gateway.connect(
       {

@@ -193,5 +193,37 @@ export const leftOf =
 export const leavesOf = (socket: TestSocket, userId: string): PresenceOf[] =>
   socket.frames.filter((f): f is PresenceOf => f.type === "presence" && leftOf(userId)(f));
 
-/** Sleeps briefly: lets frames that should NOT arrive have their chance to. */
+/** Sleeps (a rate bucket refilling); never to wait for frames that should not arrive (presenceBarrier). */
 export const settle = (ms = 150): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until the room's presence (GET /presence) satisfies `check`: the room has handled what preceded it. */
+export async function untilPresence(
+  room: string,
+  reader: TestUser,
+  check: (users: Array<{ id: string; connections: number }>) => boolean,
+  timeoutMs = 5_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await call(`/v1/rooms/${room}/presence`, { headers: bearer(reader) });
+    const { users } = (await res.json()) as { users: Array<{ id: string; connections: number }> };
+    if (check(users)) return;
+    if (Date.now() > deadline) throw new Error(`presence of ${room} never matched: ${JSON.stringify(users)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A presence barrier: a fresh user joins `room` and every watcher waits for the diff announcing them
+ * (then for their leave).
+ * A diff carries every change the room had not announced yet, so once it arrived any join or leave
+ * the room handled before this join has been announced too: what did not show up by then never will.
+ */
+export async function presenceBarrier(room: string, watchers: TestSocket[]): Promise<void> {
+  const marker = await signIn();
+  const socket = await join(room, marker);
+  await Promise.all(watchers.map((w) => w.next("presence", joinedOf(marker.userId), 10_000)));
+  // Gone again before the test goes on, so no later diff the test asserts on carries the marker.
+  socket.close();
+  await Promise.all(watchers.map((w) => w.next("presence", leftOf(marker.userId), 10_000)));
+}
