@@ -1,5 +1,6 @@
 import { createRouter } from "./core/openapi.ts";
 import { notFound, onError } from "./core/error-handler.ts";
+import { createDeps } from "./composition/deps.ts";
 import { requestFrame } from "./core/middleware.ts";
 import { PrefixRouter } from "./core/prefix-router.ts";
 import { mountDocs } from "./features/docs/routes.ts";
@@ -20,7 +21,7 @@ export function createApp() {
   const app = createRouter({ router: new PrefixRouter(MOUNTS) });
 
   // One global layer: request id, CORS (a preflight is answered on every path), the request's context.
-  app.use(requestFrame());
+  app.use(requestFrame({ createDeps }));
 
   const routes = app
     .route("/", healthRoutes)

@@ -5,7 +5,9 @@ import { createStorage, type ObjectStore, type StorageOptions } from "../adapter
 import type { Bindings } from "../core/app-env.ts";
 import type { Config } from "../core/config.ts";
 import type { BackgroundTasks } from "../core/deferred-work.ts";
-import type { Deps } from "../core/deps.ts";
+import type { Deps, RequestDeps } from "../core/deps.ts";
+
+export type { RequestDeps };
 
 /**
  * The composition root: the one place that knows every adapter and builds them from config. Core
@@ -25,14 +27,6 @@ export const storageOptionsFromConfig = (config: Config): StorageOptions => ({
 });
 
 export const storageFromConfig = (config: Config): ObjectStore => createStorage(storageOptionsFromConfig(config));
-
-export interface RequestDeps {
-  deps: Deps;
-  /** True once the request opened something that close() must end (a Postgres pool, an S3 client). */
-  opened(): boolean;
-  /** Ends whatever the request opened; safe to call when nothing was. */
-  close(): Promise<void>;
-}
 
 // The Upstash client is plain configuration over fetch (no socket, no state between commands), so
 // one per config serves every request of the isolate instead of one built per request.

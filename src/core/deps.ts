@@ -2,6 +2,8 @@ import type { Database } from "../adapters/postgres.ts";
 import type { Redis } from "../adapters/redis.ts";
 import type { RoomGateway } from "../adapters/rooms.ts";
 import type { ObjectStore } from "../adapters/storage.ts";
+import type { Bindings } from "./app-env.ts";
+import type { Config } from "./config.ts";
 import type { BackgroundTasks } from "./deferred-work.ts";
 
 /**
@@ -22,3 +24,15 @@ export interface Deps {
   /** Hands background work to the runtime (ExecutionContext.waitUntil). */
   readonly background: BackgroundTasks;
 }
+
+/** One request's clients as the request frame holds them: the deps, and whether and how to close them. */
+export interface RequestDeps {
+  deps: Deps;
+  /** True once the request opened something that close() must end (a Postgres pool, an S3 client). */
+  opened(): boolean;
+  /** Ends whatever the request opened; safe to call when nothing was. */
+  close(): Promise<void>;
+}
+
+/** Builds a request's clients; the composition root's createDeps, handed to the app by its entry point. */
+export type DepsFactory = (config: Config, env: Bindings, background: BackgroundTasks) => RequestDeps;

@@ -4,8 +4,7 @@ import type { AppEnv, Bindings } from "./app-env.ts";
 import { type Config, configFor } from "./config.ts";
 import { withCors } from "./cors.ts";
 import type { BackgroundTasks } from "./deferred-work.ts";
-import { createDeps, type RequestDeps } from "../composition/deps.ts";
-import type { Deps } from "./deps.ts";
+import type { Deps, DepsFactory, RequestDeps } from "./deps.ts";
 import { createLogger, type Logger, type LogLevel } from "../../common/logger.ts";
 
 /** The request's ExecutionContext, or (outside a runtime, e.g. app.request in a unit test) awaiting inline. */
@@ -69,7 +68,12 @@ export function requestIdOf(sent: string | undefined): string {
  * a promise on every request; a request that touches nothing costs a few small objects. A method
  * the path does not allow (405) is found only on a miss, in the not-found handler.
  */
-export const requestFrame = () =>
+export interface RequestFrameOptions {
+  /** Builds each request's clients: the composition root's createDeps (core does not import it). */
+  createDeps: DepsFactory;
+}
+
+export const requestFrame = ({ createDeps }: RequestFrameOptions) =>
   createMiddleware<AppEnv>(async function requestFrame(c, next) {
     const requestId = requestIdOf(c.req.header("X-Request-Id"));
     c.set("requestId", requestId);
@@ -77,7 +81,7 @@ export const requestFrame = () =>
     // A bad configuration throws here, after the id is set: onError answers 500 "misconfigured".
     const config = configFor(c.env);
     const patterns = config.CORS_ORIGINS;
-    const scope = new RequestScope(config, c.env, backgroundOf(c), requestId);
+    const scope = new RequestScope(config, c.env, backgroundOf(c), requestId, createDeps);
     c.set("config", config);
     c.set("log", scope.log);
     c.set("deps", scope.deps);
@@ -110,7 +114,7 @@ class RequestScope implements BackgroundTasks {
   readonly #clients: RequestDeps;
   #handedOff: Promise<unknown>[] | undefined;
 
-  constructor(config: Config, env: Bindings, runtime: BackgroundTasks, requestId: string) {
+  constructor(config: Config, env: Bindings, runtime: BackgroundTasks, requestId: string, createDeps: DepsFactory) {
     this.log = new RequestLogger(config.LOG_LEVEL, requestId);
     this.#runtime = runtime;
     this.#clients = createDeps(config, env, this);
