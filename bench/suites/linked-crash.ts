@@ -9,11 +9,11 @@
 // received), duplicated, out of order, and the time from the kill to the first message on the new
 // connection.
 import { io, type Socket } from "socket.io-client";
-import { WebSocket } from "ws";
+import type { WebSocket } from "ws";
 import { mintSessions } from "../baselines/sessions.ts";
 import type { BenchContext } from "../lib/context.ts";
 import { createUsers } from "../ours/identity.ts";
-import { sleep } from "./realtime-clients.ts";
+import { openOursSocket, sleep } from "./realtime-clients.ts";
 import type { FleetMember } from "./linked-fleet.ts";
 
 const OPEN_TIMEOUT_MS = 15_000;
@@ -185,23 +185,7 @@ function oursDriver(ctx: BenchContext, members: FleetMember[], room: string, cou
   const openClient = (client: OursClient, at: number): Promise<void> =>
     new Promise((resolve, reject) => {
       const since = client.lastSeq === undefined ? "" : `?since=${client.lastSeq}`;
-      const ws = new WebSocket(`${urls[at]}${since}`, {
-        headers: { authorization: `Bearer ${client.token}` },
-        perMessageDeflate: false,
-      });
-      const timer = setTimeout(() => {
-        ws.terminate();
-        reject(new Error("no welcome in time"));
-      }, OPEN_TIMEOUT_MS);
-      ws.on("unexpected-response", (_req, res) => {
-        clearTimeout(timer);
-        ws.terminate();
-        reject(new Error(`upgrade answered ${res.statusCode}`));
-      });
-      ws.on("error", (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
+      const { ws, welcomed } = openOursSocket(`${urls[at]}${since}`, client.token, OPEN_TIMEOUT_MS, reject);
       const deliver = (m: { seq?: number; data?: unknown }) => {
         const i = (m.data as { i?: unknown } | undefined)?.i;
         if (typeof i !== "number") return;
@@ -215,7 +199,7 @@ function oursDriver(ctx: BenchContext, members: FleetMember[], room: string, cou
         const frame = JSON.parse(text) as { type: string; seq?: number; messages?: Array<{ seq: number }> };
         if (frame.type === "welcome") {
           client.lastSeq ??= frame.seq ?? 0;
-          clearTimeout(timer);
+          welcomed();
           client.ws = ws;
           client.at = at;
           resolve();

@@ -120,6 +120,38 @@ export function openOurs(
   return openOursCounted(url, token, onFrame).then((s) => s.ws);
 }
 
+/**
+ * Opens one socket to ours and turns every way a connect can fail into `reject`: no welcome within
+ * `timeoutMs`, an upgrade answered with a status (e.g. "upgrade answered 503"), a socket error. The
+ * caller calls `welcomed()` on the welcome frame to stop the clock.
+ */
+export function openOursSocket(
+  url: string,
+  token: string,
+  timeoutMs: number,
+  reject: (error: Error) => void,
+): { ws: WebSocket; welcomed: () => void } {
+  const ws = new WebSocket(url, {
+    headers: { authorization: `Bearer ${token}` },
+    perMessageDeflate: false,
+    handshakeTimeout: timeoutMs,
+  });
+  const timer = setTimeout(() => {
+    ws.terminate();
+    reject(new Error("no welcome frame in time"));
+  }, timeoutMs);
+  ws.on("unexpected-response", (_req, res) => {
+    clearTimeout(timer);
+    ws.terminate();
+    reject(new Error(`upgrade answered ${res.statusCode}${res.statusCode === 404 ? " (route not there yet)" : ""}`));
+  });
+  ws.on("error", (error) => {
+    clearTimeout(timer);
+    reject(error);
+  });
+  return { ws, welcomed: () => clearTimeout(timer) };
+}
+
 /** Opens one socket to ours; rejects with the upgrade's status (e.g. "upgrade answered 503") when refused. */
 export function openOursCounted(
   url: string,
@@ -127,24 +159,7 @@ export function openOursCounted(
   onFrame: (frame: { type?: string; data?: unknown }) => void,
 ): Promise<OursSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, {
-      headers: { authorization: `Bearer ${token}` },
-      perMessageDeflate: false,
-      handshakeTimeout: CONNECT_TIMEOUT_MS,
-    });
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error("no welcome frame in time"));
-    }, CONNECT_TIMEOUT_MS);
-    ws.on("unexpected-response", (_req, res) => {
-      clearTimeout(timer);
-      ws.terminate();
-      reject(new Error(`upgrade answered ${res.statusCode}${res.statusCode === 404 ? " (route not there yet)" : ""}`));
-    });
-    ws.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+    const { ws, welcomed } = openOursSocket(url, token, CONNECT_TIMEOUT_MS, reject);
     const counted: OursSocket = { ws, frames: 0 };
     ws.on("message", (raw) => {
       counted.frames++;
@@ -159,7 +174,7 @@ export function openOursCounted(
         return;
       }
       if (frame.type === "welcome") {
-        clearTimeout(timer);
+        welcomed();
         resolve(counted);
       }
       // A batch carries several messages stored in one tick: each is delivered (and timed) on its own.

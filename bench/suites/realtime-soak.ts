@@ -3,12 +3,12 @@
 // every second). Each client is a plain WebSocket keeping its own last seq, so the room's guarantees
 // are measured as sent, not as an SDK smooths them: a message a client never got is lost, a seq it
 // got twice is duplicated. The room's memory (the real workerd process) is sampled over time.
-import { WebSocket } from "ws";
+import type { WebSocket } from "ws";
 import { type BenchContext, OURS, type Suite } from "../lib/context.ts";
 import { readMemory } from "../lib/proc-memory.ts";
 import { makeRow, type Row, statusRow } from "../lib/report.ts";
 import { createUsers } from "../ours/identity.ts";
-import { sleep, workerdPids } from "./realtime-clients.ts";
+import { openOursSocket, sleep, workerdPids } from "./realtime-clients.ts";
 
 const GROUP = "Realtime soak";
 const SIDES: [string, string] = [OURS, "—"];
@@ -41,23 +41,7 @@ const newClient = (token: string): SoakClient => ({
 function connect(url: string, client: SoakClient): Promise<void> {
   return new Promise((resolve, reject) => {
     const since = client.lastSeq === undefined ? "" : `?since=${client.lastSeq}`;
-    const ws = new WebSocket(`${url}${since}`, {
-      headers: { authorization: `Bearer ${client.token}` },
-      perMessageDeflate: false,
-    });
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error("no welcome in time"));
-    }, 20_000);
-    ws.on("unexpected-response", (_req, res) => {
-      clearTimeout(timer);
-      ws.terminate();
-      reject(new Error(`upgrade answered ${res.statusCode}`));
-    });
-    ws.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+    const { ws, welcomed } = openOursSocket(`${url}${since}`, client.token, 20_000, reject);
     const deliver = (seq: number) => {
       if (client.seen.has(seq)) {
         client.duplicates++;
@@ -77,7 +61,7 @@ function connect(url: string, client: SoakClient): Promise<void> {
           client.firstSeq = client.lastSeq;
         }
         client.ws = ws;
-        clearTimeout(timer);
+        welcomed();
         resolve();
       } else if (frame.type === "message" && frame.seq !== undefined) deliver(frame.seq);
       else if (frame.type === "batch") for (const m of frame.messages ?? []) deliver(m.seq);
