@@ -15,10 +15,29 @@ export interface RunningServer {
 }
 
 /** The floor app bundled and minified like a Worker, under workerd with the same config shape as ours. */
-export async function startWorkerdFloor(root: string, ours: WorkerBundle, workDir: string): Promise<RunningWorkerd> {
-  const outfile = join(workDir, "floor", "index.js");
+export function startWorkerdFloor(root: string, ours: WorkerBundle, workDir: string): Promise<RunningWorkerd> {
+  return startFloorBundle(root, ours, workDir, "app.ts", "floor", false);
+}
+
+/**
+ * The realtime floor (bench/floor/room-floor.ts: a bare Durable Object room) bundled the same way,
+ * under workerd with ours' config shape: the same ROOMS binding, SQLite-backed object storage on disk.
+ */
+export function startWorkerdRoomFloor(root: string, ours: WorkerBundle, workDir: string): Promise<RunningWorkerd> {
+  return startFloorBundle(root, ours, workDir, "room-floor.ts", "room-floor", true);
+}
+
+async function startFloorBundle(
+  root: string,
+  ours: WorkerBundle,
+  workDir: string,
+  entry: string,
+  dir: string,
+  durableObjects: boolean,
+): Promise<RunningWorkerd> {
+  const outfile = join(workDir, dir, "index.js");
   await build({
-    entryPoints: [join(root, "bench", "floor", "app.ts")],
+    entryPoints: [join(root, "bench", "floor", entry)],
     bundle: true,
     minify: true,
     format: "esm",
@@ -29,11 +48,11 @@ export async function startWorkerdFloor(root: string, ours: WorkerBundle, workDi
   });
   const bundle: WorkerBundle = {
     ...ours,
-    dir: join(workDir, "floor"),
+    dir: join(workDir, dir),
     modulePath: outfile,
-    source: "bench/floor/app.ts",
+    source: `bench/floor/${entry}`,
   };
-  return startWorkerd({ root, bundle, vars: {}, workDir, durableObjects: false });
+  return startWorkerd({ root, bundle, vars: {}, workDir, durableObjects });
 }
 
 async function startNodeProcess(name: string, args: string[], env: Record<string, string>): Promise<RunningServer> {
@@ -51,6 +70,10 @@ async function startNodeProcess(name: string, args: string[], env: Record<string
 
 export const startNodeFloor = (root: string): Promise<RunningServer> =>
   startNodeProcess("floor (Node)", [join(root, "bench", "floor", "node.ts")], {});
+
+/** The realtime floor on Node (bench/floor/room-node.ts: a bare `ws` broadcast server, one process). */
+export const startNodeRoomFloor = (root: string): Promise<RunningServer> =>
+  startNodeProcess("room floor (Node)", [join(root, "bench", "floor", "room-node.ts")], {});
 
 /** Ours on Node: the same app, config and backing services as the Worker, through runtimes/node.ts. */
 export const startOursOnNode = (root: string, vars: Record<string, string>): Promise<RunningServer> =>

@@ -64,6 +64,9 @@ export const BASE = "Node baseline";
 export const OURS_NODE = "ours (Node)";
 export const FLOOR_WORKERD = "bare Hono (workerd)";
 export const FLOOR_NODE = "bare Hono (Node)";
+/** The realtime floors (bench/floor/room-floor.ts, room-node.ts): a bare broadcast room on each runtime. */
+export const FLOOR_ROOM_WORKERD = "bare DO room (workerd)";
+export const FLOOR_ROOM_NODE = "bare ws room (Node, 1 process)";
 
 /**
  * Runs `rounds` paired rounds, alternating which side goes first so neither always gets the warmer
@@ -94,6 +97,41 @@ export async function alternate<T>(
     pairS = Math.max(pairS, (performance.now() - started) / 1000);
   }
   return { a, b };
+}
+
+/**
+ * The order `sides` sides run in round `round`: first to last on even rounds, last to first on odd
+ * ones. With two sides that is what `alternate` does; with more, neighbours stay neighbours in every
+ * round (list the sides compared with each other next to each other) and each pair swaps who goes
+ * first from one round to the next.
+ */
+export function roundOrder(round: number, sides: number): number[] {
+  const forwards = Array.from({ length: sides }, (_, k) => k);
+  return round % 2 === 0 ? forwards : forwards.reverse();
+}
+
+/**
+ * `alternate` for any number of sides: `rounds` rounds, each running every side once in
+ * `roundOrder`; stops early, keeping whole rounds, when the budget would run out. Returns each
+ * side's results in the order the sides were given.
+ */
+export async function alternateAll<T>(
+  ctx: BenchContext,
+  rounds: number,
+  runs: Array<(round: number) => Promise<T>>,
+): Promise<T[][]> {
+  const out: T[][] = runs.map(() => []);
+  let roundS = 0;
+  for (let i = 0; i < rounds; i++) {
+    if (i > 0 && ctx.timeLeftS() < roundS * 1.2 + 5) {
+      ctx.log(`  budget: stopping after ${i} round(s)`);
+      break;
+    }
+    const started = performance.now();
+    for (const k of roundOrder(i, runs.length)) out[k]?.push(await (runs[k] as (round: number) => Promise<T>)(i));
+    roundS = Math.max(roundS, (performance.now() - started) / 1000);
+  }
+  return out;
 }
 
 /** Deletes every key under `prefix` (SCAN, never KEYS). */

@@ -129,6 +129,18 @@ export function makeRow(input: RowInput): Row {
   };
 }
 
+/**
+ * `makeRow` for a comparison where one side may have produced no figures at all (a floor that did
+ * not start, a side that could not connect): the verdict then says "not measured" and which side,
+ * never a win or a loss, and there is no ratio.
+ */
+export function comparedRow(input: RowInput, why = "could not be measured"): Row {
+  const row = makeRow(input);
+  if (input.better === "none" || (input.a.length > 0 && input.b.length > 0)) return row;
+  const which = !input.a.length && !input.b.length ? "either side" : input.sides[input.a.length ? 1 : 0];
+  return { ...row, ratio: null, verdict: `${NOT_MEASURED} (${which}: ${why})` };
+}
+
 /** A row saying why a benchmark produced no numbers (endpoint missing, error, time budget). */
 export function statusRow(
   group: string,

@@ -5,6 +5,7 @@ import { io, type Socket } from "socket.io-client";
 import { readFile } from "node:fs/promises";
 import { WebSocket } from "ws";
 import { mintSessions } from "../baselines/sessions.ts";
+import { floorMessageFrame } from "../floor/room-frames.ts";
 import type { BenchContext } from "../lib/context.ts";
 import { createUsers } from "../ours/identity.ts";
 import { processTree } from "../ours/workerd.ts";
@@ -240,6 +241,57 @@ export async function connectOurs(
     },
     refused,
     publish: (data) => publisher.send(JSON.stringify({ type: "publish", data, id: String(data.i) })),
+    close: () => {
+      for (const ws of [...sockets, publisher]) ws.terminate();
+    },
+  };
+}
+
+// --- runtime floors: the same clients against a bare broadcast room (bench/floor/room-*.ts) -------
+
+/**
+ * `clients` receivers and one publisher on a runtime floor, with the very code that opens ours'
+ * (openOursCounted: the welcome frame ends the connect; `message` frames are timed), so a floor row
+ * differs from ours' by the server alone. No users: a floor checks nothing. The publisher sends
+ * message-shaped frames (room-frames.ts) that the floor forwards as they are.
+ */
+export async function connectFloor(
+  baseUrl: string,
+  pids: number[],
+  room: string,
+  clients: number,
+  recorder: () => Recorder,
+  deadline: number,
+): Promise<Side> {
+  const url = `${baseUrl.replace(/^http/, "ws")}/v1/rooms/${room}/ws`;
+  const openAll = (until: number, attempts = 1) =>
+    inBatches(
+      clients,
+      until,
+      () =>
+        openOursCounted(url, "floor", (frame) => {
+          if (frame.type === "message") record(recorder(), frame.data);
+        }),
+      (s) => s.ws.terminate(),
+      attempts,
+    );
+  let counted = await openAll(deadline);
+  let sockets = counted.map((s) => s.ws);
+  const publisher = await openOurs(url, "floor", () => {}).catch((error: unknown) => {
+    for (const ws of sockets) ws.terminate();
+    throw error;
+  });
+  return {
+    pids,
+    framesPerClient: () => counted.map((s) => s.frames),
+    async reconnectAll(until) {
+      for (const ws of sockets) ws.terminate();
+      counted = await openAll(until, 5);
+      sockets = counted.map((s) => s.ws);
+    },
+    // A floor refuses nothing.
+    refused: { count: 0, last: "" },
+    publish: (data) => publisher.send(floorMessageFrame(data, data.i)),
     close: () => {
       for (const ws of [...sockets, publisher]) ws.terminate();
     },

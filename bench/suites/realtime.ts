@@ -4,12 +4,22 @@
 // evenly over the two Node processes, the publisher on the first. Clients, publisher and clock all
 // live in this process, so latency is one clock's difference (performance.now() in the payload).
 import { createUsers } from "../ours/identity.ts";
-import { type BenchContext, BASE, OURS, type Suite, alternate } from "../lib/context.ts";
-import { type Better, makeRow, type Row, statusRow } from "../lib/report.ts";
+import { startNodeRoomFloor, startWorkerdRoomFloor } from "../floor/start.ts";
+import {
+  alternateAll,
+  BASE,
+  type BenchContext,
+  FLOOR_ROOM_NODE,
+  FLOOR_ROOM_WORKERD,
+  OURS,
+  type Suite,
+} from "../lib/context.ts";
+import { type Better, comparedRow, makeRow, type Row, statusRow } from "../lib/report.ts";
 import { cpuMs } from "../lib/proc-cpu.ts";
 import { quantile } from "../lib/stats.ts";
 import {
   connectBaseline,
+  connectFloor,
   connectOurs,
   openOurs,
   type Recorder,
@@ -159,6 +169,89 @@ function stormRows(ours: StormResult | undefined, base: StormResult, benchmark: 
   ];
 }
 
+// --- the runtime floors ------------------------------------------------------------------------------
+
+/** A floor server for this suite, or why there is none (its rows then say "not measured"). */
+interface Floor {
+  url: string;
+  /** The processes whose CPU the floor's deliveries cost (workerd: the real binary, not the wrapper). */
+  pids: number[];
+  stop(): Promise<void>;
+}
+type FloorSlot = { floor: Floor; why?: undefined } | { floor?: undefined; why: string };
+
+async function startFloor(label: string, start: () => Promise<Floor>): Promise<FloorSlot> {
+  try {
+    return { floor: await start() };
+  } catch (error) {
+    const why = `${label} did not start: ${error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error)}`;
+    return { why };
+  }
+}
+
+/** Both floors, started for this suite alone and stopped at its end. */
+async function startRoomFloors(ctx: BenchContext): Promise<{ workerd: FloorSlot; node: FloorSlot }> {
+  const workerd = await startFloor(FLOOR_ROOM_WORKERD, async () => {
+    const server = await startWorkerdRoomFloor(ctx.root, ctx.bundle, ctx.workDir);
+    return { url: server.url, pids: await workerdPids(server.proc.pid), stop: server.stop };
+  });
+  const node = await startFloor(FLOOR_ROOM_NODE, async () => {
+    const server = await startNodeRoomFloor(ctx.root);
+    return { url: server.url, pids: [server.proc.pid], stop: server.stop };
+  });
+  return { workerd, node };
+}
+
+/** One side of a floor comparison: its rounds and connect figures, or why it has none. */
+interface Measured {
+  label: string;
+  rounds: RoundResult[];
+  connectS?: number;
+  connectCpuMs?: number;
+  why?: string;
+}
+
+/** The realtime metrics of one pair of sides (ours vs its floor, socket.io vs its floor, floor vs floor). */
+function pairRows(
+  benchmark: string,
+  metrics: Array<[string, string, Better, (r: RoundResult) => number]>,
+  a: Measured,
+  b: Measured,
+  note: string,
+): Row[] {
+  const sides: [string, string] = [a.label, b.label];
+  const why = (a.rounds.length ? b.why : a.why) ?? "could not be measured";
+  const common = { group: GROUP, benchmark, sides, note };
+  const one = (v: number | undefined) => (v === undefined ? [] : [v]);
+  return [
+    ...metrics.map(([metric, unit, better, f]) =>
+      comparedRow({ ...common, metric, unit, better, a: a.rounds.map(f), b: b.rounds.map(f) }, why),
+    ),
+    comparedRow(
+      {
+        ...common,
+        metric: "time to connect every client",
+        unit: "s",
+        better: "lower",
+        a: one(a.connectS),
+        b: one(b.connectS),
+      },
+      (a.connectS === undefined ? a.why : b.why) ?? "could not be measured",
+    ),
+    comparedRow(
+      {
+        ...common,
+        metric: "server CPU per connect (first connect of each user)",
+        unit: "ms",
+        better: "lower",
+        a: one(a.connectCpuMs),
+        b: one(b.connectCpuMs),
+      },
+      (a.connectCpuMs === undefined ? a.why : b.why) ?? "could not be measured",
+    ),
+  ];
+}
+
 export const realtimeSuite: Suite = {
   name: "realtime",
   async run(ctx) {
@@ -177,6 +270,14 @@ export const realtimeSuite: Suite = {
       return [statusRow(GROUP, "one room, WebSocket fan-out", SIDES, "not available", `ours ${reason}`)];
     }
 
+    // The runtime floors, started for the room rounds below and stopped after them. Their rounds run
+    // at the largest room only (1,000 × 10 in the full profile), to keep within the budget.
+    const floors = await startRoomFloors(ctx);
+    ctx.log(
+      `  realtime floors: ${floors.workerd.floor?.url ?? floors.workerd.why} · ${floors.node.floor?.url ?? floors.node.why}`,
+    );
+    const floorClients = Math.max(...ctx.profile.realtime.sizes.map((s) => s.clients));
+
     for (const { clients, ratePerS } of ctx.profile.realtime.sizes) {
       const benchmark = `1 room, ${clients.toLocaleString("en-US")} clients, ${ratePerS} msg/s`;
       if (ctx.timeLeftS() < 40) {
@@ -186,8 +287,12 @@ export const realtimeSuite: Suite = {
       const room = `bench-${ctx.runId}-${clients}`;
       let oursRec: Recorder = { round: -1, latencies: [], lastAt: 0 };
       let baseRec: Recorder = { round: -1, latencies: [], lastAt: 0 };
+      let floorWRec: Recorder = { round: -1, latencies: [], lastAt: 0 };
+      let floorNRec: Recorder = { round: -1, latencies: [], lastAt: 0 };
       let ours: Side | undefined;
       let base: Side | undefined;
+      let floorW: Side | undefined;
+      let floorN: Side | undefined;
       try {
         // Connecting may take long (ours does per-connection work, see BENCHMARKS.md); keep a minute for the rounds.
         const connectS = Math.max(10, Math.min(ctx.profile.realtime.connectTimeoutS, (ctx.timeLeftS() - 60) / 2));
@@ -216,28 +321,88 @@ export const realtimeSuite: Suite = {
         ctx.log(
           `  ${benchmark}: connected in ${oursConnectS.toFixed(1)} s (ours${oursFailure ? `, failed: ${oursFailure}` : ""}) / ${baseConnectS.toFixed(1)} s (baseline)`,
         );
+        // The floors, with the same client (connectFloor): no users, no auth, nothing but the runtime.
+        const withFloors = clients === floorClients;
+        const floorMeasured: Record<"workerd" | "node", Measured> = {
+          workerd: { label: FLOOR_ROOM_WORKERD, rounds: [], why: floors.workerd.why },
+          node: { label: FLOOR_ROOM_NODE, rounds: [], why: floors.node.why },
+        };
+        if (withFloors) {
+          const recorders = { workerd: () => floorWRec, node: () => floorNRec };
+          for (const key of ["workerd", "node"] as const) {
+            const floor = floors[key].floor;
+            const m = floorMeasured[key];
+            if (!floor) continue;
+            await sleep(500);
+            const c0 = await totalCpu(floor.pids);
+            const t0 = performance.now();
+            const side = await connectFloor(floor.url, floor.pids, room, clients, recorders[key], deadline()).catch(
+              (error: unknown) => {
+                m.why = `${m.label}: ${error instanceof Error ? error.message : String(error)}`;
+                return undefined;
+              },
+            );
+            if (!side) continue;
+            m.connectS = (performance.now() - t0) / 1000;
+            m.connectCpuMs = ((await totalCpu(floor.pids)) - c0) / clients;
+            if (key === "workerd") floorW = side;
+            else floorN = side;
+          }
+          ctx.log(
+            `  ${benchmark}: floors connected in ${floorMeasured.workerd.connectS?.toFixed(1) ?? "-"} s (DO, workerd) / ${floorMeasured.node.connectS?.toFixed(1) ?? "-"} s (ws, Node)`,
+          );
+        }
         await sleep(500);
         const oursSide = ours;
         const baseSide = base;
+        const floorWSide = floorW;
+        const floorNSide = floorN;
         const baseRound = (i: number) => {
           baseRec = { round: i, latencies: [], lastAt: 0 };
           return runRound(ctx, baseSide, baseRec, clients, ratePerS);
         };
-        let a: RoundResult[] = [];
-        let b: RoundResult[] = [];
-        if (oursSide) {
-          ({ a, b } = await alternate(
-            ctx,
-            ctx.profile.rounds,
+        // Sides compared with each other are neighbours in the round order (roundOrder): the workerd
+        // floor next to ours, ours next to the baseline, the baseline next to the Node floor. With no
+        // floor this is `alternate` of ours and the baseline, as before.
+        const runs: Array<["ours" | "base" | "workerd" | "node", (i: number) => Promise<RoundResult>]> = [];
+        if (floorWSide)
+          runs.push([
+            "workerd",
+            (i) => {
+              floorWRec = { round: i, latencies: [], lastAt: 0 };
+              return runRound(ctx, floorWSide, floorWRec, clients, ratePerS);
+            },
+          ]);
+        if (oursSide)
+          runs.push([
+            "ours",
             (i) => {
               oursRec = { round: i, latencies: [], lastAt: 0 };
               return runRound(ctx, oursSide, oursRec, clients, ratePerS);
             },
-            baseRound,
-          ));
-        } else {
-          for (let i = 0; i < ctx.profile.rounds; i++) b.push(await baseRound(i));
-        }
+          ]);
+        runs.push(["base", baseRound]);
+        if (floorNSide)
+          runs.push([
+            "node",
+            (i) => {
+              floorNRec = { round: i, latencies: [], lastAt: 0 };
+              return runRound(ctx, floorNSide, floorNRec, clients, ratePerS);
+            },
+          ]);
+        const results = await alternateAll(
+          ctx,
+          ctx.profile.rounds,
+          runs.map(([, run]) => run),
+        );
+        const roundsOf = (key: (typeof runs)[number][0]) => results[runs.findIndex(([k]) => k === key)] ?? [];
+        const a = roundsOf("ours");
+        const b = roundsOf("base");
+        floorMeasured.workerd.rounds = roundsOf("workerd");
+        floorMeasured.node.rounds = roundsOf("node");
+        // The floors' sockets are closed before the reconnect and rate rounds, which are ours' and the baseline's alone.
+        floorW?.close();
+        floorN?.close();
         // Reconnecting the same users (as after a deploy): their registry objects exist by now.
         const reconnect = async (side: Side, pids: number[]) => {
           const c = await totalCpu(pids);
@@ -272,6 +437,7 @@ export const realtimeSuite: Suite = {
           reconnect: { ours: oursAgain, baseline: baseAgain },
           framesPerClient: oursFrames.length ? { mean: mean(oursFrames), max: Math.max(...oursFrames) } : null,
           rates,
+          floors: withFloors ? floorMeasured : null,
         };
         ctx.log(
           `  ${benchmark}: ours p99 ${a.map((r) => r.p99Ms.toFixed(0)).join("/")} ms, baseline p99 ${b.map((r) => r.p99Ms.toFixed(0)).join("/")} ms`,
@@ -359,14 +525,48 @@ export const realtimeSuite: Suite = {
             note: [...a, ...b].find((r) => r.refused > 0)?.refusedReason,
           }),
         );
+        if (withFloors) {
+          const oursM: Measured = {
+            label: OURS,
+            rounds: a,
+            connectS: oursSide ? oursConnectS : undefined,
+            connectCpuMs: oursSide ? oursConnectCpuMs : undefined,
+            why: oursFailure,
+          };
+          const baseM: Measured = {
+            label: SIDES[1],
+            rounds: b,
+            connectS: baseConnectS,
+            connectCpuMs: baseConnectCpuMs,
+          };
+          const floorNote = `runtime floor: the same client and rounds against a bare broadcast room (bench/floor/); ${note}`;
+          rows.push(
+            ...pairRows(benchmark, metrics, oursM, floorMeasured.workerd, floorNote),
+            ...pairRows(benchmark, metrics, baseM, floorMeasured.node, floorNote),
+            ...pairRows(benchmark, metrics, floorMeasured.workerd, floorMeasured.node, floorNote),
+          );
+          const p99 = (m: Measured) =>
+            m.rounds.length
+              ? quantile(
+                  m.rounds.map((r) => r.p99Ms),
+                  0.5,
+                )
+              : Number.NaN;
+          ctx.log(
+            `  ${benchmark}: p99 ours ${p99(oursM).toFixed(0)} / DO floor ${p99(floorMeasured.workerd).toFixed(0)} / socket.io ${p99(baseM).toFixed(0)} / ws floor ${p99(floorMeasured.node).toFixed(0)} ms`,
+          );
+        }
       } catch (error) {
         rows.push(statusRow(GROUP, benchmark, SIDES, "error", error instanceof Error ? error.message : String(error)));
       } finally {
         ours?.close();
         base?.close();
+        floorW?.close();
+        floorN?.close();
         await sleep(500);
       }
     }
+    await Promise.all([floors.workerd.floor?.stop(), floors.node.floor?.stop()]);
     if (ctx.timeLeftS() < 40) {
       rows.push(
         statusRow(GROUP, `${STORM_CLIENTS} clients open one room at once`, SIDES, "skipped", "time budget used up"),
