@@ -16,6 +16,8 @@ export interface Profile {
     sendS: number;
     drainS: number;
     connectTimeoutS: number;
+    /** The runtime floors' rounds beside ours' and socket.io's at the largest room (BENCH_REALTIME_FLOORS=0: off). */
+    floors: boolean;
   };
   uploads: { sizesMiB: number[]; rounds: number; timeoutS: number };
   footprint: { rounds: number };
@@ -54,6 +56,7 @@ export const FULL: Profile = {
     sendS: 5,
     drainS: 2,
     connectTimeoutS: 90,
+    floors: true,
   },
   uploads: { sizesMiB: [1, 50, 90], rounds: 2, timeoutS: 120 },
   footprint: { rounds: 3 },
@@ -68,7 +71,7 @@ export const QUICK: Profile = {
   http: { connections: 20, durationS: 2, warmUpS: 0.5 },
   tokens: { durationMs: 150 },
   settings: { sequentialReads: 30 },
-  realtime: { sizes: [{ clients: 50, ratePerS: 10 }], sendS: 2, drainS: 2, connectTimeoutS: 60 },
+  realtime: { sizes: [{ clients: 50, ratePerS: 10 }], sendS: 2, drainS: 2, connectTimeoutS: 60, floors: true },
   uploads: { sizesMiB: [1, 50], rounds: 1, timeoutS: 60 },
   footprint: { rounds: 1 },
   linked: { clients: 100, ratePerS: 10, crashClients: 60, crashRatePerS: 20, crashBeforeS: 2, crashAfterS: 3 },
@@ -95,6 +98,7 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
       return { clients: clients || 100, ratePerS: rate || 10 };
     });
   }
+  if (env.BENCH_REALTIME_FLOORS === "0") profile.realtime.floors = false;
   // BENCH_BUDGET_S=300 shortens (or lengthens) the run's time budget.
   const soak = argv.includes("--soak");
   // The soak's whole run, set-up included, stays under 5 minutes.

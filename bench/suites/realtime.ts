@@ -272,11 +272,15 @@ export const realtimeSuite: Suite = {
 
     // The runtime floors, started for the room rounds below and stopped after them. Their rounds run
     // at the largest room only (1,000 × 10 in the full profile), to keep within the budget.
-    const floors = await startRoomFloors(ctx);
+    const off: FloorSlot = { why: "turned off (BENCH_REALTIME_FLOORS=0)" };
+    const floors = ctx.profile.realtime.floors ? await startRoomFloors(ctx) : { workerd: off, node: off };
     ctx.log(
       `  realtime floors: ${floors.workerd.floor?.url ?? floors.workerd.why} · ${floors.node.floor?.url ?? floors.node.why}`,
     );
-    const floorClients = Math.max(...ctx.profile.realtime.sizes.map((s) => s.clients));
+    // With the floors off, no size has floor rounds (nor floor rows).
+    const floorClients = ctx.profile.realtime.floors
+      ? Math.max(...ctx.profile.realtime.sizes.map((s) => s.clients))
+      : Number.NaN;
 
     for (const { clients, ratePerS } of ctx.profile.realtime.sizes) {
       const benchmark = `1 room, ${clients.toLocaleString("en-US")} clients, ${ratePerS} msg/s`;

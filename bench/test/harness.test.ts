@@ -112,4 +112,11 @@ describe("options", () => {
     // The shared profile object is not changed by one run's options.
     expect(FULL.budgetS).toBe(540);
   });
+
+  it("runs the realtime floors unless BENCH_REALTIME_FLOORS=0", () => {
+    expect(parseArgs([], {}).profile.realtime.floors).toBe(true);
+    expect(parseArgs(["--quick"], {}).profile.realtime.floors).toBe(true);
+    expect(parseArgs([], { BENCH_REALTIME_FLOORS: "0" }).profile.realtime.floors).toBe(false);
+    expect(FULL.realtime.floors).toBe(true);
+  });
 });
