@@ -56,7 +56,7 @@ const service = createRuntimeService("node", process.env, upgrader);
 process.on("unhandledRejection", (error) => service.log.error("unhandled rejection", { error }));
 
 const server = serve(
-  { fetch: (request) => service.fetch(request), port: service.port, hostname: service.hostname },
+  { fetch: service.fetch, port: service.port, hostname: service.hostname },
   (info) => service.log.info("listening", { port: info.port }),
 );
 
@@ -83,8 +83,8 @@ server.on("upgrade", (incoming: IncomingMessage, socket: Duplex, head: Buffer) =
   const request = requestOf(incoming);
   const pending: PendingUpgrade = { incoming, socket, head, upgraded: false };
   pendingUpgrades.set(request, pending);
-  service
-    .fetch(request)
+  Promise.resolve()
+    .then(() => service.fetch(request))
     .then((response) => (pending.upgraded ? undefined : refuseOnSocket(socket, response)))
     .catch((error: unknown) => {
       service.log.error("upgrade failed", { error });
