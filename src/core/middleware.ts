@@ -1,10 +1,11 @@
-import type { Context } from "hono";
-import { createMiddleware } from "hono/factory";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv, Bindings } from "./app-env.ts";
 import { type Config, configFor } from "./config.ts";
 import { withCors } from "./cors.ts";
 import type { BackgroundTasks } from "./deferred-work.ts";
 import type { Deps, DepsFactory, RequestDeps } from "./deps.ts";
+import { onError } from "./error-handler.ts";
+import { answerError, FUSE, type Fuser, finalResponse, runChain } from "./sync-chain.ts";
 import { createLogger, type Logger, type LogLevel } from "../../common/logger.ts";
 
 /** The request's ExecutionContext, or (outside a runtime, e.g. app.request in a unit test) awaiting inline. */
@@ -73,35 +74,112 @@ export interface RequestFrameOptions {
   createDeps: DepsFactory;
 }
 
-export const requestFrame = ({ createDeps }: RequestFrameOptions) =>
-  createMiddleware<AppEnv>(async function requestFrame(c, next) {
+export function requestFrame({ createDeps }: RequestFrameOptions): MiddlewareHandler<AppEnv> {
+  /**
+   * Sync-aware (sync-chain.ts): when what follows answers synchronously, so does the frame. With CORS
+   * or the debug request log configured, the awaiting form below.
+   */
+  function requestFrame(c: Context<AppEnv>, next: () => unknown): unknown {
     const requestId = requestIdOf(c.req.header("X-Request-Id"));
     c.set("requestId", requestId);
     c.header("X-Request-Id", requestId);
     // A bad configuration throws here, after the id is set: onError answers 500 "misconfigured".
     const config = configFor(c.env);
-    const patterns = config.CORS_ORIGINS;
     const scope = new RequestScope(config, c.env, backgroundOf(c), requestId, createDeps);
     c.set("config", config);
     c.set("log", scope.log);
     c.set("deps", scope.deps);
     c.set("principal", undefined);
-    const started = config.LOG_LEVEL === "debug" ? Date.now() : 0;
+    const patterns = config.CORS_ORIGINS;
+    if ((patterns && patterns.length > 0) || config.LOG_LEVEL === "debug") return awaitingFrame(c, next, scope, config);
+    let out: unknown;
     try {
-      if (patterns && patterns.length > 0) return await withCors(c, patterns, config.CORS_ALLOW_CREDENTIALS, next);
-      await next();
-    } finally {
+      out = next();
+    } catch (error) {
       scope.finish();
-      if (started) {
-        scope.log.debug("request", {
-          method: c.req.method,
-          path: c.req.path,
-          status: c.res.status,
-          ms: Date.now() - started,
-        });
-      }
+      throw error;
     }
-  });
+    if (out instanceof Promise) {
+      return out.then(
+        () => scope.finish(),
+        (error: unknown) => {
+          scope.finish();
+          throw error;
+        },
+      );
+    }
+    scope.finish();
+    return undefined;
+  }
+
+  // What PrefixRouter runs instead of compose() for [frame, ...sync-aware middleware, handler].
+  const fuse: Fuser = (handlers) => {
+    const rest = (c: Context): void | Promise<void> => {
+      let out: void | Promise<void>;
+      try {
+        out = runChain(c, handlers, 0);
+      } catch (error) {
+        return answerError(c, error, onError as never);
+      }
+      return out instanceof Promise
+        ? out.catch((error: unknown) => answerError(c, error, onError as never))
+        : undefined;
+    };
+    return function framed(c: Context): Response | Promise<Response> {
+      let out: unknown;
+      try {
+        out = requestFrame(c as Context<AppEnv>, () => rest(c));
+      } catch (error) {
+        const answered = answerError(c, error, onError as never);
+        return answered instanceof Promise ? answered.then(() => finalResponse(c)) : finalResponse(c);
+      }
+      if (out instanceof Promise) {
+        return out.then(
+          (res: unknown) => {
+            if (res && c.finalized === false) c.res = res as Response;
+            return finalResponse(c);
+          },
+          (error: unknown) => {
+            const answered = answerError(c, error, onError as never);
+            return answered instanceof Promise ? answered.then(() => finalResponse(c)) : finalResponse(c);
+          },
+        );
+      }
+      if (out && c.finalized === false) c.res = out as Response;
+      return finalResponse(c);
+    };
+  };
+  (requestFrame as unknown as Record<symbol, unknown>)[FUSE] = fuse;
+  return requestFrame as unknown as MiddlewareHandler<AppEnv>;
+}
+
+/** The frame with CORS (answering preflights, adding headers after) or the debug request log. */
+async function awaitingFrame(
+  c: Context<AppEnv>,
+  next: () => unknown,
+  scope: RequestScope,
+  config: Config,
+): Promise<Response | undefined> {
+  const patterns = config.CORS_ORIGINS;
+  const started = config.LOG_LEVEL === "debug" ? Date.now() : 0;
+  try {
+    if (patterns && patterns.length > 0) {
+      return await withCors(c, patterns, config.CORS_ALLOW_CREDENTIALS, next as () => Promise<void>);
+    }
+    await next();
+  } finally {
+    scope.finish();
+    if (started) {
+      scope.log.debug("request", {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Date.now() - started,
+      });
+    }
+  }
+  return undefined;
+}
 
 /**
  * What one request holds: its logger, its clients (each built on first use) and the background work
