@@ -55,9 +55,8 @@ const service = createRuntimeService("node", process.env, upgrader);
 // A stray rejection is logged, never fatal: on Workers it would fail one request, not the process.
 process.on("unhandledRejection", (error) => service.log.error("unhandled rejection", { error }));
 
-const server = serve(
-  { fetch: service.fetch, port: service.port, hostname: service.hostname },
-  (info) => service.log.info("listening", { port: info.port }),
+const server = serve({ fetch: service.fetch, port: service.port, hostname: service.hostname }, (info) =>
+  service.log.info("listening", { port: info.port }),
 );
 
 function requestOf(incoming: IncomingMessage): Request {

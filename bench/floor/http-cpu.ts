@@ -1,9 +1,12 @@
-// Server CPU per request over real HTTP on Node: `node bench/floor/node-cpu.ts`. Starts the bare-Hono
-// floor (bench/floor/node.ts) and ours (runtimes/node.ts, no Redis, nothing reachable: only paths that
-// need no I/O are loaded), sends the same fixed number of keep-alive requests to each, interleaved,
-// and reads each server's CPU from /proc/<pid>/stat. CPU time, not wall time, so a shared machine's
+// Server CPU per request over real HTTP: `node bench/floor/http-cpu.ts [node|workerd]`. Starts the
+// bare-Hono floor (bench/floor/node.ts, or bench/floor/app.ts under workerd) and ours (runtimes/node.ts,
+// or the deploy bundle under workerd; no Redis, nothing reachable: only paths that need no I/O are
+// loaded), sends the same fixed number of keep-alive requests to each, interleaved, and reads each
+// server's CPU from /proc/<pid>/stat (workerd's own process, not its Node wrapper). CPU time, not wall time, so a shared machine's
 // noise moves it far less than requests/s; the least per batch is kept. A tool for finding where the
 // time goes; the targets are the HTTP rows of `npm run bench`.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
@@ -13,6 +16,9 @@ import { issueAccessToken } from "../../src/features/auth/access-token.ts";
 import { makeJwtKeys } from "../lib/keys.ts";
 import { cpuMs } from "../lib/proc-cpu.ts";
 import { nodeBinary, spawnManaged, waitForHttp } from "../lib/processes.ts";
+import { buildWorker } from "../ours/build.ts";
+import { startWorkerd } from "../ours/workerd.ts";
+import { startWorkerdFloor } from "./start.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const REQUESTS = Number(process.env.REQUESTS ?? 20_000);
@@ -52,8 +58,24 @@ async function start(name: string, script: string, env: Record<string, string>) 
   return { url, proc };
 }
 
-const floor = await start("floor", "bench/floor/node.ts", {});
-const ours = await start("ours", "runtimes/node.ts", vars);
+const runtime = process.argv[2] ?? "node";
+const workDir = await mkdtemp(join(tmpdir(), "http-cpu-"));
+let floor: { url: string; proc: { pid: number; stop(): Promise<void> } };
+let ours: typeof floor;
+if (runtime === "workerd") {
+  const bundle = await buildWorker(ROOT, join(workDir, "build"));
+  const { SCHEDULE_INTERVAL_SECONDS: _unused, ...workerVars } = vars;
+  const [f, o] = await Promise.all([
+    startWorkerdFloor(ROOT, bundle, workDir),
+    startWorkerd({ root: ROOT, bundle, vars: workerVars, workDir }),
+  ]);
+  // startWorkerd spawns the real binary (bench/ours/workerd.ts), so these pids are workerd's own.
+  floor = { url: f.url, proc: { pid: f.proc.pid, stop: f.stop } };
+  ours = { url: o.url, proc: { pid: o.proc.pid, stop: o.stop } };
+} else {
+  floor = await start("floor", "bench/floor/node.ts", {});
+  ours = await start("ours", "runtimes/node.ts", vars);
+}
 try {
   const cases = [
     { label: "bare Hono /healthz", server: floor, path: "/healthz", headers: {} },
@@ -82,9 +104,10 @@ try {
   for (const [i, c] of cases.entries()) {
     const us = best[i] as number;
     console.log(
-      `${c.label.padEnd(24)} ${us.toFixed(1).padStart(6)} µs server CPU/request   ×${(us / floorUs).toFixed(2)} the floor`,
+      `${runtime} ${c.label.padEnd(24)} ${us.toFixed(1).padStart(6)} µs server CPU/request   ×${(us / floorUs).toFixed(2)} the floor`,
     );
   }
 } finally {
   await Promise.all([floor.proc.stop(), ours.proc.stop()]);
+  await rm(workDir, { recursive: true, force: true });
 }
