@@ -8,6 +8,9 @@ import { type ChainHandler, fuserOf, isSyncAware } from "./sync-chain.ts";
 /** Hono's default: one RegExp for every route, or the trie when a pattern rules the RegExp out. */
 const smartRouter = <T>(): Router<T> => new SmartRouter<T>({ routers: [new RegExpRouter(), new TrieRouter()] });
 
+/** Where a match result keeps what it fused into (see PrefixRouter#fused). */
+const FUSED = Symbol("fused match");
+
 /** `/v1/assets` holds `/v1/assets/x` and `/v1/assets` itself, not `/v1/assetsx`. */
 const isUnder = (path: string, prefix: string): boolean =>
   path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 47);
@@ -85,6 +88,16 @@ export class PrefixRouter<T> implements Router<T> {
    * in the route's handler. Anything else is returned as matched.
    */
   #fused(result: Result<T>): Result<T> {
+    // A static path's match is the same array every time (RegExpRouter's static map): what it fused
+    // into is kept on it, so such a request pays one property read.
+    const known = (result as unknown as Record<symbol, Result<T> | undefined>)[FUSED];
+    if (known !== undefined) return known;
+    const fused = this.#fuse(result);
+    (result as unknown as Record<symbol, Result<T>>)[FUSED] = fused;
+    return fused;
+  }
+
+  #fuse(result: Result<T>): Result<T> {
     const matched = result[0] as unknown as Array<[[ChainHandler, RouterRoute], unknown]>;
     const count = matched.length;
     if (count < 2) return result;
