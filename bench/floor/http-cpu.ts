@@ -83,6 +83,9 @@ try {
     { label: "ours /v1/auth/me", server: ours, path: "/v1/auth/me", headers: { authorization: `Bearer ${token}` } },
     { label: "ours /no-such-route", server: ours, path: "/no-such-route", headers: {} },
   ];
+  // ONLY=2,3 keeps the floor and those cases (by index), for a longer look at a few.
+  const only = process.env.ONLY?.split(",").map(Number);
+  if (only) cases.splice(0, cases.length, ...cases.filter((_, i) => i === 0 || only.includes(i)));
   const load = (c: (typeof cases)[number], amount: number) =>
     autocannon({ url: `${c.server.url}${c.path}`, headers: c.headers, connections: CONNECTIONS, amount });
   for (const c of cases) {

@@ -52,11 +52,15 @@ async function pastTheEnd(c: Context): Promise<void> {
   if (c.finalized === false) settle(c, await c.notFound());
 }
 
-/** handlers[i..] under compose()'s semantics, synchronously while every step is; errors propagate. */
+/**
+ * handlers[i..] under compose()'s semantics, synchronously while every step is; errors propagate.
+ * Every handler but the last is sync-aware (PrefixRouter fuses no other chain), so only the last
+ * one's result can be a Response: the others' are passed on as they are, without a settling step.
+ */
 export function runChain(c: Context, handlers: readonly ChainHandler[], i: number): void | Promise<void> {
   const handler = handlers[i] as ChainHandler;
-  const next = i + 1 < handlers.length ? () => runChain(c, handlers, i + 1) : () => pastTheEnd(c);
-  const res = handler(c, next);
+  if (i + 1 < handlers.length) return handler(c, () => runChain(c, handlers, i + 1)) as void | Promise<void>;
+  const res = handler(c, () => pastTheEnd(c));
   if (res instanceof Promise) return res.then((r) => settle(c, r));
   settle(c, res);
 }
