@@ -93,7 +93,8 @@ export class PrefixRouter<T> implements Router<T> {
     const known = (result as unknown as Record<symbol, Result<T> | undefined>)[FUSED];
     if (known !== undefined) return known;
     const fused = this.#fuse(result);
-    (result as unknown as Record<symbol, Result<T>>)[FUSED] = fused;
+    // A router that handed out a frozen result (none of Hono's do) just pays the fusing each time.
+    if (Object.isExtensible(result)) (result as unknown as Record<symbol, Result<T>>)[FUSED] = fused;
     return fused;
   }
 
