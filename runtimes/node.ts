@@ -55,9 +55,8 @@ const service = createRuntimeService("node", process.env, upgrader);
 // A stray rejection is logged, never fatal: on Workers it would fail one request, not the process.
 process.on("unhandledRejection", (error) => service.log.error("unhandled rejection", { error }));
 
-const server = serve(
-  { fetch: (request) => service.fetch(request), port: service.port, hostname: service.hostname },
-  (info) => service.log.info("listening", { port: info.port }),
+const server = serve({ fetch: service.fetch, port: service.port, hostname: service.hostname }, (info) =>
+  service.log.info("listening", { port: info.port }),
 );
 
 function requestOf(incoming: IncomingMessage): Request {
@@ -83,8 +82,8 @@ server.on("upgrade", (incoming: IncomingMessage, socket: Duplex, head: Buffer) =
   const request = requestOf(incoming);
   const pending: PendingUpgrade = { incoming, socket, head, upgraded: false };
   pendingUpgrades.set(request, pending);
-  service
-    .fetch(request)
+  Promise.resolve()
+    .then(() => service.fetch(request))
     .then((response) => (pending.upgraded ? undefined : refuseOnSocket(socket, response)))
     .catch((error: unknown) => {
       service.log.error("upgrade failed", { error });

@@ -12,7 +12,7 @@ import { createFleetLease, type FleetLease } from "./linked/fleet-lease.ts";
 import { openLinkRedis, type LinkRedis, parseRedisUrl } from "./linked/redis-link.ts";
 import { createLinkedRooms } from "./linked/linked-rooms.ts";
 import { createLocalRooms, type SocketUpgrader } from "./local-rooms.ts";
-import { serveStaticAsset } from "./static-assets.ts";
+import { mayBeStaticAsset, serveStaticAsset } from "./static-assets.ts";
 import { installWorkersStreams } from "./web-polyfills.ts";
 
 /** The Cron Trigger runs every 15 minutes (wrangler.toml); the interval defaults to the same. */
@@ -25,8 +25,12 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export interface RuntimeService {
   env: Bindings;
   log: Logger;
-  /** The Worker's fetch signature, with this service's env and context filled in. */
-  fetch(request: Request): Promise<Response>;
+  /**
+   * The Worker's fetch signature, with this service's env and context filled in. What the app
+   * returns, as it returns it: a synchronous Response stays synchronous (@hono/node-server then
+   * writes it at once, without awaiting or a close listener).
+   */
+  fetch(request: Request): Response | Promise<Response>;
   port: number;
   hostname: string;
   /** Stops the schedule, closes the rooms' sockets, and waits (bounded) for background work. */
@@ -131,7 +135,10 @@ export function createRuntimeService(
     env,
     log,
     // Static files first, as Workers Static Assets answers before the Worker runs.
-    fetch: async (request) => (await serveStaticAsset(request)) ?? app.fetch(request, env, ctx),
+    fetch: (request) =>
+      mayBeStaticAsset(request)
+        ? serveStaticAsset(request).then((asset) => asset ?? app.fetch(request, env, ctx))
+        : app.fetch(request, env, ctx),
     port,
     hostname: vars.HOST ?? "0.0.0.0",
     async close() {

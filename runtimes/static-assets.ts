@@ -30,6 +30,20 @@ async function fileAt(path: string): Promise<{ path: string; isDir: boolean } | 
   }
 }
 
+/**
+ * False when serveStaticAsset would surely answer null: not GET/HEAD, or a path that does not start
+ * with a prefix. Synchronous and without URL parsing (request.url is already a serialised URL, so its
+ * path starts at the first "/" after the scheme's "//"), so an API request pays a few string
+ * comparisons and no promise before it reaches the app.
+ */
+export function mayBeStaticAsset(request: Request): boolean {
+  const method = request.method;
+  if (method !== "GET" && method !== "HEAD") return false;
+  const url = request.url;
+  const path = url.indexOf("/", url.indexOf("//") + 2);
+  return path !== -1 && PREFIXES.some((p) => url.startsWith(p, path));
+}
+
 /** A response for a static file, or null when the request is the app's. */
 export async function serveStaticAsset(request: Request, root = PUBLIC_DIR): Promise<Response | null> {
   if (request.method !== "GET" && request.method !== "HEAD") return null;

@@ -1,16 +1,18 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../../core/app-env.ts";
 import type { Principal } from "../../core/principal.ts";
 import { forbidden, unauthorized } from "../../core/problem.ts";
+import { afterNext, syncAware } from "../../core/sync-chain.ts";
 import { knownAccessToken } from "./access-token.ts";
 import { assertActiveSession, authenticate, readBearer } from "./authenticate.ts";
 
 /**
  * Reads and verifies `Authorization: Bearer` (tokens are only read from this header on HTTP routes,
- * never from the query string). Undefined when no header was sent. Our own tokens cost no I/O.
+ * never from the query string). Undefined when no header was sent. Our own tokens cost no I/O, and a
+ * token this isolate already verified is answered synchronously (no promise).
  */
-async function principalFromHeader(c: Context<AppEnv>): Promise<Principal | undefined> {
+function principalFromHeader(c: Context<AppEnv>): Principal | undefined | Promise<Principal | undefined> {
   const header = c.req.header("Authorization");
   // c.get, not c.var: c.var copies every variable into a new object on each read.
   const config = c.get("config");
@@ -32,30 +34,45 @@ export function principalOf(c: Context<AppEnv>): Principal {
   return principal;
 }
 
+/*
+ * The guards are sync-aware (core/sync-chain.ts): with a cached token they check, set the principal
+ * and return what next() returned, so a hot read waits on nothing it does not need; under Hono's
+ * compose() they behave as any async middleware.
+ */
+type Next = () => unknown;
+type Admit = (c: Context<AppEnv>, principal: Principal | undefined, next: Next) => undefined | Promise<void>;
+
+function guard(name: string, admit: Admit): MiddlewareHandler<AppEnv> {
+  const run = (c: Context<AppEnv>, next: Next): undefined | Promise<void> => {
+    const found = principalFromHeader(c);
+    return found instanceof Promise ? found.then((principal) => admit(c, principal, next)) : admit(c, found, next);
+  };
+  Object.defineProperty(run, "name", { value: name });
+  return syncAware(run as never) as unknown as MiddlewareHandler<AppEnv>;
+}
+
 /** Requires a valid access token; sets `c.var.principal`. Pure computation: no I/O. */
 export const requireUser = () =>
-  createMiddleware<AppEnv>(async function requireUser(c, next) {
-    const principal = await principalFromHeader(c);
+  guard("requireUser", (c, principal, next) => {
     if (!principal) throw unauthorized();
     c.set("principal", principal);
-    await next();
+    return afterNext(next());
   });
 
 /** Like requireUser, then requires one of `roles` (403 otherwise). No I/O. */
 export const requireRole = (...roles: [string, ...string[]]) =>
-  createMiddleware<AppEnv>(async function requireRole(c, next) {
-    const principal = await principalFromHeader(c);
+  guard("requireRole", (c, principal, next) => {
     if (!principal) throw unauthorized();
     if (!roles.some((r) => principal.roles.includes(r))) throw forbidden();
     c.set("principal", principal);
-    await next();
+    return afterNext(next());
   });
 
 /** Anonymous callers pass with no principal; a token that is sent must be valid (401 otherwise). */
 export const optionalUser = () =>
-  createMiddleware<AppEnv>(async function optionalUser(c, next) {
-    c.set("principal", await principalFromHeader(c));
-    await next();
+  guard("optionalUser", (c, principal, next) => {
+    c.set("principal", principal);
+    return afterNext(next());
   });
 
 /**
