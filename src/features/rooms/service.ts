@@ -1,5 +1,4 @@
-import type { ConnectRefusal } from "../../../durable/connect-request.ts";
-import type { HistoryItem } from "../../../durable/room-logic.ts";
+import type { ConnectRefusal, HistoryItem } from "../../../protocol/room-rpc.ts";
 import type { PresenceUser } from "../../../protocol/frames.ts";
 import type { RoomGateway } from "../../adapters/rooms.ts";
 import type { Config } from "../../core/config.ts";
