@@ -13,6 +13,7 @@ import {
   validationFailed,
 } from "../../core/problem.ts";
 import { authenticate, SESSION_SIGNED_OUT_DETAIL } from "../auth/authenticate.ts";
+import { publishingTooFast, publishTooLarge, roomFull, roomRefused, tooManyConnections } from "./problems.ts";
 import { isValidRoomName, type RoomAction, roomAllows } from "./room-rules.ts";
 
 export interface RoomsContext {
@@ -87,26 +88,12 @@ function refusalProblem(reason: ConnectRefusal | null, log: Logger): ProblemErro
     case "session_revoked":
       return unauthorized(SESSION_SIGNED_OUT_DETAIL);
     case "too_many_connections":
-      return new ProblemError({
-        status: 429,
-        detail: "You have too many connections to this room.",
-        headers: { "Retry-After": "5" },
-      });
+      return tooManyConnections();
     case "room_full":
-      return new ProblemError({
-        status: 503,
-        type: "room-full",
-        detail: "The room is at its connection limit. Try again shortly.",
-        headers: { "Retry-After": "5" },
-      });
+      return roomFull();
     default:
       log.warn("room refused a connect", { reason });
-      return new ProblemError({
-        status: 503,
-        type: "dependency-unavailable",
-        detail: "A service this request needs (realtime) is unavailable. Try again shortly.",
-        headers: { "Retry-After": "5" },
-      });
+      return roomRefused();
   }
 }
 
@@ -138,16 +125,9 @@ export async function publishToRoom(input: PublishInput, ctx: RoomsContext): Pro
   if (outcome.ok) return { seq: outcome.seq };
   switch (outcome.reason) {
     case "too_large":
-      throw new ProblemError({
-        status: 413,
-        detail: `Published data is limited to ${outcome.maxBytes} bytes serialized.`,
-      });
+      throw publishTooLarge(outcome.maxBytes);
     case "rate_limited":
-      throw new ProblemError({
-        status: 429,
-        detail: "Publishing too fast.",
-        headers: { "Retry-After": String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))) },
-      });
+      throw publishingTooFast(outcome.retryAfterMs);
     default:
       throw validationFailed([{ path: "data", message: "must be a JSON value" }]);
   }
