@@ -78,16 +78,13 @@ export const roomsRoutes = createRouter()
   })
   .openapi(publish, async (c) => {
     const { room } = c.req.valid("param");
-    const result = await roomsServiceFor(c.var).publish(principalOf(c), room, c.req.valid("json").data);
+    const result = await roomsServiceFor(c.var).publish(principalOf(c), { room, data: c.req.valid("json").data });
     return c.json(result, 202, NO_STORE);
   })
   .openapi(history, async (c) => {
     const { since, cursor, limit } = c.req.valid("query");
-    const result = await roomsServiceFor(c.var).history(principalOf(c), c.req.valid("param").room, {
-      since,
-      cursor,
-      limit,
-    });
+    const input = { room: c.req.valid("param").room, since, cursor, limit };
+    const result = await roomsServiceFor(c.var).history(principalOf(c), input);
     return c.json(result, 200, NO_STORE);
   })
   .openapi(presence, async (c) =>

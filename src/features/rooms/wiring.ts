@@ -6,7 +6,9 @@ import { isSessionRevoked } from "../auth/revocation.ts";
 import {
   authenticateUpgrade,
   type HistoryInput,
+  type OpenSocketInput,
   openRoomSocket,
+  type PublishInput,
   publishToRoom,
   type RoomsContext,
   readHistory,
@@ -31,19 +33,15 @@ export function roomsServiceFor({ deps, config, log }: RoomsScope) {
       return deps.rooms;
     },
     log,
+    isSessionRevoked: (sessionId) => isSessionRevoked(deps, config, sessionId),
   };
-  // The auth feature's revocation list (a store round trip), asked only where a rule needs it.
-  const revoked = (sessionId: string) => isSessionRevoked(deps, config, sessionId);
   return {
     /** Verifies an upgrade's token: pure computation, like the bearer guards. */
     authenticate: (token: string | undefined) => authenticateUpgrade(token, config, log),
-    connect: (principal: Principal, input: { room: string; since: number | undefined; upgrade: Request }) =>
-      openRoomSocket({ ...input, principal, isSessionRevoked: revoked }, ctx),
-    publish: (principal: Principal, room: string, data: unknown) =>
-      publishToRoom({ room, principal, data, isSessionRevoked: revoked }, ctx),
-    history: (principal: Principal, room: string, query: Omit<HistoryInput, "room" | "principal">) =>
-      readHistory({ room, principal, ...query }, ctx),
-    presence: (principal: Principal, room: string) => readPresence(room, principal, ctx),
+    connect: (principal: Principal, input: OpenSocketInput) => openRoomSocket(ctx, principal, input),
+    publish: (principal: Principal, input: PublishInput) => publishToRoom(ctx, principal, input),
+    history: (principal: Principal, input: HistoryInput) => readHistory(ctx, principal, input),
+    presence: (principal: Principal, room: string) => readPresence(ctx, principal, room),
   };
 }
 
