@@ -4,36 +4,10 @@
  */
 import { ERROR_CODES, encodeServerFrame, PONG_FRAME, parseClientFrame, type ServerFrame } from "../protocol/frames.ts";
 import type { SocketAttachment } from "./attachment.ts";
+import type { HistoryItem, PublishOutcome, PublishRequest } from "../protocol/room-rpc.ts";
 import type { TakeResult } from "./rate-limit.ts";
 
-export interface PublishRequest {
-  /** User id shown as `from.id` (SERVER_SENDER_ID for server events). */
-  from: string;
-  data: unknown;
-  /** Rate-limit this publish under the key (e.g. the user id); absent: not limited (server events). */
-  rateLimitKey?: string;
-}
-
-export type PublishOutcome =
-  | { ok: true; seq: number }
-  | { ok: false; reason: "too_large"; maxBytes: number }
-  | { ok: false; reason: "invalid" }
-  | { ok: false; reason: "rate_limited"; retryAfterMs: number };
-
-export interface HistoryItem {
-  seq: number;
-  from: { id: string };
-  data: unknown;
-  ts: number;
-}
-
-export interface HistoryPage {
-  items: HistoryItem[];
-  /** The latest seq in the room. */
-  seq: number;
-  /** The first retained seq (seq + 1 when nothing is retained). */
-  oldestSeq: number;
-}
+export type { HistoryItem, HistoryPage, PublishOutcome, PublishRequest } from "../protocol/room-rpc.ts";
 
 /** What the decisions below need from a room: its frame limit and its rate buckets. */
 export interface RoomChecks {

@@ -19,6 +19,7 @@ import {
 } from "./connect-request.ts";
 import { type RoomHost, RoomCore, roomStorage } from "./room-core.ts";
 import { roomLimitsFor } from "./room-limits.ts";
+import type { RevokeOutcome, RoomObjectStub } from "../protocol/room-rpc.ts";
 import type { HistoryPage, PublishOutcome, PublishRequest } from "./room-logic.ts";
 import { type RegisterResult, registryObjectName, SessionRegistry, STALE_REGISTRATION_MS } from "./session-registry.ts";
 
@@ -27,14 +28,7 @@ const PEER_CALL_TIMEOUT_MS = 3_000;
 /** Sessions a room remembers as registered or revoked (the oldest are forgotten first: they only cost a registry call). */
 const MAX_REMEMBERED_SESSIONS = 20_000;
 
-export type { HistoryItem, HistoryPage, PublishOutcome, PublishRequest } from "./room-logic.ts";
-
-export interface RevokeOutcome {
-  /** Rooms whose sockets of the session were closed. */
-  closedRooms: string[];
-  /** Rooms that could not be reached; their registrations are kept so a retry reaches them. */
-  failedRooms: string[];
-}
+export type { HistoryItem, HistoryPage, PublishOutcome, PublishRequest, RevokeOutcome } from "../protocol/room-rpc.ts";
 
 type RoomNamespace = DurableObjectNamespace<RoomObject>;
 
@@ -317,3 +311,6 @@ function safeJson(text: string | null): unknown {
     return undefined;
   }
 }
+
+/** The Worker calls this class through protocol/room-rpc.ts's RoomObjectStub: a change that breaks it fails to compile. */
+export const asRoomObjectStub = (stub: DurableObjectStub<RoomObject>): RoomObjectStub => stub;

@@ -21,27 +21,7 @@ export const MAX_REGISTRATIONS_PER_USER = 10_000;
 
 export type RegisterResult = "registered" | "revoked" | "too_many" | "unavailable";
 
-/**
- * Registry objects. Each takes a 1/REGISTRY_SHARDS share of all connects and revocations (a Durable
- * Object serves about 1,000 requests/s, so 64 carry tens of thousands of first connects a second).
- * Changing it moves users to other objects, which forgets their registrations: only with a deploy
- * that closes every socket anyway.
- */
-export const REGISTRY_SHARDS = 64;
-
-/**
- * The registry object of a user. `#` cannot appear in a room name (ROOM_NAME_PATTERN), so no client
- * can open a socket to a registry object or read it as a room.
- */
-export function registryObjectName(userId: string): string {
-  // FNV-1a: cheap, stable across runtimes and deploys, spreads ids (UUIDs or an issuer's) evenly.
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < userId.length; i++) {
-    hash ^= userId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return `#registry/${(hash >>> 0) % REGISTRY_SHARDS}`;
-}
+export { REGISTRY_SHARDS, registryObjectName } from "../protocol/room-rpc.ts";
 
 /** Expired rows are swept at most this often (not on every registration: that was most of its cost). */
 const SWEEP_INTERVAL_MS = 3600 * 1000;

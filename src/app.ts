@@ -5,16 +5,27 @@ import { requestFrame } from "./core/middleware.ts";
 import { PrefixRouter } from "./core/prefix-router.ts";
 import { mountDocs } from "./features/docs/routes.ts";
 import { assetsRoutes } from "./features/assets/routes.ts";
-import { authRoutes } from "./features/auth/routes.ts";
-import { healthRoutes } from "./features/health/routes.ts";
+import { accountRoutes } from "./features/auth/account-routes.ts";
+import { authRoutes, keySetRoutes } from "./features/auth/routes.ts";
+import { userAdminRoutes, userRoleRoutes } from "./features/auth/users-routes.ts";
+import { livenessRoutes, readinessRoutes } from "./features/health/routes.ts";
 import { roomsRoutes } from "./features/rooms/routes.ts";
 import { settingsRoutes } from "./features/settings/routes.ts";
 
 /**
- * Each mount prefix gets its own router (core/prefix-router.ts), so a pattern only the trie can
- * route costs its own feature the trie and not every request the RegExp router's speed.
+ * Every router's mount prefix. Each gets its own router (core/prefix-router.ts), so a pattern only
+ * the trie can route costs its own feature the trie and not every request the RegExp router's speed.
  */
-const MOUNTS = ["/v1/auth", "/v1/users", "/v1/settings", "/v1/assets", "/v1/rooms"];
+const MOUNTS = [
+  "/healthz",
+  "/readyz",
+  "/v1/auth",
+  "/v1/users",
+  "/.well-known",
+  "/v1/settings",
+  "/v1/assets",
+  "/v1/rooms",
+] as const;
 
 /** Builds the HTTP service. Stateless: every dependency is built per request from the env. */
 export function createApp() {
@@ -23,9 +34,16 @@ export function createApp() {
   // One global layer: request id, CORS (a preflight is answered on every path), the request's context.
   app.use(requestFrame({ createDeps }));
 
+  // Each router at its own prefix. The order is /openapi.json's order of operations (auth's routers
+  // interleave so the published document stays as it was when they were one router).
   const routes = app
-    .route("/", healthRoutes)
-    .route("/", authRoutes)
+    .route("/healthz", livenessRoutes)
+    .route("/readyz", readinessRoutes)
+    .route("/v1/auth", authRoutes)
+    .route("/v1/users", userRoleRoutes)
+    .route("/.well-known", keySetRoutes)
+    .route("/v1/auth", accountRoutes)
+    .route("/v1/users", userAdminRoutes)
     .route("/v1/settings", settingsRoutes)
     .route("/v1/assets", assetsRoutes)
     .route("/v1/rooms", roomsRoutes);

@@ -2,12 +2,14 @@ import {
   CONNECT_HEADER,
   type ConnectRefusal,
   type ConnectRequest,
+  type HistoryPage,
+  type PublishOutcome,
+  type PublishRequest,
   REFUSAL_HEADER,
+  type RoomObjectStub,
+  registryObjectName,
   SERVER_SENDER_ID,
-} from "../../durable/connect-request.ts";
-import type { RoomObject } from "../../durable/room-object.ts";
-import type { HistoryPage, PublishOutcome, PublishRequest } from "../../durable/room-logic.ts";
-import { registryObjectName } from "../../durable/session-registry.ts";
+} from "../../protocol/room-rpc.ts";
 import type { PresenceUser } from "../../protocol/frames.ts";
 import type { Bindings } from "../core/app-env.ts";
 import { withTimeout } from "../../common/timeout.ts";
@@ -72,16 +74,10 @@ export class SessionDisconnectError extends Error {
 }
 
 export function createRoomGateway(namespace: DurableObjectNamespace): RoomGateway {
-  // wrangler types the binding without its class; the class is known here.
-  const rooms = namespace as unknown as DurableObjectNamespace<RoomObject>;
-  const stub = (room: string) => rooms.getByName(room);
+  // wrangler types the binding without its class; the stub's surface is the contract's (protocol/room-rpc.ts).
+  const stub = (room: string) => namespace.getByName(room) as unknown as RoomObjectStub;
   const publishAs = (room: string, request: PublishRequest): Promise<PublishOutcome> =>
-    // RPC typing distributes over the outcome union; the object returns exactly a PublishOutcome.
-    withTimeout(
-      `room ${room}`,
-      ROOM_CALL_TIMEOUT_MS,
-      stub(room).publish(request) as Promise<unknown>,
-    ) as Promise<PublishOutcome>;
+    withTimeout(`room ${room}`, ROOM_CALL_TIMEOUT_MS, stub(room).publish(request));
 
   return {
     knowsRevocations: true,
@@ -95,7 +91,7 @@ export function createRoomGateway(namespace: DurableObjectNamespace): RoomGatewa
       const outcome = await withTimeout(
         "session registry",
         ROOM_CALL_TIMEOUT_MS * 2,
-        rooms.getByName(registryObjectName(userId)).revokeSession(sessionId),
+        stub(registryObjectName(userId)).revokeSession(sessionId),
       );
       if (outcome.failedRooms.length > 0) throw new SessionDisconnectError(outcome.failedRooms.length);
     },

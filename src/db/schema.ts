@@ -14,8 +14,17 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 
-const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
-const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+/** Every instant is a `timestamptz`, read as a Date. */
+const instant = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+const createdAt = () => instant("created_at").notNull().defaultNow();
+const updatedAt = () => instant("updated_at").notNull().defaultNow();
+/** A random UUID primary key. */
+const uuidKey = () => uuid("id").primaryKey().defaultRandom();
+/** The account a row belongs to; what deleting the account does to the row. */
+const accountRef = (name: string, onDelete: "cascade" | "restrict") =>
+  uuid(name)
+    .notNull()
+    .references(() => users.id, { onDelete });
 
 /**
  * Accounts. `email` is stored normalised (trimmed, lower-case), so the unique index is
@@ -25,15 +34,15 @@ const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "dat
 export const users = pgTable(
   "users",
   {
-    id: uuid("id").primaryKey().defaultRandom(),
+    id: uuidKey(),
     email: text("email").notNull().unique(),
     passwordHash: text("password_hash").notNull(),
     name: text("name"),
     roles: text("roles").array().notNull().default(sql`'{user}'::text[]`),
     /** When the address was proven by a verification mail; null: not verified. */
-    emailVerifiedAt: timestamp("email_verified_at", { withTimezone: true, mode: "date" }),
+    emailVerifiedAt: instant("email_verified_at"),
     /** Set by an admin: the account cannot sign in or refresh. */
-    disabledAt: timestamp("disabled_at", { withTimezone: true, mode: "date" }),
+    disabledAt: instant("disabled_at"),
     /** Accounts made on first sight of an external issuer's token: that issuer and its `sub`. */
     externalIssuer: text("external_issuer"),
     externalSubject: text("external_subject"),
@@ -54,20 +63,18 @@ export const users = pgTable(
 export const refreshTokens = pgTable(
   "refresh_tokens",
   {
-    id: uuid("id").primaryKey().defaultRandom(),
-    userId: uuid("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    id: uuidKey(),
+    userId: accountRef("user_id", "cascade"),
     familyId: uuid("family_id").notNull(),
     parentId: uuid("parent_id"),
     tokenHash: text("token_hash").notNull().unique(),
-    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
-    spentAt: timestamp("spent_at", { withTimezone: true, mode: "date" }),
-    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+    expiresAt: instant("expires_at").notNull(),
+    spentAt: instant("spent_at"),
+    revokedAt: instant("revoked_at"),
     createdAt: createdAt(),
     // What the sessions list shows, copied to every token of the family (old rows are pruned):
     // when the sign-in happened, its User-Agent (truncated) and the client's /24 or /48 prefix.
-    sessionStartedAt: timestamp("session_started_at", { withTimezone: true, mode: "date" }),
+    sessionStartedAt: instant("session_started_at"),
     userAgent: text("user_agent"),
     clientPrefix: text("client_prefix"),
   },
@@ -82,15 +89,13 @@ export const refreshTokens = pgTable(
 export const authMailTokens = pgTable(
   "auth_mail_tokens",
   {
-    id: uuid("id").primaryKey().defaultRandom(),
-    userId: uuid("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    id: uuidKey(),
+    userId: accountRef("user_id", "cascade"),
     purpose: text("purpose", { enum: ["password-reset", "email-verification"] }).notNull(),
     tokenHash: text("token_hash").notNull().unique(),
     email: text("email").notNull(),
-    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
-    usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+    expiresAt: instant("expires_at").notNull(),
+    usedAt: instant("used_at"),
     createdAt: createdAt(),
   },
   (t) => [
@@ -131,7 +136,7 @@ export const settingsHistory = pgTable(
     version: integer("version").notNull(),
     visibility: text("visibility", { enum: ["public", "authenticated", "admin"] }).notNull(),
     deleted: boolean("deleted").notNull().default(false),
-    changedAt: timestamp("changed_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    changedAt: instant("changed_at").notNull().defaultNow(),
     changedBy: uuid("changed_by"),
   },
   (t) => [uniqueIndex("settings_history_key_version_idx").on(t.key, t.version)],
@@ -141,10 +146,8 @@ export const settingsHistory = pgTable(
 export const assets = pgTable(
   "assets",
   {
-    id: uuid("id").primaryKey().defaultRandom(),
-    ownerId: uuid("owner_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "restrict" }),
+    id: uuidKey(),
+    ownerId: accountRef("owner_id", "restrict"),
     objectKey: text("object_key").notNull().unique(),
     url: text("url").notNull(),
     filename: text("filename").notNull(),

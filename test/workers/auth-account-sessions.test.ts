@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { SessionInfo } from "../../src/features/auth/model.ts";
 import { type AuthTestUser, call, callJson, createAuthUser, uniqueEmail } from "./support/auth.ts";
 import { join, uniqueRoom } from "./support/rooms.ts";
 
@@ -6,14 +7,6 @@ interface TokenPair {
   accessToken: string;
   refreshToken: string;
   user: { id: string };
-}
-interface SessionInfo {
-  id: string;
-  createdAt: string;
-  lastUsedAt: string;
-  userAgent: string | null;
-  clientPrefix: string | null;
-  current: boolean;
 }
 interface AdminUser {
   id: string;

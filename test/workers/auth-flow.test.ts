@@ -5,7 +5,9 @@ import { configFor } from "../../src/core/config.ts";
 import { users } from "../../src/db/schema.ts";
 import type { Database } from "../../src/adapters/postgres.ts";
 import { ProblemError } from "../../src/core/problem.ts";
-import { authRoutes } from "../../src/features/auth/routes.ts";
+import { createRouter } from "../../src/core/openapi.ts";
+import { authRoutes, keySetRoutes } from "../../src/features/auth/routes.ts";
+import { userRoleRoutes } from "../../src/features/auth/users-routes.ts";
 import { setUserRoles } from "../../src/features/auth/users.ts";
 import { call, callJson, createAuthUser, randomClientIp, uniqueEmail, withTestDatabase } from "./support/auth.ts";
 
@@ -253,8 +255,12 @@ describe("published keys and docs", () => {
   });
 
   it("describes every auth route in OpenAPI", async () => {
-    // The auth router's own document, so another feature's route cannot mask a missing one here.
-    const doc = authRoutes.getOpenAPI31Document({
+    // The auth routers' own document, so another feature's route cannot mask a missing one here.
+    const auth = createRouter()
+      .route("/v1/auth", authRoutes)
+      .route("/v1/users", userRoleRoutes)
+      .route("/.well-known", keySetRoutes);
+    const doc = auth.getOpenAPI31Document({
       openapi: "3.1.0",
       info: { title: "auth", version: "test" },
     }) as unknown as {

@@ -77,7 +77,7 @@ describe("rate limits", () => {
     "limits sign-in attempts per account, whatever the client address",
     async () => {
       const user = await createAuthUser();
-      const { tokens } = AUTH_RATE_LIMITS.loginPerAccount;
+      const { tokens } = AUTH_RATE_LIMITS.login.perAccount;
       const limited = await floodUntilLimited(
         tokens,
         () => callJson("/v1/auth/login", { email: user.email, password: "wrong password" }),
@@ -99,7 +99,7 @@ describe("rate limits", () => {
       const ip = randomClientIp();
       const attempt = () =>
         callJson("/v1/auth/login", { email: uniqueEmail("nobody"), password: "whatever pw" }, { ip });
-      await expectRateLimited(await floodUntilLimited(AUTH_RATE_LIMITS.loginPerClient.tokens, attempt, 401), 5 * 60);
+      await expectRateLimited(await floodUntilLimited(AUTH_RATE_LIMITS.login.perClient.tokens, attempt, 401), 5 * 60);
       // Another address is not affected.
       expect((await callJson("/v1/auth/login", { email: uniqueEmail("nobody"), password: "whatever pw" })).status).toBe(
         401,
@@ -114,7 +114,7 @@ describe("rate limits", () => {
       const ip = randomClientIp();
       const attempt = () =>
         callJson("/v1/auth/register", { email: uniqueEmail("burst"), password: "correct horse battery" }, { ip });
-      await expectRateLimited(await floodUntilLimited(AUTH_RATE_LIMITS.registerPerClient.tokens, attempt, 201), 3600);
+      await expectRateLimited(await floodUntilLimited(AUTH_RATE_LIMITS.register.perClient.tokens, attempt, 201), 3600);
     },
     FLOOD_TIMEOUT_MS,
   );
@@ -124,7 +124,7 @@ describe("rate limits", () => {
     async () => {
       const ip = randomClientIp();
       const attempt = () => callJson("/v1/auth/refresh", { refreshToken: "malformed" }, { ip });
-      await expectRateLimited(await floodUntilLimited(AUTH_RATE_LIMITS.refreshPerClient.tokens, attempt, 401), 60);
+      await expectRateLimited(await floodUntilLimited(AUTH_RATE_LIMITS.refresh.perClient.tokens, attempt, 401), 60);
     },
     FLOOD_TIMEOUT_MS,
   );
@@ -142,7 +142,7 @@ describe("rate limits", () => {
           { ip: `${prefix}:${i.toString(16)}::${(i * 7).toString(16)}` },
         );
       };
-      await expectRateLimited(await floodUntilLimited(AUTH_RATE_LIMITS.refreshPerClient.tokens, attempt, 401), 60);
+      await expectRateLimited(await floodUntilLimited(AUTH_RATE_LIMITS.refresh.perClient.tokens, attempt, 401), 60);
     },
     FLOOD_TIMEOUT_MS,
   );

@@ -52,7 +52,7 @@ function ioFreeAuthApp(touched: string[]) {
     c.set("principal", undefined);
     await next();
   });
-  probe.route("/", authRoutes);
+  probe.route("/v1/auth", authRoutes);
   probe.onError(onError);
   return probe;
 }

@@ -14,8 +14,8 @@ import { mailerFor } from "../../src/features/auth/auth-mailer.ts";
 import { linkBaseOf } from "../../src/features/auth/service.ts";
 import { callWithEnv } from "./support/settings.ts";
 import type { Logger } from "../../common/logger.ts";
+import type { AuthContext } from "../../src/features/auth/model.ts";
 import {
-  type AuthContext,
   login as loginService,
   REQUIRE_VERIFIED_EMAIL_KEY,
   register as registerService,

@@ -1,6 +1,16 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { jsonBodyLimit } from "../../core/body-limit.ts";
-import { bearerSecurity, createRouter, problems } from "../../core/openapi.ts";
+import { createRouter, problems } from "../../core/openapi.ts";
+import {
+  bearer,
+  bearerOptional,
+  jsonBody,
+  jsonContent,
+  jsonResponse as json,
+  NO_STORE,
+  PRIVATE,
+  routeDeclarer,
+} from "../../core/openapi-route.ts";
 import { optionalUser, principalOf, requireUser } from "../auth/guards.ts";
 import {
   AssetIdParams,
@@ -15,25 +25,20 @@ import {
 import { PRESIGN_GET_EXPIRY_SECONDS } from "./timing.ts";
 import { assetsServiceFor } from "./wiring.ts";
 
-const tags = ["Assets"];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
+const route = routeDeclarer("Assets");
 
 /** Where the API is reached: configured (PUBLIC_API_URL), else this request's origin. */
 const apiOrigin = (configured: string | undefined, url: string): string => configured ?? new URL(url).origin;
 
-const upload = createRoute({
-  method: "post",
-  path: "/",
-  tags,
+/** What a body streamed through the Worker must be. */
+const UPLOAD_RULES =
+  "The body's `Content-Type` is the file's type and `Content-Length` is required. Limits come from the settings " +
+  "`assets.max-upload-bytes` and `assets.allowed-types`. PNG, JPEG, GIF, WebP and PDF bodies must start with their signature.";
+
+const upload = route("post", "/", {
   summary: "Upload a file through the Worker (the body is the file, streamed to the bucket)",
-  description:
-    "The body's `Content-Type` is the file's type and `Content-Length` is required. Limits come from the settings " +
-    "`assets.max-upload-bytes` and `assets.allowed-types`. PNG, JPEG, GIF, WebP and PDF bodies must start with their signature.",
-  security: bearerSecurity,
-  middleware: [requireUser()] as const,
+  description: UPLOAD_RULES,
+  ...bearer(requireUser()),
   request: {
     query: RawUploadQuery,
     body: {
@@ -41,78 +46,43 @@ const upload = createRoute({
       content: { "application/octet-stream": { schema: z.string().openapi({ type: "string", format: "binary" }) } },
     },
   },
-  responses: {
-    201: json(AssetSchema, "Stored and ready"),
-    ...problems(400, 401, 409, 411, 413, 415, 422, 503),
-  },
+  responses: { 201: json(AssetSchema, "Stored and ready"), ...problems(400, 401, 409, 411, 413, 415, 422, 503) },
 });
 
-const createUpload = createRoute({
-  method: "post",
-  path: "/uploads",
-  tags,
+const createUpload = route("post", "/uploads", {
   summary: "Start a direct upload to the bucket (presigned PUT, or presigned parts for large files)",
-  security: bearerSecurity,
-  middleware: [requireUser(), jsonBodyLimit()] as const,
-  request: { body: { required: true, content: { "application/json": { schema: CreateUploadBody } } } },
+  ...bearer(requireUser(), jsonBodyLimit()),
+  request: { body: jsonBody(CreateUploadBody) },
   responses: {
     201: json(CreateUploadResult, "A pending asset and where to upload its bytes"),
     ...problems(401, 413, 415, 422, 503),
   },
 });
 
-const complete = createRoute({
-  method: "post",
-  path: "/{id}/complete",
-  tags,
+const complete = route("post", "/{id}/complete", {
   summary: "Finish a direct upload: the stored object is checked before the asset turns ready",
-  security: bearerSecurity,
-  middleware: [requireUser(), jsonBodyLimit()] as const,
-  request: {
-    params: AssetIdParams,
-    body: { required: false, content: { "application/json": { schema: CompleteUploadBody } } },
-  },
-  responses: {
-    200: json(AssetSchema, "Ready"),
-    ...problems(401, 403, 404, 409, 422, 503),
-  },
+  ...bearer(requireUser(), jsonBodyLimit()),
+  request: { params: AssetIdParams, body: { required: false, content: jsonContent(CompleteUploadBody) } },
+  responses: { 200: json(AssetSchema, "Ready"), ...problems(401, 403, 404, 409, 422, 503) },
 });
 
-const list = createRoute({
-  method: "get",
-  path: "/",
-  tags,
+const list = route("get", "/", {
   summary: "The caller's assets, newest first",
-  security: bearerSecurity,
-  middleware: [requireUser()] as const,
+  ...bearer(requireUser()),
   request: { query: ListQuery },
-  responses: {
-    200: json(AssetList, "One page"),
-    ...problems(401, 422, 503),
-  },
+  responses: { 200: json(AssetList, "One page"), ...problems(401, 422, 503) },
 });
 
-const read = createRoute({
-  method: "get",
-  path: "/{id}",
-  tags,
+const read = route("get", "/{id}", {
   summary: "One asset (private ones: owner and admins only; 404 to anyone else)",
-  security: [...bearerSecurity, {}],
-  middleware: [optionalUser()] as const,
+  ...bearerOptional(optionalUser()),
   request: { params: AssetIdParams },
-  responses: {
-    200: json(AssetSchema, "The asset"),
-    ...problems(401, 404, 503),
-  },
+  responses: { 200: json(AssetSchema, "The asset"), ...problems(401, 404, 503) },
 });
 
-const content = createRoute({
-  method: "get",
-  path: "/{id}/content",
-  tags,
+const content = route("get", "/{id}/content", {
   summary: "Redirect to the bytes: the public URL, or a short-lived signed URL for a private asset",
-  security: [...bearerSecurity, {}],
-  middleware: [optionalUser()] as const,
+  ...bearerOptional(optionalUser()),
   request: { params: AssetIdParams },
   responses: {
     302: { description: "Location is where the bytes are", headers: z.object({ Location: z.string().url() }) },
@@ -133,33 +103,19 @@ const AssetUrlSchema = z
   })
   .openapi("AssetUrl");
 
-const contentUrl = createRoute({
-  method: "get",
-  path: "/{id}/url",
-  tags,
+const contentUrl = route("get", "/{id}/url", {
   summary: "A URL of the bytes usable without a token (e.g. in <img src>): the public URL, or a short-lived signed GET",
   description: `A private asset's URL is signed for ${PRESIGN_GET_EXPIRY_SECONDS} s: fetch a new one when it expires. Same visibility rules as \`GET /v1/assets/{id}\`.`,
-  security: [...bearerSecurity, {}],
-  middleware: [optionalUser()] as const,
+  ...bearerOptional(optionalUser()),
   request: { params: AssetIdParams },
-  responses: {
-    200: json(AssetUrlSchema, "Where the bytes are"),
-    ...problems(401, 404, 409, 503),
-  },
+  responses: { 200: json(AssetUrlSchema, "Where the bytes are"), ...problems(401, 404, 409, 503) },
 });
 
-const remove = createRoute({
-  method: "delete",
-  path: "/{id}",
-  tags,
+const remove = route("delete", "/{id}", {
   summary: "Delete the object and its row",
-  security: bearerSecurity,
-  middleware: [requireUser()] as const,
+  ...bearer(requireUser()),
   request: { params: AssetIdParams },
-  responses: {
-    204: { description: "Deleted" },
-    ...problems(401, 403, 404, 503),
-  },
+  responses: { 204: { description: "Deleted" }, ...problems(401, 403, 404, 503) },
 });
 
 export const assetsRoutes = createRouter()
@@ -180,7 +136,7 @@ export const assetsRoutes = createRouter()
       ...c.req.valid("json"),
       apiOrigin: apiOrigin(c.var.config.PUBLIC_API_URL, c.req.url),
     });
-    return c.json(result, 201, { "Cache-Control": "no-store" });
+    return c.json(result, 201, NO_STORE);
   })
   .openapi(complete, async (c) => {
     const { id } = c.req.valid("param");
@@ -189,11 +145,11 @@ export const assetsRoutes = createRouter()
   })
   .openapi(list, async (c) => {
     const page = await assetsServiceFor(c.var).list(principalOf(c), c.req.valid("query"));
-    return c.json(page, 200, { "Cache-Control": "no-store" });
+    return c.json(page, 200, NO_STORE);
   })
   .openapi(read, async (c) => {
     const asset = await assetsServiceFor(c.var).get(c.var.principal, c.req.valid("param").id);
-    return c.json(asset, 200, { "Cache-Control": "private, no-store" });
+    return c.json(asset, 200, PRIVATE);
   })
   .openapi(content, async (c) => {
     const target = await assetsServiceFor(c.var).contentLocation(c.var.principal, c.req.valid("param").id);

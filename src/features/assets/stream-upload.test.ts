@@ -72,88 +72,73 @@ function streamOf(bytes: Uint8Array, chunk: number, kind: "bytes" | "plain"): Re
   });
 }
 
-describe.each(["bytes", "plain"] as const)("streamToBucket over a %s stream", (kind) => {
-  it("sends a body of exactly one part as a single put, hashed", async () => {
-    const { store, calls, stored } = recordingStore();
-    const body = bytesOf(64);
-    const started: string[] = [];
-    const { sha256 } = await streamToBucket({
-      store,
-      key: "k",
-      contentType: "application/octet-stream",
-      declaredLength: 64,
-      body: streamOf(body, 5, kind),
-      onMultipartStarted: async (id) => void started.push(id),
-      partSize: 64,
-    });
-    expect(calls).toEqual(["put 64"]);
-    expect(started).toEqual([]);
-    expect(stored()).toEqual(body);
-    expect(sha256).toBe(await hex(body));
+type UploadInput = Parameters<typeof streamToBucket>[0];
+
+/** streamToBucket with the defaults these tests share: an octet-stream at key "k" in 16-byte parts. */
+const upload = (store: ObjectStore, input: Pick<UploadInput, "declaredLength" | "body"> & Partial<UploadInput>) =>
+  streamToBucket({
+    store,
+    key: "k",
+    contentType: "application/octet-stream",
+    onMultipartStarted: async () => {},
+    partSize: 16,
+    ...input,
   });
 
-  it("sends a longer body as parts of the part size, recording the upload first", async () => {
+describe.each(["bytes", "plain"] as const)("streamToBucket over a %s stream", (kind) => {
+  it.each([
+    {
+      name: "sends a body of exactly one part as a single put, hashed",
+      ...{ size: 64, chunk: 5, partSize: 64 },
+      calls: ["put 64"],
+      started: [],
+    },
+    {
+      name: "sends a longer body as parts of the part size, recording the upload first",
+      ...{ size: 40, chunk: 7, partSize: 16 },
+      calls: ["create", "part 1 16", "part 2 16", "part 3 8", "complete 1:etag-1,2:etag-2,3:etag-3"],
+      started: ["upload-1"],
+    },
+  ])("$name", async ({ size, chunk, partSize, ...expected }) => {
     const { store, calls, stored } = recordingStore();
-    const body = bytesOf(40);
+    const body = bytesOf(size);
     const started: string[] = [];
-    const { sha256 } = await streamToBucket({
-      store,
-      key: "k",
-      contentType: "application/octet-stream",
-      declaredLength: 40,
-      body: streamOf(body, 7, kind),
-      onMultipartStarted: async (id) => void started.push(id),
-      partSize: 16,
+    const onMultipartStarted = async (id: string) => void started.push(id);
+    const { sha256 } = await upload(store, {
+      declaredLength: size,
+      body: streamOf(body, chunk, kind),
+      onMultipartStarted,
+      partSize,
     });
-    expect(calls).toEqual(["create", "part 1 16", "part 2 16", "part 3 8", "complete 1:etag-1,2:etag-2,3:etag-3"]);
-    expect(started).toEqual(["upload-1"]);
+    expect({ calls, started }).toEqual({ calls: expected.calls, started: expected.started });
     expect(stored()).toEqual(body);
     expect(sha256).toBe(await hex(body));
   });
 
   it("refuses a body longer than declared and stores nothing visible", async () => {
     const { store, calls } = recordingStore();
-    await expect(
-      streamToBucket({
-        store,
-        key: "k",
-        contentType: "application/octet-stream",
-        declaredLength: 10,
-        body: streamOf(bytesOf(11), 4, kind),
-        onMultipartStarted: async () => {},
-        partSize: 16,
-      }),
-    ).rejects.toMatchObject({ status: 400, type: "length-mismatch" });
+    await expect(upload(store, { declaredLength: 10, body: streamOf(bytesOf(11), 4, kind) })).rejects.toMatchObject({
+      status: 400,
+      type: "length-mismatch",
+    });
     expect(calls).toEqual([]);
   });
 
   it("refuses a body shorter than declared without completing the multipart upload", async () => {
     const { store, calls } = recordingStore();
-    await expect(
-      streamToBucket({
-        store,
-        key: "k",
-        contentType: "application/octet-stream",
-        declaredLength: 40,
-        body: streamOf(bytesOf(30), 4, kind),
-        onMultipartStarted: async () => {},
-        partSize: 16,
-      }),
-    ).rejects.toMatchObject({ status: 400 });
+    await expect(upload(store, { declaredLength: 40, body: streamOf(bytesOf(30), 4, kind) })).rejects.toMatchObject({
+      status: 400,
+    });
     expect(calls.some((c) => c.startsWith("complete"))).toBe(false);
   });
 
   it("refuses bytes that contradict a PNG declaration before sending anything", async () => {
     const { store, calls } = recordingStore();
     await expect(
-      streamToBucket({
-        store,
-        key: "k",
+      upload(store, {
         contentType: "image/png",
         declaredLength: 40,
         body: streamOf(new TextEncoder().encode("%PDF-1.7 this is not a png at all, really"), 8, kind),
-        onMultipartStarted: async () => {},
-        partSize: 16,
       }),
     ).rejects.toMatchObject({ status: 415 });
     expect(calls).toEqual([]);

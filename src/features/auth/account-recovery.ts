@@ -20,7 +20,8 @@ import { profileChanged } from "./profile-changed.ts";
 import { invalidMailToken, wrongCurrentPassword } from "./problems.ts";
 import { AUTH_RATE_LIMITS, enforceRateLimits } from "./rate-limit.ts";
 import { announceRevokedSessions } from "./revocation.ts";
-import { type AuthContext, limitClientAndAccount, linkBaseOf, liveSince, mailOf } from "./service.ts";
+import type { AuthContext } from "./model.ts";
+import { limitClientAndAccount, linkBaseOf, liveSince, mailOf } from "./service.ts";
 import { revokeAllSessions } from "./sessions.ts";
 import { findUserById } from "./users.ts";
 
@@ -31,21 +32,12 @@ import { findUserById } from "./users.ts";
 
 /** Limits for the routes that send mail: per client and per address, refused when Redis is down. */
 async function limitMailRequest(ctx: AuthContext, email: string, kind: "reset" | "verify"): Promise<void> {
-  const [perClient, perAccount] =
-    kind === "reset"
-      ? [AUTH_RATE_LIMITS.passwordForgotPerClient, AUTH_RATE_LIMITS.passwordForgotPerAccount]
-      : [AUTH_RATE_LIMITS.verificationPerClient, AUTH_RATE_LIMITS.verificationPerAccount];
-  await limitClientAndAccount(ctx, perClient, perAccount, email);
+  const limits = kind === "reset" ? AUTH_RATE_LIMITS.passwordForgot : AUTH_RATE_LIMITS.verification;
+  await limitClientAndAccount(ctx, limits, email);
 }
 
 const limitTokenSpend = (ctx: AuthContext): Promise<void> =>
-  enforceRateLimits(
-    ctx.deps,
-    ctx.config,
-    ctx.log,
-    [{ rule: AUTH_RATE_LIMITS.mailTokenPerClient, identifier: ctx.client }],
-    "refuse",
-  );
+  enforceRateLimits(ctx, [{ rule: AUTH_RATE_LIMITS.mailToken.perClient, identifier: ctx.client }], "refuse");
 
 /**
  * Issues a token for `email` and mails it, all after the response: the answer (202) then does the
@@ -168,13 +160,8 @@ export async function changePassword(
   principal: Principal,
   input: { currentPassword: string; newPassword: string },
 ): Promise<void> {
-  await enforceRateLimits(
-    ctx.deps,
-    ctx.config,
-    ctx.log,
-    [{ rule: AUTH_RATE_LIMITS.passwordChangePerAccount, identifier: principal.userId }],
-    "refuse",
-  );
+  const perAccount = AUTH_RATE_LIMITS.passwordChange.perAccount;
+  await enforceRateLimits(ctx, [{ rule: perAccount, identifier: principal.userId }], "refuse");
   const user = await findUserById(ctx.deps.db, principal.userId);
   if (!user || user.disabledAt) throw unauthorized("The account no longer exists or is disabled.");
   const check = await verifyPassword(input.currentPassword, user.passwordHash);

@@ -8,7 +8,8 @@ import { type UserRow, users } from "../../db/schema.ts";
 import { profileChanged } from "./profile-changed.ts";
 import { cannotDisableSelf } from "./problems.ts";
 import { announceRevokedSessions } from "./revocation.ts";
-import { type AuthContext, liveSince } from "./service.ts";
+import type { AuthContext } from "./model.ts";
+import { liveSince } from "./service.ts";
 import { revokeAllSessions } from "./sessions.ts";
 import { type PublicUser, toPublicUser } from "./users.ts";
 

@@ -40,12 +40,7 @@ export interface IssuedMailToken {
  * and for verification not verified yet. One INSERT ... SELECT either way, so a known
  * and an unknown address cost the same round trip (no account enumeration by timing).
  */
-export async function issueMailTokenForEmail(
-  db: Database,
-  purpose: MailTokenPurpose,
-  email: string,
-  now = new Date(),
-): Promise<IssuedMailToken | undefined> {
+export async function issueMailTokenForEmail(db: Database, purpose: MailTokenPurpose, email: string, now = new Date()) {
   const { token, tokenHash, expiresAt } = await newMailToken(now);
   const onlyUnverified = purpose === "email-verification" ? sql`and ${users.emailVerifiedAt} is null` : sql``;
   const result = await withDatabase(() =>
@@ -59,16 +54,16 @@ export async function issueMailTokenForEmail(
       returning "user_id"`),
   );
   const userId = result.rows[0]?.user_id;
-  return userId ? { token, userId } : undefined;
+  return userId ? ({ token, userId } satisfies IssuedMailToken) : undefined;
 }
 
 /** Issues a token for a known account (verification right after registration). */
 export async function issueMailTokenForUser(
   db: Database,
   purpose: MailTokenPurpose,
-  user: { id: string; email: string },
+  user: Recipient,
   now = new Date(),
-): Promise<string> {
+) {
   const { token, tokenHash, expiresAt } = await newMailToken(now);
   await withDatabase(() =>
     db
@@ -78,35 +73,38 @@ export async function issueMailTokenForUser(
   return token;
 }
 
+/** Who a token is issued to. */
+type Recipient = { id: string; email: string };
+
 export interface MailTokenHolder {
   userId: string;
   /** The address the token was sent to. */
   email: string;
 }
 
-const live = (purpose: MailTokenPurpose, tokenHash: string, now: Date) =>
-  and(
+/** What picks the live token of this purpose; undefined for a string no token has the shape of. */
+async function liveToken(purpose: MailTokenPurpose, token: string, now: Date) {
+  if (!isMailTokenShape(token)) return undefined;
+  const tokenHash = await hashRefreshToken(token);
+  return and(
     eq(authMailTokens.tokenHash, tokenHash),
     eq(authMailTokens.purpose, purpose),
     isNull(authMailTokens.usedAt),
     gt(authMailTokens.expiresAt, now),
   );
+}
+
+/** A transaction, or the database: what a token is spent through. */
+type Writer = Pick<Database, "update">;
 
 /** Looks a token up without spending it (so a bad one is refused before any password hashing). */
-export async function findLiveMailToken(
-  db: Database,
-  purpose: MailTokenPurpose,
-  token: string,
-  now = new Date(),
-): Promise<MailTokenHolder | undefined> {
-  if (!isMailTokenShape(token)) return undefined;
-  const tokenHash = await hashRefreshToken(token);
-  return withDatabase(() =>
-    db.query.authMailTokens.findFirst({
-      where: live(purpose, tokenHash, now),
-      columns: { userId: true, email: true },
-    }),
+export async function findLiveMailToken(db: Database, purpose: MailTokenPurpose, token: string, now = new Date()) {
+  const where = await liveToken(purpose, token, now);
+  if (!where) return undefined;
+  const holder: MailTokenHolder | undefined = await withDatabase(() =>
+    db.query.authMailTokens.findFirst({ where, columns: { userId: true, email: true } }),
   );
+  return holder;
 }
 
 /**
@@ -114,29 +112,19 @@ export async function findLiveMailToken(
  * unused). Run inside the transaction that applies what the token allows, so a failure there
  * leaves the token unspent.
  */
-export async function spendMailToken(
-  tx: Pick<Database, "update">,
-  purpose: MailTokenPurpose,
-  token: string,
-  now = new Date(),
-): Promise<MailTokenHolder | undefined> {
-  if (!isMailTokenShape(token)) return undefined;
-  const tokenHash = await hashRefreshToken(token);
-  const [row] = await tx
+export async function spendMailToken(tx: Writer, purpose: MailTokenPurpose, token: string, now = new Date()) {
+  const where = await liveToken(purpose, token, now);
+  if (!where) return undefined;
+  const [holder]: (MailTokenHolder | undefined)[] = await tx
     .update(authMailTokens)
     .set({ usedAt: now })
-    .where(live(purpose, tokenHash, now))
+    .where(where)
     .returning({ userId: authMailTokens.userId, email: authMailTokens.email });
-  return row;
+  return holder;
 }
 
 /** Kills every other unused token of the user for `purpose` (after a reset: older links must die too). */
-export async function spendAllMailTokens(
-  tx: Pick<Database, "update">,
-  purpose: MailTokenPurpose,
-  userId: string,
-  now = new Date(),
-): Promise<void> {
+export async function spendAllMailTokens(tx: Writer, purpose: MailTokenPurpose, userId: string, now = new Date()) {
   await tx
     .update(authMailTokens)
     .set({ usedAt: now })

@@ -1,4 +1,4 @@
-import type { AuthContext } from "./service.ts";
+import type { AuthContext } from "./model.ts";
 
 /**
  * After an account's profile changed in Postgres (verified address, reset password, disabled or

@@ -25,36 +25,24 @@ async function inBatches(deleteBatch: () => Promise<number>): Promise<number> {
   return removed;
 }
 
-/** Deletes refresh-token rows expired for longer than the retention. Returns how many went. */
-export function pruneExpiredRefreshTokens(db: Database, now: Date): Promise<number> {
-  const cutoff = new Date(now.getTime() - REFRESH_TOKEN_RETENTION_MS);
+/** A table whose rows die at `expires_at`. */
+type Expiring = typeof refreshTokens | typeof authMailTokens;
+
+/** Deletes the rows of `table` that expired before `cutoff`, a batch at a time. Returns how many went. */
+function deleteExpired(db: Database, table: Expiring, cutoff: Date): Promise<number> {
   return inBatches(async () => {
-    const expired = db
-      .select({ id: refreshTokens.id })
-      .from(refreshTokens)
-      .where(lt(refreshTokens.expiresAt, cutoff))
-      .limit(PRUNE_BATCH);
-    const deleted = await db
-      .delete(refreshTokens)
-      .where(inArray(refreshTokens.id, expired))
-      .returning({ id: refreshTokens.id });
+    const expired = db.select({ id: table.id }).from(table).where(lt(table.expiresAt, cutoff)).limit(PRUNE_BATCH);
+    const deleted = await db.delete(table).where(inArray(table.id, expired)).returning({ id: table.id });
     return deleted.length;
   });
 }
 
+/** Deletes refresh-token rows expired for longer than the retention. Returns how many went. */
+export function pruneExpiredRefreshTokens(db: Database, now: Date): Promise<number> {
+  return deleteExpired(db, refreshTokens, new Date(now.getTime() - REFRESH_TOKEN_RETENTION_MS));
+}
+
 /** Deletes password-reset and verification tokens expired for longer than the retention. */
 export function pruneExpiredMailTokens(db: Database, now: Date): Promise<number> {
-  const cutoff = new Date(now.getTime() - MAIL_TOKEN_RETENTION_MS);
-  return inBatches(async () => {
-    const expired = db
-      .select({ id: authMailTokens.id })
-      .from(authMailTokens)
-      .where(lt(authMailTokens.expiresAt, cutoff))
-      .limit(PRUNE_BATCH);
-    const deleted = await db
-      .delete(authMailTokens)
-      .where(inArray(authMailTokens.id, expired))
-      .returning({ id: authMailTokens.id });
-    return deleted.length;
-  });
+  return deleteExpired(db, authMailTokens, new Date(now.getTime() - MAIL_TOKEN_RETENTION_MS));
 }

@@ -16,35 +16,40 @@ export interface RateRule {
   window: Window;
 }
 
+/** `tokens` attempts per sliding `window`, counted under `name`. */
+const limit = (name: string, tokens: number, window: Window): RateRule => ({ name, tokens, window });
+
 /**
- * Every auth limit, in one place. Sliding windows, per client address and per account. The
+ * Every auth limit, in one place, by route. Sliding windows, per client address and per account. The
  * per-account login limit also lets anyone slow down one account's sign-ins: that is the price of
  * stopping password guessing spread over many addresses.
  */
 export const AUTH_RATE_LIMITS = {
-  registerPerClient: { name: "register-ip", tokens: 10, window: "1 h" },
-  registerPerAccount: { name: "register-account", tokens: 5, window: "1 h" },
-  loginPerClient: { name: "login-ip", tokens: 30, window: "5 m" },
-  loginPerAccount: { name: "login-account", tokens: 10, window: "15 m" },
-  refreshPerClient: { name: "refresh-ip", tokens: 120, window: "1 m" },
-  refreshPerAccount: { name: "refresh-account", tokens: 30, window: "1 m" },
+  register: { perClient: limit("register-ip", 10, "1 h"), perAccount: limit("register-account", 5, "1 h") },
+  login: { perClient: limit("login-ip", 30, "5 m"), perAccount: limit("login-account", 10, "15 m") },
+  refresh: { perClient: limit("refresh-ip", 120, "1 m"), perAccount: limit("refresh-account", 30, "1 m") },
   // Mail-sending routes: per address too, so nobody can flood one inbox (counted whether or not
   // an account exists, so a 429 says nothing about the address).
-  passwordForgotPerClient: { name: "pw-forgot-ip", tokens: 10, window: "1 h" },
-  passwordForgotPerAccount: { name: "pw-forgot-account", tokens: 3, window: "1 h" },
-  verificationPerClient: { name: "verify-mail-ip", tokens: 10, window: "1 h" },
-  verificationPerAccount: { name: "verify-mail-account", tokens: 3, window: "1 h" },
+  passwordForgot: { perClient: limit("pw-forgot-ip", 10, "1 h"), perAccount: limit("pw-forgot-account", 3, "1 h") },
+  verification: { perClient: limit("verify-mail-ip", 10, "1 h"), perAccount: limit("verify-mail-account", 3, "1 h") },
   /** Spending a mailed token (reset, verify): 256-bit tokens, so this only bounds the work. */
-  mailTokenPerClient: { name: "mail-token-ip", tokens: 30, window: "15 m" },
+  mailToken: { perClient: limit("mail-token-ip", 30, "15 m") },
   /** Password change guesses the current password: the login limit, per account id. */
-  passwordChangePerAccount: { name: "pw-change-account", tokens: 10, window: "15 m" },
-} as const satisfies Record<string, RateRule>;
+  passwordChange: { perAccount: limit("pw-change-account", 10, "15 m") },
+} as const satisfies Record<string, { perClient?: RateRule; perAccount?: RateRule }>;
 
 /**
  * What to do when Redis is configured but does not answer: refuse (503) or let the request through.
  * Chosen per route; see docs/auth.md "Rate limits when Redis is down".
  */
 export type WhenLimiterDown = "refuse" | "allow";
+
+/** What the limits are counted with: the request's clients, config and logger (an AuthContext fits). */
+export interface RateLimitScope {
+  deps: Pick<Deps, "redis" | "background">;
+  config: Config;
+  log: Logger;
+}
 
 export interface RateCheck {
   rule: RateRule;
@@ -63,9 +68,7 @@ export async function accountIdentifier(normalisedEmail: string): Promise<string
  * limits are off (a deployment choice that docs/auth.md warns about).
  */
 export async function enforceRateLimits(
-  deps: Pick<Deps, "redis" | "background">,
-  config: Config,
-  log: Logger,
+  { deps, config, log }: RateLimitScope,
   checks: RateCheck[],
   whenDown: WhenLimiterDown,
 ): Promise<void> {

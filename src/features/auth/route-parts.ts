@@ -1,21 +1,18 @@
 import { jsonBodyLimit } from "../../core/body-limit.ts";
+import { jsonBody, jsonResponse, routeDeclarer } from "../../core/openapi-route.ts";
+import { TokenPairSchema, UserSchema } from "./schemas.ts";
 
-/** What every auth route declaration shares (routes.ts, account-routes.ts). */
+/** What the auth feature's route declarations share (routes.ts, account-routes.ts, users-routes.ts). */
 
 /** Auth bodies are small; this bounds what a client can make us read before validation. */
 export const AUTH_BODY_LIMIT_BYTES = 4 * 1024;
 export const authBodyLimit = jsonBodyLimit(AUTH_BODY_LIMIT_BYTES);
 
-/** A required JSON request body. */
-export const jsonBody = <T>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-/** A JSON response. */
-export const jsonResponse = <T>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
+/** Every auth operation is listed under "Auth". */
+export const authRoute = routeDeclarer("Auth");
 
-export const tags = ["Auth"];
-// RFC 6749 §5.1: responses carrying tokens must not be cached.
-export const NO_STORE = { "Cache-Control": "no-store" };
-/** The caller's own data: never in a shared cache. */
-export const PRIVATE = { "Cache-Control": "private, no-store" };
+/** An anonymous route's JSON body, bounded by the auth limit. */
+export const authBody = <T>(schema: T) => ({ middleware: [authBodyLimit], request: { body: jsonBody(schema) } });
+
+export const tokens = (description: string) => jsonResponse(TokenPairSchema, description);
+export const user = (description: string) => jsonResponse(UserSchema, description);

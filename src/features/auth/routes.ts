@@ -1,9 +1,8 @@
-import { createRoute } from "@hono/zod-openapi";
-import { bearerSecurity, createRouter, problems } from "../../core/openapi.ts";
-import { accountRoutes } from "./account-routes.ts";
-import { principalOf, requireActiveSession, requireRole, requireUser } from "./guards.ts";
+import { createRouter, problems } from "../../core/openapi.ts";
+import { bearer, jsonContent, NO_STORE, PRIVATE } from "../../core/openapi-route.ts";
+import { principalOf, requireUser } from "./guards.ts";
 import { keySetFor } from "./key-set.ts";
-import { authBodyLimit, jsonBody, jsonResponse, NO_STORE, PRIVATE, tags } from "./route-parts.ts";
+import { authBody, authRoute, tokens, user } from "./route-parts.ts";
 import {
   JwksSchema,
   LoginBody,
@@ -12,107 +11,62 @@ import {
   PendingVerificationSchema,
   RefreshBody,
   RegisterBody,
-  RolesBody,
-  TokenPairSchema,
-  UserIdParams,
-  UserSchema,
 } from "./schemas.ts";
-import { ADMIN_ROLE } from "./users.ts";
 import { authServiceFor } from "./wiring.ts";
 
-const tokens = (description: string) => jsonResponse(TokenPairSchema, description);
-const user = (description: string) => jsonResponse(UserSchema, description);
-
-const registerRoute = createRoute({
-  method: "post",
-  path: "/v1/auth/register",
-  tags,
+/** Signing in and out, at /v1/auth; the public keys, at /.well-known. */
+const registerRoute = authRoute("post", "/register", {
   summary: "Create an account and sign in",
-  middleware: [authBodyLimit] as const,
-  request: { body: jsonBody(RegisterBody) },
+  ...authBody(RegisterBody),
   responses: {
     201: tokens("Account created, signed in (a verification link is mailed when mail is configured)"),
     202: {
       description:
         "Account created; `auth.require-verified-email` is on, so no tokens until the mailed link is followed",
-      content: { "application/json": { schema: PendingVerificationSchema } },
+      content: jsonContent(PendingVerificationSchema),
     },
     ...problems(409, 413, 415, 422, 429, 503),
   },
 });
 
-const loginRoute = createRoute({
-  method: "post",
-  path: "/v1/auth/login",
-  tags,
+const loginRoute = authRoute("post", "/login", {
   summary: "Sign in with email and password",
-  middleware: [authBodyLimit] as const,
-  request: { body: jsonBody(LoginBody) },
+  ...authBody(LoginBody),
   responses: { 200: tokens("Signed in"), ...problems(401, 403, 413, 415, 422, 429, 503) },
 });
 
-const refreshRoute = createRoute({
-  method: "post",
-  path: "/v1/auth/refresh",
-  tags,
+const refreshRoute = authRoute("post", "/refresh", {
   summary: "Spend a refresh token for a new pair; a spent token presented again revokes its family",
-  middleware: [authBodyLimit] as const,
-  request: { body: jsonBody(RefreshBody) },
+  ...authBody(RefreshBody),
   responses: { 200: tokens("New tokens"), ...problems(401, 413, 415, 422, 429, 503) },
 });
 
-const logoutRoute = createRoute({
-  method: "post",
-  path: "/v1/auth/logout",
-  tags,
+const logoutRoute = authRoute("post", "/logout", {
   summary: "Revoke the refresh token's family (this sign-in)",
-  middleware: [authBodyLimit] as const,
-  request: { body: jsonBody(RefreshBody) },
+  ...authBody(RefreshBody),
   responses: { 204: { description: "Signed out (also for an unknown token)" }, ...problems(413, 415, 422, 503) },
 });
 
-const logoutAllRoute = createRoute({
-  method: "post",
-  path: "/v1/auth/logout-all",
-  tags,
+const logoutAllRoute = authRoute("post", "/logout-all", {
   summary: "Revoke every sign-in of the caller",
-  security: bearerSecurity,
-  middleware: [requireUser()] as const,
+  ...bearer(requireUser()),
   responses: { 204: { description: "Every session revoked" }, ...problems(401, 503) },
 });
 
-const meRoute = createRoute({
-  method: "get",
-  path: "/v1/auth/me",
-  tags,
+const meRoute = authRoute("get", "/me", {
   summary: "The caller's account: from the access token's claims (no I/O), or the row now with ?fresh=true",
   description:
     "By default the profile is read from the verified access token: it shows the account as it was when the token was minted (at sign-in or the last refresh), and the roles the token grants. `?fresh=true` reads the account row from Postgres instead (401 when the account no longer exists, 503 when Postgres is unavailable).",
-  security: bearerSecurity,
-  middleware: [requireUser()] as const,
+  ...bearer(requireUser()),
   // Documented, not wired as a validator: /me is the hottest authenticated read, and one query flag
   // is checked by hand (meFreshness) without a validation layer per request.
   parameters: [MeFreshParameter],
   responses: { 200: user("The caller"), ...problems(401, 422, 503) },
 });
 
-const rolesRoute = createRoute({
-  method: "put",
-  path: "/v1/users/{id}/roles",
-  tags,
-  summary: "Replace an account's roles (admin; removing a role revokes that account's sessions)",
-  security: bearerSecurity,
-  middleware: [requireRole(ADMIN_ROLE), requireActiveSession(), authBodyLimit] as const,
-  request: { params: UserIdParams, body: jsonBody(RolesBody) },
-  responses: { 200: user("The account with its new roles"), ...problems(401, 403, 404, 409, 413, 415, 422, 503) },
-});
-
-const jwksRoute = createRoute({
-  method: "get",
-  path: "/.well-known/jwks.json",
-  tags,
+const jwksRoute = authRoute("get", "/jwks.json", {
   summary: "Public keys that verify access tokens (empty when only shared secrets are configured)",
-  responses: { 200: { description: "JSON Web Key Set", content: { "application/json": { schema: JwksSchema } } } },
+  responses: { 200: { description: "JSON Web Key Set", content: jsonContent(JwksSchema) } },
 });
 
 export const authRoutes = createRouter()
@@ -135,13 +89,11 @@ export const authRoutes = createRouter()
   .openapi(meRoute, async (c) => {
     const fresh = meFreshness(c.req.query("fresh"));
     return c.json(await authServiceFor(c).currentUser(principalOf(c), { fresh }), 200, PRIVATE);
-  })
-  .openapi(rolesRoute, async (c) =>
-    c.json(await authServiceFor(c).changeRoles(c.req.valid("param").id, c.req.valid("json").roles), 200),
-  )
-  .openapi(jwksRoute, async (c) => {
-    const keys = await keySetFor(c.var.config);
-    // Public material only; caches may keep it a few minutes (rotation publishes a key before it signs).
-    return c.json({ keys: keys.publicJwks }, 200, { "Cache-Control": "public, max-age=300" });
-  })
-  .route("/", accountRoutes);
+  });
+
+/** Mounted at /.well-known. */
+export const keySetRoutes = createRouter().openapi(jwksRoute, async (c) => {
+  const keys = await keySetFor(c.var.config);
+  // Public material only; caches may keep it a few minutes (rotation publishes a key before it signs).
+  return c.json({ keys: keys.publicJwks }, 200, { "Cache-Control": "public, max-age=300" });
+});

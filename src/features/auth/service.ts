@@ -1,6 +1,4 @@
 import type { Config } from "../../core/config.ts";
-import type { Deps } from "../../core/deps.ts";
-import type { Logger } from "../../../common/logger.ts";
 import { notFound, unauthorized } from "../../core/problem.ts";
 import type { Principal } from "../../core/principal.ts";
 import { CLOCK_SKEW_SECONDS, issueAccessToken } from "./access-token.ts";
@@ -9,14 +7,7 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from "./password.ts";
 import { accountDisabled, emailNotVerified, emailTaken, invalidCredentials, invalidRefreshToken } from "./problems.ts";
 import { accountIdentifier, AUTH_RATE_LIMITS, enforceRateLimits, type RateRule } from "./rate-limit.ts";
 import { announceRevokedSessions } from "./revocation.ts";
-import {
-  revokeAllSessions,
-  revokeSessionOfToken,
-  rotateRefreshToken,
-  type Session,
-  type SessionDevice,
-  startSession,
-} from "./sessions.ts";
+import { revokeAllSessions, revokeSessionOfToken, rotateRefreshToken, type Session, startSession } from "./sessions.ts";
 import {
   DEFAULT_ROLES,
   findUserByEmail,
@@ -31,25 +22,12 @@ import {
 } from "./users.ts";
 import type { UserRow } from "../../db/schema.ts";
 import { z } from "zod";
-import type { Mailer } from "../../adapters/mail.ts";
 import { readSettingValue } from "../settings/typed-setting.ts";
 import { verificationMail } from "./auth-mails.ts";
 import { mailerFor, sendInBackground } from "./auth-mailer.ts";
+import type { Mailer } from "../../adapters/mail.ts";
 import { issueMailTokenForUser } from "./mail-tokens.ts";
-
-/** What every auth operation runs with. `client` is the caller's rate-limit bucket. */
-export interface AuthContext {
-  deps: Deps;
-  config: Config;
-  log: Logger;
-  client: string;
-  /** Where the request came from, recorded on a new session (the sessions list shows it). */
-  device?: SessionDevice;
-  /** The request's origin when it can be trusted (on Workers: the routed host), for mail links. */
-  linkBase?: string | undefined;
-  /** The mail transport; built from config when absent. */
-  mail?: Mailer;
-}
+import type { AuthContext, LoginInput, PendingVerification, RegisterInput, TokenPair } from "./model.ts";
 
 /** The mailer of a context (the configured one unless a caller supplied its own). */
 export const mailOf = (ctx: AuthContext): Mailer => ctx.mail ?? mailerFor(ctx.config, ctx.log);
@@ -75,28 +53,14 @@ export const requireVerifiedEmail = (ctx: AuthContext): Promise<boolean> =>
 /** Counts one attempt per client and per account (the address hashed); refused while Redis is down. */
 export async function limitClientAndAccount(
   ctx: AuthContext,
-  perClient: RateRule,
-  perAccount: RateRule,
+  { perClient, perAccount }: { perClient: RateRule; perAccount: RateRule },
   normalisedEmail: string,
 ): Promise<void> {
-  await enforceRateLimits(
-    ctx.deps,
-    ctx.config,
-    ctx.log,
-    [
-      { rule: perClient, identifier: ctx.client },
-      { rule: perAccount, identifier: await accountIdentifier(normalisedEmail) },
-    ],
-    "refuse",
-  );
-}
-
-export interface TokenPair {
-  user: PublicUser;
-  accessToken: string;
-  refreshToken: string;
-  tokenType: "Bearer";
-  expiresIn: number;
+  const checks = [
+    { rule: perClient, identifier: ctx.client },
+    { rule: perAccount, identifier: await accountIdentifier(normalisedEmail) },
+  ];
+  await enforceRateLimits(ctx, checks, "refuse");
 }
 
 async function tokensFor(
@@ -122,18 +86,6 @@ async function signIn(ctx: AuthContext, user: UserRow): Promise<TokenPair> {
   return tokensFor(ctx, user, session);
 }
 
-export interface RegisterInput {
-  email: string;
-  password: string;
-  name?: string | undefined;
-}
-
-/** Registration while `auth.require-verified-email` is on: no tokens until the address is confirmed. */
-export interface PendingVerification {
-  user: PublicUser;
-  emailVerificationRequired: true;
-}
-
 /**
  * Creates an account (role "user"), mails it a verification link, and signs it in, unless the
  * `auth.require-verified-email` setting is on: then no tokens until the link was followed. The
@@ -142,7 +94,7 @@ export interface PendingVerification {
 export async function register(ctx: AuthContext, input: RegisterInput): Promise<TokenPair | PendingVerification> {
   const email = normaliseEmail(input.email);
   // Per email too, so the 409 cannot be used to test many addresses from many clients.
-  await limitClientAndAccount(ctx, AUTH_RATE_LIMITS.registerPerClient, AUTH_RATE_LIMITS.registerPerAccount, email);
+  await limitClientAndAccount(ctx, AUTH_RATE_LIMITS.register, email);
   const passwordHash = await hashPassword(input.password);
   const user = await insertUser(ctx.deps.db, { email, passwordHash, name: input.name ?? null, roles: DEFAULT_ROLES });
   if (!user) throw emailTaken();
@@ -156,15 +108,10 @@ export async function register(ctx: AuthContext, input: RegisterInput): Promise<
   return signIn(ctx, user);
 }
 
-export interface LoginInput {
-  email: string;
-  password: string;
-}
-
 /** Unknown email and wrong password: the same 401, after the same amount of hashing. */
 export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenPair> {
   const email = normaliseEmail(input.email);
-  await limitClientAndAccount(ctx, AUTH_RATE_LIMITS.loginPerClient, AUTH_RATE_LIMITS.loginPerAccount, email);
+  await limitClientAndAccount(ctx, AUTH_RATE_LIMITS.login, email);
   const user = await findUserByEmail(ctx.deps.db, email);
   if (!user) {
     await burnPasswordCheck(input.password);
@@ -190,21 +137,10 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenP
 export async function refresh(ctx: AuthContext, refreshToken: string): Promise<TokenPair> {
   // Refresh stays available when Redis is down: guessing a 256-bit token is hopeless, and refusing
   // would sign everyone out within one access-token lifetime.
-  await enforceRateLimits(
-    ctx.deps,
-    ctx.config,
-    ctx.log,
-    [{ rule: AUTH_RATE_LIMITS.refreshPerClient, identifier: ctx.client }],
-    "allow",
-  );
+  const { perClient, perAccount } = AUTH_RATE_LIMITS.refresh;
+  await enforceRateLimits(ctx, [{ rule: perClient, identifier: ctx.client }], "allow");
   const result = await rotateRefreshToken(ctx.deps.db, refreshToken, ctx.config.REFRESH_TOKEN_TTL_SECONDS, (session) =>
-    enforceRateLimits(
-      ctx.deps,
-      ctx.config,
-      ctx.log,
-      [{ rule: AUTH_RATE_LIMITS.refreshPerAccount, identifier: session.userId }],
-      "allow",
-    ),
+    enforceRateLimits(ctx, [{ rule: perAccount, identifier: session.userId }], "allow"),
   );
   if (result.kind === "invalid") throw invalidRefreshToken();
   if (result.kind === "reused") {

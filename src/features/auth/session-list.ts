@@ -2,25 +2,8 @@ import { and, desc, eq, gt, isNull, max, min, sql } from "drizzle-orm";
 import type { Database } from "../../adapters/postgres.ts";
 import { withDatabase } from "../../core/database-errors.ts";
 import { refreshTokens } from "../../db/schema.ts";
+import { MAX_LISTED_SESSIONS, type SessionInfo } from "./model.ts";
 import { revokeFamily } from "./sessions.ts";
-
-/** The sessions list shows at most this many (newest first); older ones still work. */
-export const MAX_LISTED_SESSIONS = 100;
-/** User-Agent headers are stored cut to this length. */
-export const USER_AGENT_MAX_CHARS = 256;
-
-/** One sign-in (refresh-token family) as its owner sees it. */
-export interface SessionInfo {
-  id: string;
-  createdAt: string;
-  /** The last sign-in or refresh: access tokens are verified without I/O, so their use is not seen. */
-  lastUsedAt: string;
-  userAgent: string | null;
-  /** The client's /24 or /48 at sign-in, never the full address. */
-  clientPrefix: string | null;
-  /** The session of the access token that asked. */
-  current: boolean;
-}
 
 /** The caller's live sessions: families with a token that is neither revoked nor expired. */
 export async function listSessions(

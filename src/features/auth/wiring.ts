@@ -12,19 +12,9 @@ import {
 import { listUsers, setUserDisabled, signOutUserEverywhere } from "./admin-users.ts";
 import { clientBucket, clientNetwork } from "./client-ip.ts";
 import { announceRevokedSessions } from "./revocation.ts";
-import {
-  type AuthContext,
-  changeRoles,
-  currentUser,
-  type LoginInput,
-  login,
-  logout,
-  logoutAll,
-  type RegisterInput,
-  refresh,
-  register,
-} from "./service.ts";
-import { listSessions, revokeOwnSession, USER_AGENT_MAX_CHARS } from "./session-list.ts";
+import { type AuthContext, type LoginInput, type RegisterInput, USER_AGENT_MAX_CHARS } from "./model.ts";
+import { changeRoles, currentUser, login, logout, logoutAll, refresh, register } from "./service.ts";
+import { listSessions, revokeOwnSession } from "./session-list.ts";
 
 /** workerd identifies itself so (Node, Deno and Bun say their own names). */
 const ON_WORKERS = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";

@@ -12,7 +12,7 @@ const ReadySchema = z
 
 const healthz = createRoute({
   method: "get",
-  path: "/healthz",
+  path: "/",
   tags: ["Operations"],
   summary: "Liveness: answers without touching any dependency",
   responses: {
@@ -22,7 +22,7 @@ const healthz = createRoute({
 
 const readyz = createRoute({
   method: "get",
-  path: "/readyz",
+  path: "/",
   tags: ["Operations"],
   summary: "Readiness: checks Postgres, Redis and storage, each bounded by a timeout",
   responses: {
@@ -31,10 +31,14 @@ const readyz = createRoute({
   },
 });
 
-export const healthRoutes = createRouter()
-  .openapi(healthz, (c) => c.json({ status: "ok" as const }, 200, { "Cache-Control": "no-store" }))
-  .openapi(readyz, async (c) => {
-    const report = await checkReadiness(c.var.deps, c.var.log);
-    const headers = { "Cache-Control": "no-store" };
-    return report.status === "down" ? c.json(report, 503, headers) : c.json(report, 200, headers);
-  });
+/** Mounted at /healthz: the hot path, no dependency touched. */
+export const livenessRoutes = createRouter().openapi(healthz, (c) =>
+  c.json({ status: "ok" as const }, 200, { "Cache-Control": "no-store" }),
+);
+
+/** Mounted at /readyz. */
+export const readinessRoutes = createRouter().openapi(readyz, async (c) => {
+  const report = await checkReadiness(c.var.deps, c.var.log);
+  const headers = { "Cache-Control": "no-store" };
+  return report.status === "down" ? c.json(report, 503, headers) : c.json(report, 200, headers);
+});

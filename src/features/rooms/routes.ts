@@ -1,9 +1,7 @@
-import { createRoute } from "@hono/zod-openapi";
 import { jsonBodyLimit } from "../../core/body-limit.ts";
 import { bearerSecurity, createRouter, ProblemSchema, problems } from "../../core/openapi.ts";
-import { ProblemError } from "../../core/problem.ts";
+import { bearer, jsonBody, jsonResponse, NO_STORE, routeDeclarer } from "../../core/openapi-route.ts";
 import { principalOf, requireUser } from "../auth/guards.ts";
-import { isSessionRevoked } from "../auth/revocation.ts";
 import {
   ConnectQuery,
   HistoryQuery,
@@ -13,21 +11,22 @@ import {
   PublishResponse,
   RoomParams,
 } from "./schemas.ts";
-import { authenticateUpgrade, openRoomSocket, publishToRoom, readHistory, readPresence } from "./service.ts";
+import { upgradeRequired } from "./problems.ts";
 import { upgradeToken } from "./upgrade-token.ts";
+import { roomsServiceFor } from "./wiring.ts";
 
 /** A published message is one frame; the room enforces its exact limit (default 64 KiB). */
 const MAX_PUBLISH_BODY_BYTES = 1024 * 1024;
 
-const connect = createRoute({
-  method: "get",
-  path: "/{room}/ws",
-  tags: ["Realtime"],
+const route = routeDeclarer("Realtime");
+
+const connect = route("get", "/{room}/ws", {
   summary: "Join a room over WebSocket",
   description:
     "Upgrade to a WebSocket. The token is sent as `Authorization: Bearer` or, for browsers, `?token=`. " +
     "`?since=<seq>` replays retained messages after that seq before live ones. Refusals are plain HTTP " +
     "problems answered before any upgrade. Frames: see docs/realtime.md.",
+  // Not behind a guard: the token may come as ?token= (browsers), so the handler reads it.
   security: bearerSecurity,
   request: { params: RoomParams, query: ConnectQuery },
   responses: {
@@ -37,113 +36,57 @@ const connect = createRoute({
   },
 });
 
-const publish = createRoute({
-  method: "post",
-  path: "/{room}/messages",
-  tags: ["Realtime"],
+const publish = route("post", "/{room}/messages", {
   summary: "Publish a message to a room (server side)",
   description: "Answers once the message is stored and sent to every connected member. `system`: admins only.",
-  security: bearerSecurity,
-  middleware: [requireUser(), jsonBodyLimit(MAX_PUBLISH_BODY_BYTES)] as const,
-  request: {
-    params: RoomParams,
-    body: { required: true, content: { "application/json": { schema: PublishBody } } },
-  },
+  ...bearer(requireUser(), jsonBodyLimit(MAX_PUBLISH_BODY_BYTES)),
+  request: { params: RoomParams, body: jsonBody(PublishBody) },
   responses: {
-    202: { description: "Stored and sent", content: { "application/json": { schema: PublishResponse } } },
+    202: jsonResponse(PublishResponse, "Stored and sent"),
     ...problems(401, 403, 404, 413, 415, 422, 429, 503),
   },
 });
 
-const history = createRoute({
-  method: "get",
-  path: "/{room}/messages",
-  tags: ["Realtime"],
+const history = route("get", "/{room}/messages", {
   summary: "Read a room's retained messages",
-  security: bearerSecurity,
-  middleware: [requireUser()] as const,
+  ...bearer(requireUser()),
   request: { params: RoomParams, query: HistoryQuery },
   responses: {
-    200: {
-      description: "Retained messages, oldest first",
-      content: { "application/json": { schema: HistoryResponse } },
-    },
+    200: jsonResponse(HistoryResponse, "Retained messages, oldest first"),
     ...problems(401, 403, 404, 422, 503),
   },
 });
 
-const presence = createRoute({
-  method: "get",
-  path: "/{room}/presence",
-  tags: ["Realtime"],
+const presence = route("get", "/{room}/presence", {
   summary: "Who is connected to a room",
-  security: bearerSecurity,
-  middleware: [requireUser()] as const,
+  ...bearer(requireUser()),
   request: { params: RoomParams },
   responses: {
-    200: {
-      description: "Connected users with their connection counts",
-      content: { "application/json": { schema: PresenceResponse } },
-    },
+    200: jsonResponse(PresenceResponse, "Connected users with their connection counts"),
     ...problems(401, 403, 404, 503),
   },
 });
 
-const noStore = { "Cache-Control": "no-store" };
-
 export const roomsRoutes = createRouter()
   .openapi(connect, async (c) => {
+    const rooms = roomsServiceFor(c.var);
     // Authentication first, so an anonymous caller learns nothing else (not even Upgrade handling).
-    const token = upgradeToken(c.req.header("Authorization"), c.req.valid("query").token);
-    const principal = await authenticateUpgrade(token, c.var.config, c.var.log);
-    if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
-      throw new ProblemError({
-        status: 426,
-        title: "Upgrade Required",
-        detail: "This route is a WebSocket upgrade.",
-        headers: { Upgrade: "websocket" },
-      });
-    }
-    const { deps, config } = c.var;
-    return openRoomSocket(
-      {
-        room: c.req.valid("param").room,
-        principal,
-        since: c.req.valid("query").since,
-        isSessionRevoked: (sessionId) => isSessionRevoked(deps, config, sessionId),
-        upgrade: c.req.raw,
-      },
-      { gateway: deps.rooms, log: c.var.log },
-    );
+    const principal = await rooms.authenticate(upgradeToken(c.req.header("Authorization"), c.req.valid("query").token));
+    if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw upgradeRequired();
+    const { room } = c.req.valid("param");
+    return rooms.connect(principal, { room, since: c.req.valid("query").since, upgrade: c.req.raw });
   })
   .openapi(publish, async (c) => {
-    const principal = principalOf(c);
-    const { deps, config } = c.var;
-    const result = await publishToRoom(
-      {
-        room: c.req.valid("param").room,
-        principal,
-        data: c.req.valid("json").data,
-        isSessionRevoked: (sessionId) => isSessionRevoked(deps, config, sessionId),
-      },
-      { gateway: deps.rooms, log: c.var.log },
-    );
-    return c.json(result, 202, noStore);
+    const { room } = c.req.valid("param");
+    const result = await roomsServiceFor(c.var).publish(principalOf(c), { room, data: c.req.valid("json").data });
+    return c.json(result, 202, NO_STORE);
   })
   .openapi(history, async (c) => {
-    const principal = principalOf(c);
-    const query = c.req.valid("query");
-    const result = await readHistory(
-      { room: c.req.valid("param").room, principal, since: query.since, cursor: query.cursor, limit: query.limit },
-      { gateway: c.var.deps.rooms, log: c.var.log },
-    );
-    return c.json(result, 200, noStore);
+    const { since, cursor, limit } = c.req.valid("query");
+    const input = { room: c.req.valid("param").room, since, cursor, limit };
+    const result = await roomsServiceFor(c.var).history(principalOf(c), input);
+    return c.json(result, 200, NO_STORE);
   })
-  .openapi(presence, async (c) => {
-    const principal = principalOf(c);
-    const result = await readPresence(c.req.valid("param").room, principal, {
-      gateway: c.var.deps.rooms,
-      log: c.var.log,
-    });
-    return c.json(result, 200, noStore);
-  });
+  .openapi(presence, async (c) =>
+    c.json(await roomsServiceFor(c.var).presence(principalOf(c), c.req.valid("param").room), 200, NO_STORE),
+  );

@@ -1,5 +1,4 @@
-import type { ConnectRefusal } from "../../../durable/connect-request.ts";
-import type { HistoryItem } from "../../../durable/room-logic.ts";
+import type { ConnectRefusal, HistoryItem } from "../../../protocol/room-rpc.ts";
 import type { PresenceUser } from "../../../protocol/frames.ts";
 import type { RoomGateway } from "../../adapters/rooms.ts";
 import type { Config } from "../../core/config.ts";
@@ -14,11 +13,18 @@ import {
   validationFailed,
 } from "../../core/problem.ts";
 import { authenticate, SESSION_SIGNED_OUT_DETAIL } from "../auth/authenticate.ts";
+import { publishingTooFast, publishTooLarge, roomFull, roomRefused, tooManyConnections } from "./problems.ts";
 import { isValidRoomName, type RoomAction, roomAllows } from "./room-rules.ts";
 
+/** What every rooms operation runs with (wiring.ts builds it). */
 export interface RoomsContext {
   gateway: RoomGateway;
   log: Logger;
+  /**
+   * Whether a session was revoked (the auth feature's revocation list: a store round trip). Asked
+   * only where a rule needs it: a connect the gateway does not check itself, an admin's publish.
+   */
+  isSessionRevoked: (sessionId: string) => Promise<boolean>;
 }
 
 /** A room object that fails or stalls is a dependency outage (503), never a 500. */
@@ -46,13 +52,7 @@ export function authorizeRoom(room: string, principal: Principal, action: RoomAc
 
 export interface OpenSocketInput {
   room: string;
-  principal: Principal;
   since: number | undefined;
-  /**
-   * Whether the principal's session was revoked (the auth feature's revocation list: a store round
-   * trip). Asked only when the gateway does not refuse revoked sessions itself.
-   */
-  isSessionRevoked: (sessionId: string) => Promise<boolean>;
   /** The client's upgrade request, for runtimes that upgrade in-process. */
   upgrade: Request;
 }
@@ -61,10 +61,14 @@ export interface OpenSocketInput {
  * Authorises a socket and hands the upgrade to the room's object. Every refusal is a plain HTTP
  * problem answered before any upgrade happens.
  */
-export async function openRoomSocket(input: OpenSocketInput, ctx: RoomsContext): Promise<Response> {
-  const { room, principal } = input;
+export async function openRoomSocket(
+  ctx: RoomsContext,
+  principal: Principal,
+  input: OpenSocketInput,
+): Promise<Response> {
+  const { room } = input;
   authorizeRoom(room, principal, "read");
-  if (!ctx.gateway.knowsRevocations && (await input.isSessionRevoked(principal.sessionId))) {
+  if (!ctx.gateway.knowsRevocations && (await ctx.isSessionRevoked(principal.sessionId))) {
     throw unauthorized(SESSION_SIGNED_OUT_DETAIL);
   }
   const outcome = await callRoom(() =>
@@ -88,46 +92,33 @@ function refusalProblem(reason: ConnectRefusal | null, log: Logger): ProblemErro
     case "session_revoked":
       return unauthorized(SESSION_SIGNED_OUT_DETAIL);
     case "too_many_connections":
-      return new ProblemError({
-        status: 429,
-        detail: "You have too many connections to this room.",
-        headers: { "Retry-After": "5" },
-      });
+      return tooManyConnections();
     case "room_full":
-      return new ProblemError({
-        status: 503,
-        type: "room-full",
-        detail: "The room is at its connection limit. Try again shortly.",
-        headers: { "Retry-After": "5" },
-      });
+      return roomFull();
     default:
       log.warn("room refused a connect", { reason });
-      return new ProblemError({
-        status: 503,
-        type: "dependency-unavailable",
-        detail: "A service this request needs (realtime) is unavailable. Try again shortly.",
-        headers: { "Retry-After": "5" },
-      });
+      return roomRefused();
   }
 }
 
 export interface PublishInput {
   room: string;
-  principal: Principal;
   data: unknown;
-  /** The revocation list (auth); checked for admins, whose publishes speak for the server. */
-  isSessionRevoked: (sessionId: string) => Promise<boolean>;
 }
 
 /** Publishes as the caller; answers once the room stored it and sent it to every member. */
-export async function publishToRoom(input: PublishInput, ctx: RoomsContext): Promise<{ seq: number }> {
-  const { room, principal } = input;
+export async function publishToRoom(
+  ctx: RoomsContext,
+  principal: Principal,
+  input: PublishInput,
+): Promise<{ seq: number }> {
+  const { room } = input;
   authorizeRoom(room, principal, "read");
   if (!roomAllows(room, principal, "publish-http")) throw forbidden("Only the server and admins publish to this room.");
   // An admin's publish is unthrottled and trusted by every client (e.g. `system`): a signed-out or
   // demoted admin's still-unexpired token must not make one, as on every other admin write.
   const admin = principal.roles.includes("admin");
-  if (admin && (await input.isSessionRevoked(principal.sessionId))) throw unauthorized(SESSION_SIGNED_OUT_DETAIL);
+  if (admin && (await ctx.isSessionRevoked(principal.sessionId))) throw unauthorized(SESSION_SIGNED_OUT_DETAIL);
   const outcome = await callRoom(() =>
     ctx.gateway.publishAs(room, {
       from: principal.userId,
@@ -139,16 +130,9 @@ export async function publishToRoom(input: PublishInput, ctx: RoomsContext): Pro
   if (outcome.ok) return { seq: outcome.seq };
   switch (outcome.reason) {
     case "too_large":
-      throw new ProblemError({
-        status: 413,
-        detail: `Published data is limited to ${outcome.maxBytes} bytes serialized.`,
-      });
+      throw publishTooLarge(outcome.maxBytes);
     case "rate_limited":
-      throw new ProblemError({
-        status: 429,
-        detail: "Publishing too fast.",
-        headers: { "Retry-After": String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))) },
-      });
+      throw publishingTooFast(outcome.retryAfterMs);
     default:
       throw validationFailed([{ path: "data", message: "must be a JSON value" }]);
   }
@@ -156,7 +140,6 @@ export async function publishToRoom(input: PublishInput, ctx: RoomsContext): Pro
 
 export interface HistoryInput {
   room: string;
-  principal: Principal;
   since: number | undefined;
   cursor: string | undefined;
   limit: number;
@@ -177,8 +160,12 @@ function decodeCursor(cursor: string): number {
   return Number.parseInt(cursor.slice(1), 36);
 }
 
-export async function readHistory(input: HistoryInput, ctx: RoomsContext): Promise<HistoryResult> {
-  authorizeRoom(input.room, input.principal, "read");
+export async function readHistory(
+  ctx: RoomsContext,
+  principal: Principal,
+  input: HistoryInput,
+): Promise<HistoryResult> {
+  authorizeRoom(input.room, principal, "read");
   const since = input.cursor !== undefined ? decodeCursor(input.cursor) : (input.since ?? 0);
   const page = await callRoom(() => ctx.gateway.history(input.room, since, input.limit));
   const last = page.items.at(-1);
@@ -192,9 +179,9 @@ export async function readHistory(input: HistoryInput, ctx: RoomsContext): Promi
 }
 
 export async function readPresence(
-  room: string,
-  principal: Principal,
   ctx: RoomsContext,
+  principal: Principal,
+  room: string,
 ): Promise<{ users: PresenceUser[] }> {
   authorizeRoom(room, principal, "read");
   return callRoom(() => ctx.gateway.presence(room));

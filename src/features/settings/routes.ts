@@ -1,9 +1,16 @@
-import { createRoute } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../core/app-env.ts";
 import { notFound } from "../../core/problem.ts";
 import { jsonBodyLimit } from "../../core/body-limit.ts";
-import { bearerSecurity, createRouter, problems } from "../../core/openapi.ts";
+import { createRouter, problems } from "../../core/openapi.ts";
+import {
+  bearer,
+  jsonBody,
+  jsonContent as json,
+  jsonResponse,
+  NO_STORE,
+  routeDeclarer,
+} from "../../core/openapi-route.ts";
 import { optionalUser, requireActiveSession, requireRole } from "../auth/guards.ts";
 import { canSee, type StoredSetting, type Viewer, visibleTo } from "./model.ts";
 import { etagOf, notModified, parseEntityTags } from "./preconditions.ts";
@@ -22,17 +29,18 @@ import {
 } from "./schemas.ts";
 import { freshSnapshot, type SettingsScope, settingsServiceFor, viewerOf } from "./wiring.ts";
 
-const tags = ["Settings"];
-const json = <T>(schema: T) => ({ "application/json": { schema } });
+const route = routeDeclarer("Settings");
 // Answers differ per caller (visibility), so shared caches must not keep them; clients revalidate by ETag.
 const READ_CACHE = { "Cache-Control": "private, no-cache", Vary: "Authorization" };
 
-const adminWrite = () => [requireRole("admin"), requireActiveSession()];
+const adminWrite = (...more: MiddlewareHandler<AppEnv>[]) =>
+  bearer(requireRole("admin"), requireActiveSession(), ...more);
 
-const listSettings = createRoute({
-  method: "get",
-  path: "/",
-  tags,
+/** A write's answer: the setting as stored, its version as the ETag (no source: it came from Postgres). */
+const WrittenHeaders = SettingHeaders.omit({ "X-Settings-Source": true });
+const written = (description: string) => ({ description, headers: WrittenHeaders, content: json(SettingSchema) });
+
+const listSettings = route("get", "/", {
   summary: "Every setting the caller may see (anonymous: public only; users: +authenticated; admins: all)",
   middleware: [optionalUser()],
   responses: {
@@ -45,10 +53,7 @@ const listSettings = createRoute({
   },
 });
 
-const getSetting = createRoute({
-  method: "get",
-  path: "/{key}",
-  tags,
+const getSetting = route("get", "/{key}", {
   summary: "One setting, with its version as a strong ETag",
   middleware: [optionalUser()],
   request: { params: KeyParams, headers: ReadHeaders },
@@ -59,43 +64,23 @@ const getSetting = createRoute({
   },
 });
 
-const putSetting = createRoute({
-  method: "put",
-  path: "/{key}",
-  tags,
+const putSetting = route("put", "/{key}", {
   summary: 'Create (If-None-Match: *) or update (If-Match: "<version>") a setting',
   description:
     "Admins only. The value must satisfy the key's JSON Schema when it has one (422 lists the failing paths). " +
     "The change is committed with a history entry, then published to the realtime room `system`.",
-  security: bearerSecurity,
-  middleware: [...adminWrite(), jsonBodyLimit()],
-  request: {
-    params: KeyParams,
-    headers: WriteHeaders,
-    body: { required: true, content: json(SettingWriteSchema) },
-  },
+  ...adminWrite(jsonBodyLimit()),
+  request: { params: KeyParams, headers: WriteHeaders, body: jsonBody(SettingWriteSchema) },
   responses: {
-    200: {
-      description: "Updated",
-      headers: SettingHeaders.omit({ "X-Settings-Source": true }),
-      content: json(SettingSchema),
-    },
-    201: {
-      description: "Created",
-      headers: SettingHeaders.omit({ "X-Settings-Source": true }),
-      content: json(SettingSchema),
-    },
+    200: written("Updated"),
+    201: written("Created"),
     ...problems(401, 403, 409, 412, 413, 415, 422, 428, 503),
   },
 });
 
-const deleteSetting = createRoute({
-  method: "delete",
-  path: "/{key}",
-  tags,
+const deleteSetting = route("delete", "/{key}", {
   summary: 'Delete a setting (If-Match: "<version>" required)',
-  security: bearerSecurity,
-  middleware: adminWrite(),
+  ...adminWrite(),
   request: { params: KeyParams, headers: DeleteHeaders },
   responses: {
     204: { description: "Deleted; the deletion is recorded in history as the next version" },
@@ -103,18 +88,11 @@ const deleteSetting = createRoute({
   },
 });
 
-const settingHistory = createRoute({
-  method: "get",
-  path: "/{key}/history",
-  tags,
+const settingHistory = route("get", "/{key}/history", {
   summary: "Past versions of a setting, newest first (deletions included)",
-  security: bearerSecurity,
-  middleware: [requireRole("admin")],
+  ...bearer(requireRole("admin")),
   request: { params: KeyParams, query: HistoryQuery },
-  responses: {
-    200: { description: "A page of history", content: json(HistoryPageSchema) },
-    ...problems(401, 403, 404, 422, 503),
-  },
+  responses: { 200: jsonResponse(HistoryPageSchema, "A page of history"), ...problems(401, 403, 404, 422, 503) },
 });
 
 // The list body is a pure function of the (immutable) visible list, which is the same array for every
@@ -211,5 +189,5 @@ export const settingsRoutes = createRouter()
     const { key } = c.req.valid("param");
     const { cursor, limit } = c.req.valid("query");
     const page = await settingsServiceFor(c.var).history(key, { cursor, limit });
-    return c.json(page, 200, { "Cache-Control": "no-store" });
+    return c.json(page, 200, NO_STORE);
   });
