@@ -86,9 +86,11 @@ export const authRoutes = createRouter()
     await authServiceFor(c).logoutAll(principalOf(c));
     return c.body(null, 204);
   })
-  .openapi(meRoute, async (c) => {
+  // Not async: answered from the claims, /me returns its Response synchronously (core/sync-chain.ts).
+  .openapi(meRoute, (c) => {
     const fresh = meFreshness(c.req.query("fresh"));
-    return c.json(await authServiceFor(c).currentUser(principalOf(c), { fresh }), 200, PRIVATE);
+    const user = authServiceFor(c).currentUser(principalOf(c), { fresh });
+    return user instanceof Promise ? user.then((u) => c.json(u, 200, PRIVATE)) : c.json(user, 200, PRIVATE);
   });
 
 /** Mounted at /.well-known. */

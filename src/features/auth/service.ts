@@ -184,14 +184,21 @@ export function logoutAll(ctx: AuthContext, principal: Principal): Promise<void>
  * minted from the account row at sign-in or refresh, at most one access-token lifetime ago). With
  * `fresh`, or for a token that carries no profile claims, the account row as Postgres has it now.
  */
-export async function currentUser(
+/**
+ * The caller's account. From the verified token's claims it is synchronous (no I/O, no promise: /me
+ * is the hottest authenticated read); `fresh`, or a token without profile claims, reads the row.
+ */
+export function currentUser(
   ctx: Pick<AuthContext, "deps">,
   principal: Principal,
   options: { fresh: boolean },
-): Promise<PublicUser> {
+): PublicUser | Promise<PublicUser> {
   const fromToken = options.fresh ? undefined : publicUserOf(principal);
-  if (fromToken) return fromToken;
-  const user = await findUserById(ctx.deps.db, principal.userId);
+  return fromToken ?? currentUserRow(ctx, principal.userId);
+}
+
+async function currentUserRow(ctx: Pick<AuthContext, "deps">, userId: string): Promise<PublicUser> {
+  const user = await findUserById(ctx.deps.db, userId);
   if (!user) throw unauthorized("The account no longer exists.");
   return toPublicUser(user);
 }

@@ -127,33 +127,40 @@ function visibleOne(setting: StoredSetting | undefined, viewer: Viewer): StoredS
 }
 
 export const settingsRoutes = createRouter()
-  .openapi(listSettings, async (c) => {
+  // The two reads are not async: from a fresh local snapshot they return their Response
+  // synchronously (core/sync-chain.ts), and only a revalidation or a miss goes through the service.
+  .openapi(listSettings, (c) => {
     const viewer = viewerOf(c.get("principal"));
     const scope = scopeOf(c);
     const fresh = freshSnapshot(scope);
-    const { data, source } = fresh
-      ? { data: visibleTo(fresh.all, viewer), source: "memory" as const }
-      : await settingsServiceFor(scope).list(viewer);
     // The body is the documented JSON, serialised once per snapshot (listBody); typed as that JSON.
-    return c.body(listBody(data, viewer), 200, {
-      ...READ_CACHE,
-      "Content-Type": "application/json",
-      "X-Settings-Source": source,
-    }) as never;
+    const answer = (data: readonly StoredSetting[], source: string) =>
+      c.body(listBody(data, viewer), 200, {
+        ...READ_CACHE,
+        "Content-Type": "application/json",
+        "X-Settings-Source": source,
+      }) as never;
+    if (fresh) return answer(visibleTo(fresh.all, viewer), "memory");
+    return settingsServiceFor(scope)
+      .list(viewer)
+      .then(({ data, source }) => answer(data, source));
   })
-  .openapi(getSetting, async (c) => {
+  .openapi(getSetting, (c) => {
     const viewer = viewerOf(c.get("principal"));
     const { key } = c.req.valid("param");
     const scope = scopeOf(c);
+    const answer = (data: StoredSetting, source: string) => {
+      const headers = { ...READ_CACHE, ETag: etagOf(data.version), "X-Settings-Source": source };
+      if (notModified(parseEntityTags(c.req.valid("header")["if-none-match"]), data.version)) {
+        return c.body(null, 304, headers);
+      }
+      return c.json(view(data, viewer), 200, headers);
+    };
     const fresh = freshSnapshot(scope);
-    const { data, source } = fresh
-      ? { data: visibleOne(fresh.byKey.get(key), viewer), source: "memory" as const }
-      : await settingsServiceFor(scope).get(viewer, key);
-    const headers = { ...READ_CACHE, ETag: etagOf(data.version), "X-Settings-Source": source };
-    if (notModified(parseEntityTags(c.req.valid("header")["if-none-match"]), data.version)) {
-      return c.body(null, 304, headers);
-    }
-    return c.json(view(data, viewer), 200, headers);
+    if (fresh) return answer(visibleOne(fresh.byKey.get(key), viewer), "memory");
+    return settingsServiceFor(scope)
+      .get(viewer, key)
+      .then(({ data, source }) => answer(data, source)) as Promise<ReturnType<typeof answer>>;
   })
   .openapi(putSetting, async (c) => {
     const { key } = c.req.valid("param");
