@@ -41,6 +41,12 @@ export interface Side {
   pids: number[];
   /** Frames each client has received so far (ours only: socket.io's packets are not counted). */
   framesPerClient?: () => number[];
+  /**
+   * performance.now() once this side's users existed and before its first socket opened: connect time
+   * is counted from here, so neither side's fixture making (Postgres rows and JWTs for ours, Redis
+   * sessions for socket.io) is timed as connecting.
+   */
+  usersReadyAt?: number;
   /** Closes every receiving client and opens it again (same users), as after a deploy; resolves when all are back. */
   reconnectAll(deadline: number): Promise<void>;
   /** Sends one message into the room. */
@@ -204,6 +210,7 @@ export async function connectOurs(
 ): Promise<Side> {
   const tag = target?.tag ?? `${ctx.runId}-rt${clients}`;
   const users = await createUsers(ctx.services.databaseUrl, ctx.workerVars, tag, clients + 1);
+  const usersReadyAt = performance.now();
   const urls = (target?.urls ?? [ctx.ours.url]).map((u) => `${u.replace(/^http/, "ws")}/v1/rooms/${room}/ws`);
   const url = urls[0] as string;
   const publisherUser = users.pop();
@@ -232,6 +239,7 @@ export async function connectOurs(
     throw error;
   });
   return {
+    usersReadyAt,
     pids: target?.pids ?? (await workerdPids(ctx.ours.proc.pid)),
     framesPerClient: () => counted.map((s) => s.frames),
     async reconnectAll(until) {
@@ -344,6 +352,7 @@ export async function connectBaseline(
     count: clients + 1,
     tag: `${ctx.runId}-rt${clients}`,
   });
+  const usersReadyAt = performance.now();
   const publisherUser = users.pop();
   if (!publisherUser) throw new Error("no publisher user");
   const urls = [ctx.baseline.a.url, ctx.baseline.b.url];
@@ -367,6 +376,7 @@ export async function connectBaseline(
   );
   const refused = { count: 0, last: "" };
   return {
+    usersReadyAt,
     pids: [ctx.baseline.a.proc.pid, ctx.baseline.b.proc.pid],
     async reconnectAll(until) {
       for (const s of sockets) s.close();
