@@ -10,6 +10,10 @@ import { defineConfig } from "vitest/config";
  */
 /** wrangler.toml `[alias]`, exact specifiers only ("zod", not "zod/v4/core"). */
 const bundleAliases = [
+  {
+    find: /^@hono\/zod-openapi$/,
+    replacement: fileURLToPath(new URL("./scripts/bundle/zod-openapi.ts", import.meta.url)),
+  },
   { find: /^zod$/, replacement: fileURLToPath(new URL("./scripts/bundle/zod.ts", import.meta.url)) },
   {
     find: /^@aws-sdk\/xml-builder$/,
