@@ -112,6 +112,14 @@ async function sendBody<T>(body: Uint8Array, run: (stream: ReadableStream<Uint8A
   }
 }
 
+/**
+ * Bodies go as FixedLengthStreams on Workers only, where the copy they avoid was measured (workerd,
+ * docs/assets.md). Deno's fetch sends a stream chunked whatever Content-Length says (S3 then refuses
+ * the signed length), so Node, Deno and Bun send the bytes.
+ */
+const STREAM_BODIES =
+  (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+
 /** Each segment is percent-encoded so a key always maps to exactly one URL path. */
 export const encodeKey = (key: string): string => key.split("/").map(encodeURIComponent).join("/");
 
@@ -129,7 +137,7 @@ interface S3Call {
   headers?: Record<string, string>;
   /** SHA-256 hex of the body (x-amz-content-sha256); the empty payload's when there is none. */
   payloadHash?: string;
-  body?: ReadableStream<Uint8Array> | string;
+  body?: ReadableStream<Uint8Array> | Uint8Array | string;
   signal?: AbortSignal;
 }
 
@@ -187,21 +195,13 @@ export function createStorage(options: StorageOptions): ObjectStore {
     }
   }
 
-  const sendBytes = (what: string, key: string, body: Uint8Array, call: Omit<S3Call, "key" | "body">) =>
-    digestHex(body).then((payloadHash) =>
-      sendBody(body, (stream) =>
-        send(what, (signal) =>
-          request(what, {
-            ...call,
-            key,
-            body: stream,
-            payloadHash,
-            signal,
-            headers: { ...call.headers, "content-length": String(body.byteLength) },
-          }),
-        ),
-      ),
-    );
+  const sendBytes = async (what: string, key: string, body: Uint8Array, call: Omit<S3Call, "key" | "body">) => {
+    const payloadHash = await digestHex(body);
+    const headers = { ...call.headers, "content-length": String(body.byteLength) };
+    const sendAs = (b: ReadableStream<Uint8Array> | Uint8Array) =>
+      send(what, (signal) => request(what, { ...call, key, body: b, payloadHash, signal, headers }));
+    return STREAM_BODIES ? sendBody(body, sendAs) : sendAs(body);
+  };
 
   const drain = async (res: Response) => {
     await res.body?.cancel().catch(() => {});
