@@ -20,15 +20,23 @@ const now = new Date("2026-12-01T15:02:03.456Z");
 
 class NodeSha256 {
   readonly #h;
-  constructor(secret?: string | Uint8Array) {
-    this.#h = secret === undefined ? createHash("sha256") : createHmac("sha256", secret);
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    const key = secret === undefined || typeof secret === "string" ? secret : toBytes(secret);
+    this.#h = key === undefined ? createHash("sha256") : createHmac("sha256", key);
   }
-  update(data: string | Uint8Array) {
-    this.#h.update(data);
+  update(data: string | ArrayBuffer | ArrayBufferView) {
+    this.#h.update(typeof data === "string" ? data : toBytes(data));
   }
   async digest() {
     return new Uint8Array(this.#h.digest());
   }
+  reset() {}
+}
+
+function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
+  return ArrayBuffer.isView(data)
+    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : new Uint8Array(data);
 }
 
 const sdk = new SignatureV4({
