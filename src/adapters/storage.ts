@@ -1,4 +1,3 @@
-import { S3Client } from "@aws-sdk/client-s3";
 import { digestHex } from "../../common/encoding.ts";
 import { dependencyUnavailable } from "../core/problem.ts";
 import { withTimeout } from "../../common/timeout.ts";
@@ -22,25 +21,6 @@ export interface StorageOptions {
   publicBaseUrl: string;
   forcePathStyle: boolean;
   timeoutMs: number;
-}
-
-/**
- * The AWS SDK's client on the same bucket, for tests and tools that inspect the store directly
- * (test/workers/support/assets.ts). The service does not use it: createStorage signs its own
- * requests (s3-request.ts), so the SDK is not in the Worker bundle (esbuild drops this unused
- * export with everything it imports). R2 rejects the SDK's default CRC32 checksums (sent since
- * 3.729), so checksums are computed and validated only when an operation requires them.
- */
-export function createS3Client(options: Omit<StorageOptions, "bucket" | "publicBaseUrl" | "timeoutMs">): S3Client {
-  return new S3Client({
-    endpoint: options.endpoint,
-    region: options.region,
-    forcePathStyle: options.forcePathStyle,
-    credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-    maxAttempts: 2,
-  });
 }
 
 export interface ObjectInfo {
