@@ -16,9 +16,13 @@ const TYPE_ONLY = new Set(["infer", "input", "output", "core"]);
 
 async function sources(dir: string): Promise<string[]> {
   const entries = await readdir(join(ROOT, dir), { withFileTypes: true, recursive: true });
-  return entries
-    .filter((e) => e.isFile() && /\.(ts|tsx)$/.test(e.name) && !e.parentPath.includes("node_modules"))
-    .map((e) => join(e.parentPath, e.name));
+  return (
+    entries
+      // Sources only: not declaration files, nor the SDK's build output (client/dist, .build, .pack).
+      .filter((e) => e.isFile() && /\.tsx?$/.test(e.name) && !e.name.endsWith(".d.ts"))
+      .filter((e) => !/(^|\/)(node_modules|dist|\.build|\.pack)(\/|$)/.test(e.parentPath))
+      .map((e) => join(e.parentPath, e.name))
+  );
 }
 
 describe("bundle alias for zod", () => {
