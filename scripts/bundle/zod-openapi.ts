@@ -1,10 +1,11 @@
 // "@hono/zod-openapi" for the deploy bundle (wrangler.toml [alias], mirrored in vitest.config.ts):
 // the package's route registration and request validation (node_modules/@hono/zod-openapi, 1.6.3,
-// MIT, ported as is) without the OpenAPI document generator (@asteasolutions/zod-to-openapi and
-// zod's JSON Schema conversion, about 12 KiB gzip, plus zod members only the generator reached).
+// MIT, ported as is) without the OpenAPI document generator (@asteasolutions/zod-to-openapi, 8 KiB
+// gzip; it also held on to zod's JSON Schema conversion and, by taking `z` as a value, all of zod).
 // `doc31` serves the document scripts/openapi-build.ts generated from the same route definitions on
 // Node (src/features/docs/openapi.prebuilt.json; test/node/openapi-prebuilt.test.ts proves it is
-// not stale, and the contract suite compares it with Node's runtime-generated one byte for byte).
+// not stale, and the contract suite requires the same bytes from the Worker, Node, Deno and Bun).
+// Not ported: `basePath`, `openapiRoutes`, `getOpenAPIDocument`/`doc` (nothing here uses them).
 // `.openapi()` on a schema only attaches documentation metadata, so here it returns the schema.
 // The features are type-checked against the real package; only the bundle runs this module.
 import { zValidator } from "@hono/zod-validator";
