@@ -1,9 +1,11 @@
 // The two Workers-only stream classes the service uses, for Node, Deno and Bun:
 // - crypto.DigestStream (assets hash uploads incrementally): node:crypto's streaming hash.
 // - FixedLengthStream (storage sends parts with a known Content-Length): a length-checking identity
-//   stream; storage hands its readable side to fetch with the Content-Length header set.
+//   stream whose readable side is a Node Readable, because off Workers the AWS SDK sends through
+//   node:http, which pipes Node streams and cannot read a web ReadableStream.
 // Installed once at start-up by each entry point, only where absent; never used on Workers.
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 
 const HASHES: Record<string, string> = {
   "SHA-1": "sha1",
@@ -61,7 +63,8 @@ class NodeFixedLengthStream {
       },
     });
     this.writable = identity.writable;
-    this.readable = identity.readable;
+    // Typed as the web stream the callers expect; at run time the SDK's node:http handler pipes it.
+    this.readable = Readable.fromWeb(identity.readable as never) as unknown as ReadableStream<Uint8Array>;
   }
 }
 

@@ -1,16 +1,20 @@
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { digestHex } from "../../common/encoding.ts";
 import { dependencyUnavailable } from "../core/problem.ts";
 import { withTimeout } from "../../common/timeout.ts";
-import {
-  canonicalUrl,
-  EMPTY_PAYLOAD_SHA256,
-  S3Error,
-  S3Signer,
-  uriEncode,
-  xmlElements,
-  xmlEscape,
-  xmlText,
-} from "./s3-request.ts";
 
 export interface StorageOptions {
   endpoint: string;
@@ -21,6 +25,27 @@ export interface StorageOptions {
   publicBaseUrl: string;
   forcePathStyle: boolean;
   timeoutMs: number;
+}
+
+/**
+ * An S3 client for R2 or any S3-compatible store. R2 rejects the SDK's default CRC32 checksums
+ * (sent since 3.729), so checksums are computed and validated only when an operation requires them.
+ *
+ * XML answers (CreateMultipartUpload, CompleteMultipartUpload, any error body): bundled for Workers,
+ * the SDK would take its browser XML parser, which needs the DOM's `DOMParser` and `Node`; workerd
+ * has neither (aws-sdk-js-v3 issue 7375). wrangler.toml's `[alias]` gives it the SDK's own pure-JS
+ * parser instead (scripts/bundle/xml-builder.js), the one it uses on Node: no DOM shim is shipped.
+ */
+export function createS3Client(options: Omit<StorageOptions, "bucket" | "publicBaseUrl" | "timeoutMs">): S3Client {
+  return new S3Client({
+    endpoint: options.endpoint,
+    region: options.region,
+    forcePathStyle: options.forcePathStyle,
+    credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts: 2,
+  });
 }
 
 export interface ObjectInfo {
@@ -72,11 +97,37 @@ export interface ObjectStore {
 }
 
 /**
- * Hands `body` to fetch as a stream of known length rather than as bytes: a byte body is copied
+ * Signs `body` with a SHA-256 computed by WebCrypto (native, one pass) instead of the SDK's own
+ * hasher, which concatenates the payload into fresh JS buffers: with 8 MiB parts that garbage grew
+ * the isolate by roughly the size of the whole upload before a GC reclaimed it (measured, see
+ * docs/assets.md). The SigV4 signer uses a preset `x-amz-content-sha256` as the payload hash.
+ */
+async function withPayloadHash<C extends { middlewareStack: { add(...args: never[]): void } }>(
+  command: C,
+  body: Uint8Array,
+): Promise<C> {
+  const hex = await digestHex(body);
+  type Handler = (args: { request: unknown }) => Promise<unknown>;
+  const middleware =
+    (next: Handler): Handler =>
+    (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers["x-amz-content-sha256"] = hex;
+      return next(args);
+    };
+  (command.middlewareStack.add as (m: typeof middleware, o: { step: string; name: string }) => void)(middleware, {
+    step: "build",
+    name: "precomputedPayloadHash",
+  });
+  return command;
+}
+
+/**
+ * Hands `body` to the SDK as a stream of known length rather than as bytes: a byte body is copied
  * into the outgoing Request, and that copy lives until the Request object is collected, so 8 MiB
  * per part piled up between GCs. The stream passes the caller's buffer through without a copy and
- * FixedLengthStream keeps Content-Length on the wire (S3 and R2 need it). A stream cannot be
- * re-read, so a failed send surfaces as unavailable and the caller retries.
+ * FixedLengthStream keeps Content-Length on the wire (S3 and R2 need it). A retry inside the SDK
+ * cannot re-read a stream, so a failed send surfaces as unavailable and the caller retries.
  */
 async function sendBody<T>(body: Uint8Array, run: (stream: ReadableStream<Uint8Array>) => Promise<T>): Promise<T> {
   const { readable, writable } = new FixedLengthStream(body.byteLength);
@@ -92,75 +143,26 @@ async function sendBody<T>(body: Uint8Array, run: (stream: ReadableStream<Uint8A
   }
 }
 
-/**
- * Bodies go as FixedLengthStreams on Workers only, where the copy they avoid was measured (workerd,
- * docs/assets.md). Deno's fetch sends a stream chunked whatever Content-Length says (S3 then refuses
- * the signed length), so Node, Deno and Bun send the bytes.
- */
-const STREAM_BODIES =
-  (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+const statusOf = (error: unknown): number | undefined =>
+  (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+const nameOf = (error: unknown): string | undefined => (error as { name?: string } | null)?.name;
 
 /** Each segment is percent-encoded so a key always maps to exactly one URL path. */
 export const encodeKey = (key: string): string => key.split("/").map(encodeURIComponent).join("/");
 
 /** A store answer that means "not there" (a value for the caller), not a fault. */
 interface Absent<A> {
-  when(error: S3Error): boolean;
+  when(error: unknown): boolean;
   value: A;
 }
 
-interface S3Call {
-  method: string;
-  /** The object key; absent for a bucket-level call. */
-  key?: string;
-  query?: Record<string, string>;
-  headers?: Record<string, string>;
-  /** SHA-256 hex of the body (x-amz-content-sha256); the empty payload's when there is none. */
-  payloadHash?: string;
-  body?: ReadableStream<Uint8Array> | Uint8Array | string;
-  signal?: AbortSignal;
-}
-
-/**
- * The object store over S3/R2 (signed requests, s3-request.ts): every call bounded by `timeoutMs`,
- * every fault a 503 problem. Checksums are neither sent nor checked (R2 rejects the SDK's default
- * CRC32 ones): the service hashes what it stores itself. Path-style (`endpoint/bucket/key`) when
- * `forcePathStyle`, else virtual-hosted (`bucket.host/key`).
- */
+/** The object store over S3/R2: every call bounded by `timeoutMs`, every fault a 503 problem. */
 export function createStorage(options: StorageOptions): ObjectStore {
+  const client = createS3Client(options);
   const { bucket, timeoutMs } = options;
-  const signer = new S3Signer(options);
-  const endpoint = new URL(options.endpoint);
-  const base = options.forcePathStyle
-    ? `${endpoint.origin}${endpoint.pathname.replace(/\/$/, "")}/${uriEncode(bucket)}`
-    : `${endpoint.protocol}//${bucket}.${endpoint.host}${endpoint.pathname.replace(/\/$/, "")}`;
-  const urlOf = (key: string | undefined, query?: Record<string, string>) =>
-    canonicalUrl(base, key === undefined ? [] : [key], query);
-
-  /** One signed request; a non-2xx answer (or an S3 <Error> in a 200) becomes an S3Error. */
-  async function request(operation: string, call: S3Call): Promise<Response> {
-    const url = urlOf(call.key, call.query);
-    const headers = await signer.signHeaders(
-      call.method,
-      url,
-      call.headers ?? {},
-      call.payloadHash ?? EMPTY_PAYLOAD_SHA256,
-    );
-    const res = await fetch(url, {
-      method: call.method,
-      headers,
-      body: call.body,
-      signal: call.signal,
-      // Node's fetch needs it for a stream body; the Workers runtime ignores it.
-      ...(call.body instanceof ReadableStream ? { duplex: "half" } : {}),
-    } as RequestInit);
-    if (res.ok) return res;
-    const text = call.method === "HEAD" ? "" : await res.text().catch(() => "");
-    throw new S3Error(operation, res.status, xmlElements(text, "Code")[0]);
-  }
 
   // The one wrapper of every store call. The abort signal ends the socket; withTimeout turns the
-  // wait into a TimeoutError (503) even if fetch were to ignore the signal. An answer `absent`
+  // wait into a TimeoutError (503) even if the SDK were to ignore the signal. An answer `absent`
   // recognises is a value, anything else a 503 (the upstream's text is kept as the logged cause only).
   async function send<T, A = never>(
     what: string,
@@ -170,169 +172,174 @@ export function createStorage(options: StorageOptions): ObjectStore {
     try {
       return await withTimeout(`storage (${what})`, timeoutMs, run(AbortSignal.timeout(timeoutMs)));
     } catch (error) {
-      if (absent && error instanceof S3Error && absent.when(error)) return absent.value;
+      if (absent?.when(error)) return absent.value;
       throw dependencyUnavailable("storage", error);
     }
   }
 
-  const sendBytes = async (what: string, key: string, body: Uint8Array, call: Omit<S3Call, "key" | "body">) => {
-    const payloadHash = await digestHex(body);
-    const headers = { ...call.headers, "content-length": String(body.byteLength) };
-    const sendAs = (b: ReadableStream<Uint8Array> | Uint8Array) =>
-      send(what, (signal) => request(what, { ...call, key, body: b, payloadHash, signal, headers }));
-    return STREAM_BODIES ? sendBody(body, sendAs) : sendAs(body);
-  };
-
-  const drain = async (res: Response) => {
-    await res.body?.cancel().catch(() => {});
-  };
-
   return {
     ping: async (ms) => {
-      const res = await withTimeout(
+      await withTimeout(
         "storage",
         ms,
-        request("HeadBucket", { method: "HEAD", signal: AbortSignal.timeout(ms) }),
+        client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: AbortSignal.timeout(ms) }),
       );
-      await drain(res);
     },
 
-    // fetch holds no connection of its own to end.
-    close: () => {},
+    close: () => client.destroy(),
 
     publicUrl: (key) => `${options.publicBaseUrl}/${encodeKey(key)}`,
 
     put: async (key, body, contentType) => {
-      await drain(await sendBytes("put", key, body, { method: "PUT", headers: { "content-type": contentType } }));
+      await sendBody(body, async (stream) => {
+        const command = await withPayloadHash(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: stream,
+            ContentType: contentType,
+            ContentLength: body.byteLength,
+          }),
+          body,
+        );
+        await send("put", (abortSignal) => client.send(command, { abortSignal }));
+      });
     },
 
     head: async (key) => {
-      const res = await send("head", (signal) => request("HeadObject", { method: "HEAD", key, signal }), {
-        when: (error) => error.status === 404,
-        value: null,
-      });
-      if (!res) return null;
-      await drain(res);
-      return {
-        size: Number(res.headers.get("content-length") ?? 0),
-        contentType: res.headers.get("content-type") ?? undefined,
-      };
+      const head = await send(
+        "head",
+        (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }),
+        { when: (error) => statusOf(error) === 404 || nameOf(error) === "NotFound", value: null },
+      );
+      return head && { size: head.ContentLength ?? 0, contentType: head.ContentType };
     },
 
     read: async (key) => {
       // Only the response headers are bounded here (no abort signal: it would cut the body off
       // later); the caller bounds reading the body.
-      const res = await send("get", () => request("GetObject", { method: "GET", key }), {
-        when: (error) => error.status === 404,
+      const got = await send("get", () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })), {
+        when: (error) => statusOf(error) === 404 || nameOf(error) === "NoSuchKey",
         value: null,
       });
-      return res?.body ?? null;
+      return got?.Body ? (got.Body.transformToWebStream() as ReadableStream<Uint8Array>) : null;
     },
 
     delete: async (key) => {
-      await drain(await send("delete", (signal) => request("DeleteObject", { method: "DELETE", key, signal })));
+      await send("delete", (abortSignal) =>
+        client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }),
+      );
     },
 
     createMultipart: async (key, contentType) => {
-      const text = await send("create multipart", async (signal) => {
-        const res = await request("CreateMultipartUpload", {
-          method: "POST",
-          key,
-          query: { uploads: "" },
-          headers: { "content-type": contentType },
-          signal,
-        });
-        return res.text();
-      });
-      const uploadId = xmlElements(text, "UploadId")[0];
-      if (!uploadId) throw dependencyUnavailable("storage", new Error("CreateMultipartUpload returned no UploadId"));
-      return xmlText(uploadId);
+      const created = await send("create multipart", (abortSignal) =>
+        client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }), {
+          abortSignal,
+        }),
+      );
+      if (!created.UploadId)
+        throw dependencyUnavailable("storage", new Error("CreateMultipartUpload returned no UploadId"));
+      return created.UploadId;
     },
 
     uploadPart: async (key, uploadId, partNumber, body) => {
-      const res = await sendBytes("upload part", key, body, {
-        method: "PUT",
-        query: { partNumber: String(partNumber), uploadId },
+      const part = await sendBody(body, async (stream) => {
+        const command = await withPayloadHash(
+          new UploadPartCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: stream,
+            ContentLength: body.byteLength,
+          }),
+          body,
+        );
+        return send("upload part", (abortSignal) => client.send(command, { abortSignal }));
       });
-      await drain(res);
-      const etag = res.headers.get("etag");
-      if (!etag) throw dependencyUnavailable("storage", new Error("UploadPart returned no ETag"));
-      return etag;
+      if (!part.ETag) throw dependencyUnavailable("storage", new Error("UploadPart returned no ETag"));
+      return part.ETag;
     },
 
     completeMultipart: async (key, uploadId, parts) => {
-      const xml = `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${parts
-        .map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${xmlEscape(p.etag)}</ETag></Part>`)
-        .join("")}</CompleteMultipartUpload>`;
-      const payloadHash = await digestHex(xml);
-      return send(
+      const completed = await send(
         "complete multipart",
-        async (signal) => {
-          const res = await request("CompleteMultipartUpload", {
-            method: "POST",
-            key,
-            query: { uploadId },
-            headers: { "content-type": "application/xml" },
-            body: xml,
-            payloadHash,
-            signal,
-          });
-          // S3 may answer 200 and still fail the completion, with an <Error> body.
-          const text = await res.text();
-          if (/<Error>/.test(text)) throw new S3Error("CompleteMultipartUpload", 500, xmlElements(text, "Code")[0]);
+        async (abortSignal) => {
+          await client.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId: uploadId,
+              MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+            }),
+            { abortSignal },
+          );
           return true;
         },
-        { when: (error) => error.status >= 400 && error.status < 500, value: false },
+        {
+          when: (error) => {
+            const status = statusOf(error);
+            return status !== undefined && status >= 400 && status < 500;
+          },
+          value: false,
+        },
       );
+      return completed;
     },
 
     abortMultipart: async (key, uploadId) => {
-      const res = await send(
+      await send(
         "abort multipart",
-        (signal) => request("AbortMultipartUpload", { method: "DELETE", key, query: { uploadId }, signal }),
-        { when: (error) => error.status === 404 || error.code === "NoSuchUpload", value: null },
+        (abortSignal) =>
+          client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
+            abortSignal,
+          }),
+        { when: (error) => statusOf(error) === 404 || nameOf(error) === "NoSuchUpload", value: undefined },
       );
-      if (res) await drain(res);
     },
-
     listMultipartUploads: async (key) => {
-      const text = await send("list multipart", async (signal) => {
-        const res = await request("ListMultipartUploads", {
-          method: "GET",
-          query: { uploads: "", prefix: key, "max-uploads": "1000" },
-          signal,
-        });
-        return res.text();
-      });
-      const ids: string[] = [];
-      for (const upload of xmlElements(text, "Upload")) {
-        const uploadKey = xmlElements(upload, "Key")[0];
-        const uploadId = xmlElements(upload, "UploadId")[0];
-        if (uploadKey !== undefined && uploadId && xmlText(uploadKey) === key) ids.push(xmlText(uploadId));
-      }
-      return ids;
+      const listed = await send("list multipart", (abortSignal) =>
+        client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key, MaxUploads: 1000 }), {
+          abortSignal,
+        }),
+      );
+      return (listed.Uploads ?? []).filter((u) => u.Key === key && u.UploadId).map((u) => u.UploadId as string);
     },
 
     // Presigning is local computation (HMAC over the request), so it needs no timeout.
     presignPut: (key, contentType, contentLength, expiresIn) =>
-      signer.presign(
-        "PUT",
-        urlOf(key),
-        // Signed headers are what R2 enforces on a presigned PUT: the client must send exactly these.
-        // If-None-Match makes it create-only: once the object exists (and the server has checked it),
-        // the same URL cannot overwrite it with other bytes for the rest of its lifetime.
-        { "content-type": contentType, "content-length": String(contentLength), "if-none-match": "*" },
-        expiresIn,
+      getSignedUrl(
+        client,
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ContentType: contentType,
+          ContentLength: contentLength,
+          // Create-only: once the object exists (and the server has checked it), the same URL cannot
+          // overwrite it with other bytes for the rest of its lifetime.
+          IfNoneMatch: "*",
+        }),
+        {
+          expiresIn,
+          // Signed headers are what R2 enforces on a presigned PUT: the client must send exactly these.
+          signableHeaders: new Set(["content-type", "content-length", "if-none-match"]),
+        },
       ),
 
     presignUploadPart: (key, uploadId, partNumber, contentLength, expiresIn) =>
-      signer.presign(
-        "PUT",
-        urlOf(key, { partNumber: String(partNumber), uploadId }),
-        { "content-length": String(contentLength) },
-        expiresIn,
+      getSignedUrl(
+        client,
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          ContentLength: contentLength,
+        }),
+        { expiresIn, signableHeaders: new Set(["content-length"]) },
       ),
 
-    presignGet: (key, expiresIn) => signer.presign("GET", urlOf(key), {}, expiresIn),
+    presignGet: (key, expiresIn) =>
+      getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn }),
   };
 }

@@ -3,7 +3,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { RoomPublisher } from "../../src/adapters/rooms.ts";
-import { createS3Client } from "./support/s3-client.ts";
+import { createS3Client } from "../../src/adapters/storage.ts";
 import { storageOptionsFromConfig } from "../../src/composition/deps.ts";
 import { createApp } from "../../src/app.ts";
 import type { Bindings } from "../../src/core/app-env.ts";
