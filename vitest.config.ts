@@ -22,6 +22,10 @@ const bundleAliases = [
     find: /^@aws-sdk\/checksums\/(flexible-checksums|sha)$/,
     replacement: fileURLToPath(new URL("./scripts/bundle/checksums.js", import.meta.url)),
   },
+  {
+    find: /^@upstash\/core-analytics$/,
+    replacement: fileURLToPath(new URL("./scripts/bundle/core-analytics.js", import.meta.url)),
+  },
   { find: /^zod$/, replacement: fileURLToPath(new URL("./scripts/bundle/zod.ts", import.meta.url)) },
   {
     find: /^@aws-sdk\/client-s3$/,

@@ -6,7 +6,7 @@
  *
  * Why: esbuild cannot prove `{ [_h]: x }` or `64 | 0` free of side effects, so it keeps all ~480
  * schemas of dist-es/schemas/schemas_0.js (every S3 operation, 17 KiB gzip) although the service
- * sends twelve. Written as literals they are plain data, and esbuild keeps only what the commands
+ * sends eleven. Written as literals they are plain data, and esbuild keeps only what the commands
  * below reach. The objects are the same (test/node/bundle-aliases.test.ts compares them with the
  * SDK's, and fails when the committed files are stale against node_modules).
  *
@@ -97,6 +97,12 @@ export async function generateFiles(): Promise<Map<string, string>> {
   for (const [out, from] of Object.entries(sources)) {
     let text = await readFile(join(ROOT, SDK, `${from}.js`), "utf8");
     if (out === "schemas.js") text = literalSchemas(text).text;
+    // The one field read of the SDK's package.json (2.5 KiB raw), not the whole file.
+    if (/\bpackageInfo\.(?!version\b)/.test(text)) throw new Error(`${from}.js reads more of package.json`);
+    text = text.replace(
+      'import packageInfo from "../package.json";',
+      `const packageInfo = { version: ${JSON.stringify(pkg.version)} };`,
+    );
     files.set(out, header + rewriteImports(text, from, out));
   }
   const exports = [

@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as real from "zod";
 import { COMMANDS, generateFiles, literalSchemas, OUT_DIR } from "../../scripts/s3-client-build.ts";
+import { generateZodFiles, ZOD_OUT_DIR } from "../../scripts/zod-classic-build.ts";
 import * as slim from "../../scripts/bundle/zod.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -39,7 +40,17 @@ describe("bundle alias for zod", () => {
     expect(used.size).toBeGreaterThan(10);
     const slimZ = slim.z as Record<string, unknown>;
     const realZ = real.z as unknown as Record<string, unknown>;
-    for (const name of used) expect({ name, member: slimZ[name] }).toEqual({ name, member: realZ[name] });
+    // The schema kinds come from the generated copies of zod's classic modules (zod-classic-build.ts;
+    // the test below holds them to zod's own text): the same function by name, not by identity.
+    const same = (m: unknown): unknown =>
+      typeof m === "function"
+        ? `function ${m.name}`
+        : m && typeof m === "object" // the coerce and iso namespaces
+          ? Object.fromEntries(
+              Object.entries(m).map(([k, v]) => [k, typeof v === "function" ? `function ${v.name}` : v]),
+            )
+          : m;
+    for (const name of used) expect({ name, member: same(slimZ[name]) }).toEqual({ name, member: same(realZ[name]) });
   });
 });
 
@@ -140,7 +151,7 @@ describe("bundle alias for @aws-sdk/client-s3 (scripts/bundle/client-s3/)", () =
       );
       const mw = /command\(_ep\d+, (_mw\d+),/.exec(file)?.[1];
       expect({ command, mw: mw && !required.has(mw) }).toEqual({ command, mw: true });
-      const op = (realS3 as Record<string, unknown[]>)[`${command}$`]!;
+      const op = (realS3 as unknown as Record<string, unknown[]>)[`${command}$`]!;
       for (const io of [op[4], op[5]]) {
         const schema = NormalizedSchema.of((io as () => never)());
         if (schema.isStructSchema())
@@ -226,5 +237,43 @@ describe("bundle alias for @aws-sdk/checksums (scripts/bundle/checksums.js)", ()
       /response checksums/,
     );
     await expect((await guard(WHEN_REQUIRED, get)).run({})).resolves.toBe("sent");
+  });
+});
+
+describe("bundle alias for zod's classic schemas (scripts/bundle/zod-classic/)", () => {
+  it("is what scripts/zod-classic-build.ts generates from the installed zod (run it after an upgrade)", async () => {
+    for (const [path, text] of await generateZodFiles())
+      expect({ path, text: await readFile(join(ZOD_OUT_DIR, path), "utf8") }).toEqual({ path, text });
+  });
+
+  it("is only reached for JSON Schema conversion, which no source calls", async () => {
+    for (const dir of DIRS)
+      for (const file of await sources(dir)) {
+        const text = (await readFile(file, "utf8")).replace(/\/\/.*$/gm, "");
+        const calls = /toJSONSchema|jsonSchema\s*\.|processJSONSchema|JSONSchemaGenerator/.test(text);
+        expect({ file, calls }).toEqual({ file, calls: false });
+      }
+    const slimZod = await bundled("scripts/bundle/zod.ts");
+    const schema = (slimZod.z as typeof real.z).string().min(3);
+    expect(schema.parse("abcd")).toBe("abcd");
+    expect(schema.minLength).toBe(3); // aggregateChecks is the real one
+    expect(() => schema.toJSONSchema()).toThrow(/not in the Worker bundle/);
+  });
+});
+
+describe("bundle alias for @upstash/core-analytics (scripts/bundle/core-analytics.js)", () => {
+  it("is never constructed: every rate limiter has analytics off", async () => {
+    let limiters = 0;
+    for (const dir of DIRS)
+      for (const file of await sources(dir)) {
+        const text = await readFile(file, "utf8");
+        for (const m of text.matchAll(/new Ratelimit\(\{([\s\S]*?)\}\)/g)) {
+          limiters++;
+          expect({ file, analytics: /analytics:\s*false/.test(m[1]!) }).toEqual({ file, analytics: true });
+        }
+      }
+    expect(limiters).toBeGreaterThan(0);
+    const slim = await bundled("scripts/bundle/core-analytics.js");
+    expect(() => new (slim.Analytics as new () => unknown)()).toThrow(/not in the Worker bundle/);
   });
 });
