@@ -6,7 +6,7 @@
  *
  * Why: esbuild cannot prove `{ [_h]: x }` or `64 | 0` free of side effects, so it keeps all ~480
  * schemas of dist-es/schemas/schemas_0.js (every S3 operation, 17 KiB gzip) although the service
- * sends eleven. Written as literals they are plain data, and esbuild keeps only what the commands
+ * sends ten. Written as literals they are plain data, and esbuild keeps only what the commands
  * below reach. The objects are the same (test/node/bundle-aliases.test.ts compares them with the
  * SDK's, and fails when the committed files are stale against node_modules).
  *
