@@ -10,7 +10,27 @@ import { defineConfig } from "vitest/config";
  */
 /** wrangler.toml `[alias]`, exact specifiers only ("zod", not "zod/v4/core"). */
 const bundleAliases = [
+  {
+    find: /^@hono\/zod-openapi$/,
+    replacement: fileURLToPath(new URL("./scripts/bundle/zod-openapi.ts", import.meta.url)),
+  },
+  {
+    find: /^@smithy\/core\/event-streams$/,
+    replacement: fileURLToPath(new URL("./scripts/bundle/event-streams.js", import.meta.url)),
+  },
+  {
+    find: /^@aws-sdk\/checksums\/(flexible-checksums|sha)$/,
+    replacement: fileURLToPath(new URL("./scripts/bundle/checksums.js", import.meta.url)),
+  },
+  {
+    find: /^@upstash\/core-analytics$/,
+    replacement: fileURLToPath(new URL("./scripts/bundle/core-analytics.js", import.meta.url)),
+  },
   { find: /^zod$/, replacement: fileURLToPath(new URL("./scripts/bundle/zod.ts", import.meta.url)) },
+  {
+    find: /^@aws-sdk\/client-s3$/,
+    replacement: fileURLToPath(new URL("./scripts/bundle/client-s3/index.js", import.meta.url)),
+  },
   {
     find: /^@aws-sdk\/xml-builder$/,
     replacement: fileURLToPath(new URL("./scripts/bundle/xml-builder.js", import.meta.url)),

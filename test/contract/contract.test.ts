@@ -1,6 +1,7 @@
 // The contract every runtime must honour (API.md), over the network only: HTTP and WebSocket
 // against CONTRACT_BASE_URL. test/contract/run.ts starts the Worker (wrangler dev), Deno, Bun and
 // Node in turn against one local stack and runs this file against each.
+import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { WebSocket as NodeWebSocket } from "ws";
 import { connectRoom } from "../../client/room-client.ts";
@@ -83,6 +84,22 @@ describe(`the service contract on ${RUNTIME}`, () => {
     expect(body.checks.postgres?.ok).toBe(true);
     expect(body.checks.redis?.ok).toBe(true);
     expect(body.checks.storage?.ok).toBe(true);
+  });
+
+  it("serves one OpenAPI document, byte for byte, on every runtime", async () => {
+    // The Worker serves the prebuilt document (its bundle has no generator), Node, Deno and Bun
+    // generate it at run time: all of them must send exactly these bytes for this origin.
+    const prebuilt = JSON.parse(
+      await readFile(new URL("../../src/features/docs/openapi.prebuilt.json", import.meta.url), "utf8"),
+    ) as Record<string, unknown>;
+    const res = await call("/openapi.json");
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const { openapi, info, servers } = JSON.parse(text) as Record<string, unknown>;
+    expect(openapi).toBe("3.1.0");
+    expect(servers).toEqual([{ url: new URL(BASE).origin }]);
+    // The per-request fields first, then what the routes decide, exactly as prebuilt.
+    expect(text).toBe(JSON.stringify({ openapi, info, servers, ...prebuilt }));
   });
 
   it("answers a listed browser origin's preflight and reads with CORS headers, and an unlisted one with none", async () => {

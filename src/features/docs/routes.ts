@@ -19,14 +19,9 @@ const DOCS_PAGE = `<!doctype html>
 <body><div id="root"><p>Loading the API reference… (it needs JavaScript; the raw document is <a href="/openapi.json">/openapi.json</a>)</p></div></body>
 </html>`;
 
-/** Serves the OpenAPI 3.1 document generated from the route definitions, and a docs page over it. */
-export function mountDocs(app: OpenAPIHono<AppEnv>): void {
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
-    type: "http",
-    scheme: "bearer",
-    bearerFormat: "JWT",
-  });
-  app.doc31("/openapi.json", (c) => ({
+/** The document's own fields; the generator adds `components`, `paths` and `webhooks` after them. */
+export function documentConfig(origin: string) {
+  return {
     openapi: "3.1.0",
     info: {
       title: "Edge backend",
@@ -34,7 +29,22 @@ export function mountDocs(app: OpenAPIHono<AppEnv>): void {
       description:
         "A stateless edge backend: JWT auth, shared runtime settings, assets on R2, realtime rooms. Errors are RFC 9457 problem+json.",
     },
-    servers: [{ url: new URL(c.req.url).origin }],
-  }));
+    servers: [{ url: origin }],
+  };
+}
+
+/**
+ * Serves the OpenAPI 3.1 document of the route definitions, and a docs page over it. On Node, Deno
+ * and Bun `doc31` generates it (@asteasolutions/zod-to-openapi); the Worker bundle aliases
+ * @hono/zod-openapi to scripts/bundle/zod-openapi.ts, whose `doc31` serves the same document
+ * prebuilt by scripts/openapi-build.ts (openapi.prebuilt.json), so the generator is not shipped.
+ */
+export function mountDocs(app: OpenAPIHono<AppEnv>): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
+  app.doc31("/openapi.json", (c) => documentConfig(new URL(c.req.url).origin));
   app.get("/docs", (c) => c.html(DOCS_PAGE, 200, { "Cache-Control": "no-cache" }));
 }
