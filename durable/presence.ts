@@ -60,6 +60,10 @@ export class Presence {
     return this.#connections.size;
   }
 
+  get userCount(): number {
+    return this.#counts.size;
+  }
+
   has(userId: string): boolean {
     return this.#counts.has(userId);
   }
