@@ -242,7 +242,12 @@ export class RoomCore<S> {
       seq: latest,
     });
     // The members' list is encoded once per presence change, not once per connect (room-core, presence.ts).
-    this.#host.send(socket, `{"type":"presence","action":"sync","users":${this.#encodedPresenceUsers()}}`);
+    this.#host.send(
+      socket,
+      this.#remote.size === 0
+        ? this.#presenceNow().syncFrame()
+        : encodeServerFrame({ type: "presence", action: "sync", users: this.presenceUsers() }),
+    );
     if (resume?.resync) {
       send({
         type: "error",
@@ -419,11 +424,6 @@ export class RoomCore<S> {
       seq: page.latestSeq,
       oldestSeq: page.oldestSeq,
     };
-  }
-
-  /** `presenceUsers()` as JSON text; this host's own list is cached between presence changes. */
-  #encodedPresenceUsers(): string {
-    return this.#remote.size === 0 ? this.#presenceNow().encodedUsers() : JSON.stringify(this.presenceUsers());
   }
 
   /** Present users: this host's members, and other hosts' (shared log) as last reported. */
