@@ -10,7 +10,7 @@ export class Presence {
   // connectionId → userId, and userId → open connection count.
   readonly #connections = new Map<string, string>();
   readonly #counts = new Map<string, number>();
-  // Present user ids, kept sorted (binary insertion), and the users' list as JSON text once built:
+  // Present user ids, kept sorted (binary insertion), and the sync frame as JSON text once built:
   // a connect's presence sync then costs a string, not a sort and an encode of every member.
   readonly #sorted: string[] = [];
   // Each sorted user's `{"id":…,"connections":n}` text, at the same index.
@@ -60,6 +60,10 @@ export class Presence {
     return this.#connections.size;
   }
 
+  get userCount(): number {
+    return this.#counts.size;
+  }
+
   has(userId: string): boolean {
     return this.#counts.has(userId);
   }
@@ -75,7 +79,26 @@ export class Presence {
 
   /** `users()` as JSON text (exactly JSON.stringify of it), rebuilt only after a change. */
   encodedUsers(): string {
-    this.#encoded ??= `[${this.#fragments.join(",")}]`;
+    const frame = this.syncFrame();
+    return frame.slice(SYNC_PREFIX.length, -1);
+  }
+
+  /**
+   * The `presence` `sync` frame's text, built once per change as ONE flat string: a member list
+   * spliced into a template would be copied again when sent (a room of 1,000 members sends a 50 KB
+   * sync on every connect, and under churn every connect follows a change).
+   */
+  syncFrame(): string {
+    if (this.#encoded !== undefined) return this.#encoded;
+    const n = this.#fragments.length;
+    if (n === 0) {
+      this.#encoded = `${SYNC_PREFIX}[]}`;
+      return this.#encoded;
+    }
+    const parts = this.#fragments.slice();
+    parts[0] = `${SYNC_PREFIX}[${parts[0]}`;
+    parts[n - 1] = `${parts[n - 1]}]}`;
+    this.#encoded = parts.join(",");
     return this.#encoded;
   }
 
@@ -93,6 +116,7 @@ export class Presence {
 }
 
 const fragment = (id: string, connections: number): string => JSON.stringify({ id, connections });
+const SYNC_PREFIX = `{"type":"presence","action":"sync","users":`;
 
 /**
  * Which users the room last told its members about (the last presence diff), in storage. Presence

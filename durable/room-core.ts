@@ -110,6 +110,19 @@ const SHARED_REPLAY_WAIT_MS = 10_000;
 /** Slow-consumer bound, in multiples of the retention bytes: room for a full replay plus live traffic. */
 const SLOW_CONSUMER_RETENTIONS = 2;
 
+export interface RoomFootprint {
+  connections: number;
+  users: number;
+  /** Users whose presence changed since the last diff. */
+  changedUsers: number;
+  /** Publish rate buckets (one per publishing socket, and per HTTP publisher up to a bound). */
+  buckets: number;
+  queuedPublishes: number;
+  replaying: number;
+  waitingAcks: number;
+  remoteUsers: number;
+}
+
 /** How a queued publish is answered once its tick stored it (or failed to). */
 type Settle = (result: { ok: true; seq: number } | { ok: false; error: unknown }) => void;
 
@@ -229,7 +242,12 @@ export class RoomCore<S> {
       seq: latest,
     });
     // The members' list is encoded once per presence change, not once per connect (room-core, presence.ts).
-    this.#host.send(socket, `{"type":"presence","action":"sync","users":${this.#encodedPresenceUsers()}}`);
+    this.#host.send(
+      socket,
+      this.#remote.size === 0
+        ? this.#presenceNow().syncFrame()
+        : encodeServerFrame({ type: "presence", action: "sync", users: this.presenceUsers() }),
+    );
     if (resume?.resync) {
       send({
         type: "error",
@@ -360,6 +378,24 @@ export class RoomCore<S> {
     return this.#presenceNow().connectionCount;
   }
 
+  /**
+   * How much the room holds in memory, per structure (entries, not bytes). Everything here is
+   * bounded by the sockets open now, not by how many came and went: tests assert that under churn.
+   */
+  footprint(): RoomFootprint {
+    const presence = this.#presenceNow();
+    return {
+      connections: presence.connectionCount,
+      users: presence.userCount,
+      changedUsers: this.#changed.size,
+      buckets: this.#buckets.size,
+      queuedPublishes: this.#queue.length,
+      replaying: this.#replaying.size,
+      waitingAcks: this.#waiting.length,
+      remoteUsers: this.#remote.size,
+    };
+  }
+
   // ---------------------------------------------------------------- server side
 
   /** Stores the message (in the next tick's transaction), sends it to every member, and returns its seq. */
@@ -388,11 +424,6 @@ export class RoomCore<S> {
       seq: page.latestSeq,
       oldestSeq: page.oldestSeq,
     };
-  }
-
-  /** `presenceUsers()` as JSON text; this host's own list is cached between presence changes. */
-  #encodedPresenceUsers(): string {
-    return this.#remote.size === 0 ? this.#presenceNow().encodedUsers() : JSON.stringify(this.presenceUsers());
   }
 
   /** Present users: this host's members, and other hosts' (shared log) as last reported. */
@@ -536,10 +567,13 @@ export class RoomCore<S> {
 
   #fanOut(diff: string | undefined, messages: string | undefined): void {
     const maxBuffered = SLOW_CONSUMER_RETENTIONS * this.#limits.ROOM_RETENTION_BYTES;
-    // No copy: a socket dropped meanwhile (too slow) leaves a host's Map safely mid-iteration.
-    for (const socket of this.#host.sockets()) {
-      const buffered = this.#host.bufferedAmount(socket);
-      if (this.#replaying.has(socket)) continue; // its replay is read, and ends where live frames start
+    // Per socket only what it needs: this runs once per socket per tick (it is most of a tick's own CPU).
+    const host = this.#host;
+    const replaying = this.#replaying.size > 0 ? this.#replaying : undefined;
+    // No copy: a socket dropped meanwhile (too slow) leaves a host's Map or Set safely mid-iteration.
+    for (const socket of host.sockets()) {
+      if (replaying?.has(socket)) continue; // its replay is read, and ends where live frames start
+      const buffered = host.bufferedAmount(socket);
       if (buffered !== undefined && buffered > maxBuffered) {
         // A member that cannot keep up is closed rather than buffered without bound; it resumes with ?since.
         try {

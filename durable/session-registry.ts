@@ -32,6 +32,8 @@ interface PendingRegistration {
   room: string;
   now: number;
   settle: (result: RegisterResult) => void;
+  /** `#revocations` when it was checked. */
+  revocations: number;
 }
 
 export class SessionRegistry {
@@ -39,6 +41,8 @@ export class SessionRegistry {
   // New registrations waiting for this turn's one transaction (group commit), by `session\0room`.
   #pending = new Map<string, PendingRegistration>();
   #lastSweep = Number.NEGATIVE_INFINITY;
+  // Counts revoke() calls, so a pending registration is read again only if one happened since its check.
+  #revocations = 0;
 
   constructor(store: SqlStore) {
     this.#store = store;
@@ -66,10 +70,10 @@ export class SessionRegistry {
    * Workers the output gate holds the answer until the write is durable).
    */
   register(userId: string, sessionId: string, room: string, now: number): RegisterResult | Promise<RegisterResult> {
-    if (this.#revoked(sessionId, now)) return "revoked";
     const key = `${sessionId}\0${room}`;
     const waiting = this.#pending.get(key);
     if (waiting) {
+      if (this.#revoked(sessionId, now)) return "revoked";
       return new Promise((resolve) => {
         const first = waiting.settle;
         waiting.settle = (result) => {
@@ -78,25 +82,26 @@ export class SessionRegistry {
         };
       });
     }
-    const known = this.#store.sql
-      .exec<{ created_at: number }>(
-        `SELECT created_at FROM session_rooms WHERE session_id = ? AND room = ?`,
+    // One statement for the three facts a registration needs (revoked? this pair's row? the user's
+    // row count): a first connect's share of the registry was mostly per-statement cost.
+    const facts = this.#store.sql
+      .exec<{ revoked_at: number | null; created_at: number | null; n: number }>(
+        `SELECT (SELECT revoked_at FROM revoked_sessions WHERE session_id = ?1) AS revoked_at, (SELECT created_at FROM session_rooms WHERE session_id = ?1 AND room = ?2) AS created_at, (SELECT COUNT(*) FROM session_rooms WHERE user_id = ?3) AS n`,
         sessionId,
         room,
+        userId,
       )
-      .toArray()[0];
+      .one();
+    if (facts.revoked_at !== null && facts.revoked_at >= now - REVOKED_SESSION_TTL_MS) return "revoked";
     // A row past half its life is written again, so a "registered" answer always means a row that
     // lives at least STALE_REGISTRATION_MS / 2 more (a room trusts its answer that long, room-object.ts).
-    if (known && known.created_at >= now - STALE_REGISTRATION_MS / 2) return "registered";
+    if (facts.created_at !== null && facts.created_at >= now - STALE_REGISTRATION_MS / 2) return "registered";
     let pendingOfUser = 0;
     for (const p of this.#pending.values()) if (p.userId === userId) pendingOfUser++;
-    const count = this.#store.sql
-      .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM session_rooms WHERE user_id = ?`, userId)
-      .one().n;
-    if (count + pendingOfUser >= MAX_REGISTRATIONS_PER_USER) return "too_many";
+    if (facts.n + pendingOfUser >= MAX_REGISTRATIONS_PER_USER) return "too_many";
     return new Promise((settle) => {
       if (this.#pending.size === 0) setTimeout(() => this.#flush(), 0);
-      this.#pending.set(key, { userId, sessionId, room, now, settle });
+      this.#pending.set(key, { userId, sessionId, room, now, settle, revocations: this.#revocations });
     });
   }
 
@@ -114,7 +119,8 @@ export class SessionRegistry {
         }
         for (const p of pending) {
           // Revoked while it waited for this turn: refused, like a registration after the revocation.
-          if (this.#revoked(p.sessionId, p.now)) {
+          // Only a revocation since it was checked can have done that, so most skip the read.
+          if (p.revocations !== this.#revocations && this.#revoked(p.sessionId, p.now)) {
             results.push("revoked");
             continue;
           }
@@ -149,6 +155,7 @@ export class SessionRegistry {
    * waiting for their transaction are refused when it runs, so none slips past.
    */
   revoke(sessionId: string, now: number): string[] {
+    this.#revocations++;
     const { sql } = this.#store;
     sql.exec(
       `INSERT INTO revoked_sessions (session_id, revoked_at) VALUES (?, ?) ON CONFLICT (session_id) DO UPDATE SET revoked_at = excluded.revoked_at`,

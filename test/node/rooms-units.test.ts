@@ -44,6 +44,7 @@ describe("presence", () => {
     const p = new Presence();
     const check = () => {
       expect(p.encodedUsers()).toBe(JSON.stringify(p.users()));
+      expect(p.syncFrame()).toBe(JSON.stringify({ type: "presence", action: "sync", users: p.users() }));
       expect(p.users().map((u) => u.id)).toEqual(
         p
           .users()
