@@ -1,5 +1,6 @@
 // The production bundle, exactly as `wrangler deploy` would upload it (a dry run writes it to disk).
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, stat, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify, stripVTControlCharacters } from "node:util";
@@ -86,14 +87,19 @@ export async function buildWorker(
 }
 
 /**
- * The last commit, exported to `dir` with the repository's node_modules linked in: what to build
- * when the working tree is mid-edit (several engineers share it) and does not build.
+ * The last commit, exported to `dir` with the repository's node_modules linked in and its build
+ * prelude run: what to build when the working tree is mid-edit (several engineers share it) and
+ * does not build.
  */
 export async function exportHead(root: string, dir: string, timeoutMs = 60_000): Promise<BuildSource> {
   const { stdout: sha } = await run("git", ["rev-parse", "--short", "HEAD"], { cwd: root, timeout: timeoutMs });
   await mkdir(dir, { recursive: true });
   await run("sh", ["-c", `git archive --format=tar HEAD | tar -x -C "${dir}"`], { cwd: root, timeout: timeoutMs });
   await symlink(join(root, "node_modules"), join(dir, "node_modules"), "dir");
+  // What the commit's build prelude generates (gitignored, so not in the export): the [alias]
+  // targets under .bundle/ and public/, from that commit's own generators.
+  if (existsSync(join(dir, "scripts/bundle-build.ts")))
+    await run(process.execPath, ["scripts/bundle-build.ts"], { cwd: dir, timeout: timeoutMs });
   return { dir, label: `HEAD ${sha.trim()}` };
 }
 
