@@ -3,8 +3,8 @@
  * npm pre-scripts of dev, test, test:contract, bench and deploy run it (`npm run bundle:build` by
  * hand, before a bare `wrangler deploy` or `wrangler dev`).
  * - public/console/: the web console and the docs page's script (scripts/console-build.ts);
- * - src/features/docs/openapi.prebuilt.json: the route-dependent part of /openapi.json
- *   (scripts/openapi-build.ts);
+ * - public/_templates/openapi-routes.json: the route-dependent part of /openapi.json, which the
+ *   Worker reads through its ASSETS binding (scripts/openapi-build.ts);
  * - .bundle/client-s3/ and .bundle/zod/ (gitignored): the wrangler.toml [alias] targets made from
  *   the installed @aws-sdk/client-s3 and zod (scripts/s3-client-build.ts, scripts/zod-classic-build.ts).
  * Type checking and linting need none of it.

@@ -19,6 +19,11 @@ export interface WorkerBundle {
   buildMs: number;
   /** What was built: "working tree" or "HEAD <sha>". */
   source: string;
+  /**
+   * The Workers Static Assets directory the bundle was built with (wrangler.toml [assets]); the
+   * Worker reads /openapi.json's template from it through its ASSETS binding.
+   */
+  assetsDir?: string;
 }
 
 /** Reads the two compatibility settings from wrangler.toml (a full TOML parser is not needed for two keys). */
@@ -83,6 +88,7 @@ export async function buildWorker(
     compatibilityFlags: flags,
     buildMs,
     source: source.label,
+    assetsDir: join(source.dir, "public"),
   };
 }
 
