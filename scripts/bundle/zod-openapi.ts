@@ -53,20 +53,19 @@ function isZod(x: unknown): x is ZodType {
 
 /** public/_templates/openapi-routes.json (scripts/openapi-build.ts TEMPLATE_ASSET). */
 const TEMPLATE_ASSET = "/_templates/openapi-routes.json";
-let template: Promise<Record<string, unknown>> | undefined;
+let template: Record<string, unknown> | undefined;
 
-/** The template, fetched and parsed once per isolate; a failed read is not kept, the next request retries. */
-function prebuiltDocument(c: Context): Promise<Record<string, unknown>> {
-  template ??= (async () => {
-    const assets = (c.env as { ASSETS?: { fetch(url: URL): Promise<Response> } } | undefined)?.ASSETS;
-    if (!assets) throw new Error("no ASSETS binding: /openapi.json is a Workers Static Asset template");
-    const res = await assets.fetch(new URL(TEMPLATE_ASSET, c.req.url));
-    if (!res.ok) throw new Error(`the OpenAPI template answered ${res.status}: run npm run bundle:build`);
-    return (await res.json()) as Record<string, unknown>;
-  })().catch((error: unknown) => {
-    template = undefined;
-    throw error;
-  });
+/**
+ * The template, parsed once per isolate. Only the parsed value is shared: each request that finds
+ * none reads it itself (a promise of another request's I/O is not awaited across requests), and a
+ * failed read keeps nothing, so the next request tries again.
+ */
+async function readTemplate(c: Context): Promise<Record<string, unknown>> {
+  const assets = (c.env as { ASSETS?: { fetch(url: URL): Promise<Response> } } | undefined)?.ASSETS;
+  if (!assets) throw new Error("no ASSETS binding: /openapi.json is a Workers Static Asset template");
+  const res = await assets.fetch(new URL(TEMPLATE_ASSET, c.req.url));
+  if (!res.ok) throw new Error(`the OpenAPI template answered ${res.status}: run npm run bundle:build`);
+  template = (await res.json()) as Record<string, unknown>;
   return template;
 }
 
@@ -168,7 +167,7 @@ export class OpenAPIHono extends Hono<Validator, Validator, Validator> {
   doc31 = (path: string, configureObject: Record<string, unknown> | ((c: Context) => Record<string, unknown>)) =>
     this.get(path, async (c) => {
       const objectConfig = typeof configureObject === "function" ? configureObject(c) : configureObject;
-      return c.json({ ...objectConfig, ...(await prebuiltDocument(c)) });
+      return c.json({ ...objectConfig, ...(template ?? (await readTemplate(c))) });
     });
 
   override route(path: string, app: Hono<Validator, Validator, Validator>) {

@@ -10,6 +10,18 @@ const assets = (env as unknown as { ASSETS: Fetcher }).ASSETS;
 const TEMPLATE = "/_templates/openapi-routes.json";
 
 describe("/openapi.json on the Worker", () => {
+  it("answers requests arriving together with the same document (the first of the isolate: each reads the template)", async () => {
+    const texts = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const res = await exports.default.fetch(new Request("http://edge.test/openapi.json"));
+        expect(res.status).toBe(200);
+        return res.text();
+      }),
+    );
+    expect(new Set(texts).size).toBe(1);
+    expect(JSON.parse(texts[0]!).servers).toEqual([{ url: "http://edge.test" }]);
+  });
+
   it("is the prebuilt template after the request's own fields, byte for byte", async () => {
     const file = await assets.fetch(`http://edge.test${TEMPLATE}`);
     expect(file.status, "public/_templates/ is missing: npm run bundle:build (npm test runs it first)").toBe(200);
