@@ -8,7 +8,10 @@ import { defineConfig } from "vitest/config";
  * reached through the Neon ws bridge, Redis through the Upstash REST bridge, and a local S3 server.
  * `node` runs the dev tooling's own tests and end-to-end clients in Node.
  */
-/** wrangler.toml `[alias]`, exact specifiers only ("zod", not "zod/v4/core"). */
+/**
+ * wrangler.toml `[alias]`, exact specifiers only ("zod", not "zod/v4/core"). .bundle/ is generated
+ * (gitignored) by scripts/bundle-build.ts, which `npm test` runs first (pretest).
+ */
 const bundleAliases = [
   {
     find: /^@hono\/zod-openapi$/,
@@ -26,10 +29,10 @@ const bundleAliases = [
     find: /^@upstash\/core-analytics$/,
     replacement: fileURLToPath(new URL("./scripts/bundle/core-analytics.js", import.meta.url)),
   },
-  { find: /^zod$/, replacement: fileURLToPath(new URL("./scripts/bundle/zod.ts", import.meta.url)) },
+  { find: /^zod$/, replacement: fileURLToPath(new URL("./.bundle/zod/index.ts", import.meta.url)) },
   {
     find: /^@aws-sdk\/client-s3$/,
-    replacement: fileURLToPath(new URL("./scripts/bundle/client-s3/index.js", import.meta.url)),
+    replacement: fileURLToPath(new URL("./.bundle/client-s3/index.js", import.meta.url)),
   },
   {
     find: /^@aws-sdk\/xml-builder$/,

@@ -1,21 +1,27 @@
 /**
  * Generates the route-dependent part of /openapi.json (`components`, `paths`, `webhooks`) from the
  * route definitions, on Node with the real @hono/zod-openapi, into
- * src/features/docs/openapi.prebuilt.json. The Worker bundle serves that file instead of shipping
- * the generator (scripts/bundle/zod-openapi.ts); the document is the same byte for byte.
- * `npm test`, `dev`, `bench` and `deploy` run this first (their npm pre-scripts);
- * test/node/openapi-prebuilt.test.ts fails when the committed file is stale.
+ * public/_templates/openapi-routes.json (gitignored, a Workers Static Asset). The Worker neither
+ * ships the generator nor bundles the document: scripts/bundle/zod-openapi.ts reads this file once
+ * per isolate through the ASSETS binding and serves it after the request's own fields, the same
+ * bytes Node generates. The platform never serves the template itself: wrangler.toml routes
+ * /_templates/* to the Worker first (run_worker_first), which has no such route.
+ * `npm test`, `dev`, `bench` and `deploy` run this first (scripts/bundle-build.ts, their npm
+ * pre-scripts); test/node/openapi-prebuilt.test.ts fails when the file is stale.
  *
  *   npm run openapi:build
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApp } from "../src/app.ts";
 import type { AppEnv } from "../src/core/app-env.ts";
 import { documentConfig } from "../src/features/docs/routes.ts";
 
-export const PREBUILT_PATH = fileURLToPath(new URL("../src/features/docs/openapi.prebuilt.json", import.meta.url));
+/** The template's path under the assets directory, as the Worker asks the ASSETS binding for it. */
+export const TEMPLATE_ASSET = "/_templates/openapi-routes.json";
+export const PREBUILT_PATH = fileURLToPath(new URL(`../public${TEMPLATE_ASSET}`, import.meta.url));
 
 /** The whole document as Node generates it at run time for `origin` (what Node, Deno and Bun serve). */
 export function generateDocument(origin: string): Record<string, unknown> {
@@ -37,6 +43,7 @@ export async function buildOpenApi(): Promise<boolean> {
   const text = prebuiltText();
   const current = await readFile(PREBUILT_PATH, "utf8").catch(() => null);
   if (current === text) return false;
+  await mkdir(dirname(PREBUILT_PATH), { recursive: true });
   await writeFile(PREBUILT_PATH, text);
   return true;
 }

@@ -1,5 +1,5 @@
 /**
- * Generates scripts/bundle/client-s3/, the deploy bundle's "@aws-sdk/client-s3" (wrangler.toml
+ * Generates .bundle/client-s3/ (gitignored), the deploy bundle's "@aws-sdk/client-s3" (wrangler.toml
  * [alias], mirrored in vitest.config.ts): the SDK's own S3Client, runtime config and commands,
  * copied from node_modules with only their import paths changed, and its schema module with every
  * computed key `{ [_h]: … }` written as the string it names (`{ "http": … }`) and `64 | 0` as `64`.
@@ -8,16 +8,19 @@
  * schemas of dist-es/schemas/schemas_0.js (every S3 operation, 17 KiB gzip) although the service
  * sends ten. Written as literals they are plain data, and esbuild keeps only what the commands
  * below reach. The objects are the same (test/node/bundle-aliases.test.ts compares them with the
- * SDK's, and fails when the committed files are stale against node_modules).
+ * SDK's). Written from the installed SDK on every build (scripts/bundle-build.ts, the npm pre-scripts
+ * of dev, test, test:contract, bench and deploy), never committed.
  *
- *   node scripts/s3-client-build.ts     (after an SDK upgrade)
+ *   node scripts/s3-client-build.ts
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-export const OUT_DIR = join(ROOT, "scripts/bundle/client-s3");
+/** Repository relative; two levels deep, as the "../../node_modules" paths below assume. */
+const OUT = ".bundle/client-s3";
+export const OUT_DIR = join(ROOT, OUT);
 const SDK = "node_modules/@aws-sdk/client-s3/dist-es";
 
 /** Commands the Worker and its workerd tests send (the storage adapter, test/workers). */
@@ -61,7 +64,7 @@ function rewriteImports(text: string, from: string, outFile: string): string {
     }
     const file = target.endsWith(".json") || target === "../package.json" ? target : `${target}.js`;
     const abs = posix.join(SDK, file);
-    return `${lead}"${posix.relative(posix.join("scripts/bundle/client-s3", outDir), abs)}"`;
+    return `${lead}"${posix.relative(posix.join(OUT, outDir), abs)}"`;
   });
 }
 
@@ -109,8 +112,8 @@ export async function generateFiles(): Promise<Map<string, string>> {
     'export * from "./S3Client.js";',
     ...COMMANDS.map((c) => `export * from "./commands/${c}Command.js";`),
     `export { Command as $Command } from "@smithy/core/client";`,
-    `export * from "${posix.relative("scripts/bundle/client-s3", `${SDK}/models/errors.js`)}";`,
-    `export { S3ServiceException } from "${posix.relative("scripts/bundle/client-s3", `${SDK}/models/S3ServiceException.js`)}";`,
+    `export * from "${posix.relative(OUT, `${SDK}/models/errors.js`)}";`,
+    `export { S3ServiceException } from "${posix.relative(OUT, `${SDK}/models/S3ServiceException.js`)}";`,
   ];
   files.set("index.js", `${header}${exports.join("\n")}\n`);
   // Unused commands (ListObjectsV2 is for the tests) drop out of the bundle.
@@ -118,19 +121,19 @@ export async function generateFiles(): Promise<Map<string, string>> {
   return files;
 }
 
+/** Writes the files afresh (a file left from an older SDK or command list would be stale). */
 export async function buildS3Client(): Promise<number> {
-  let changed = 0;
-  for (const [path, text] of await generateFiles()) {
+  const files = await generateFiles();
+  await rm(OUT_DIR, { recursive: true, force: true });
+  for (const [path, text] of files) {
     const file = join(OUT_DIR, path);
-    if ((await readFile(file, "utf8").catch(() => null)) === text) continue;
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, text);
-    changed++;
   }
-  return changed;
+  return files.size;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const changed = await buildS3Client();
-  console.log(`scripts/bundle/client-s3: ${changed} file(s) written`);
+  console.log(`${OUT}: ${changed} file(s) written`);
 }

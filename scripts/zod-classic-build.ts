@@ -1,23 +1,30 @@
 /**
- * Generates scripts/bundle/zod-classic/, the deploy bundle's copy of zod's classic schema modules
- * (schemas.js and the four that import it: iso, coerce, deep-partial, in-out), with only their import
- * paths changed: the JSON Schema processors and `toJSONSchema` methods point at json-schema-stub.js,
- * which keeps `aggregateChecks` (the `.minLength`/`.format` getters read it) and throws for the rest.
+ * Generates .bundle/zod/ (gitignored), the deploy bundle's "zod" (wrangler.toml [alias], mirrored in
+ * vitest.config.ts): scripts/bundle/zod.ts and zod-classic.ts as index.ts and classic.ts, with the
+ * five classic modules zod-classic.ts marks "copied" (schemas.js and the four that import it: iso,
+ * coerce, deep-partial, in-out) pointing at copies of zod's own under classic/, whose only change is
+ * their import paths: the JSON Schema processors and `toJSONSchema` methods point at
+ * classic/json-schema-stub.js, which keeps `aggregateChecks` (the `.minLength`/`.format` getters
+ * read it) and throws for the rest.
  *
  * Why: every zod schema constructor installs a closure calling its JSON Schema processor, so esbuild
  * keeps the whole JSON Schema generator (about 5 KiB gzip) although the Worker never converts a
  * schema (its /openapi.json is prebuilt on Node, scripts/openapi-build.ts). A call would throw,
- * never answer differently. test/node/bundle-aliases.test.ts fails when these files are stale
- * against node_modules and checks the sources call no JSON Schema conversion.
+ * never answer differently. test/node/bundle-aliases.test.ts checks the output against zod and that
+ * the sources call no JSON Schema conversion. Written from the installed zod on every build
+ * (scripts/bundle-build.ts, the npm pre-scripts of dev, test, test:contract, bench and deploy).
  *
- *   node scripts/zod-classic-build.ts     (after a zod upgrade)
+ *   node scripts/zod-classic-build.ts
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-export const ZOD_OUT_DIR = join(ROOT, "scripts/bundle/zod-classic");
+/** Repository relative; two levels deep like scripts/bundle/, so its "../../" paths stay true. */
+const OUT = ".bundle/zod";
+export const ZOD_OUT_DIR = join(ROOT, OUT);
+const CLASSIC_OUT = `${OUT}/classic`;
 const ZOD = "node_modules/zod/v4";
 const COPIED = ["schemas", "iso", "coerce", "deep-partial", "in-out"];
 const STUBBED = new Set(["core/json-schema-processors.js", "core/to-json-schema.js"]);
@@ -28,7 +35,18 @@ function rewrite(text: string, from: string): string {
     if (STUBBED.has(target)) return `${lead}"./json-schema-stub.js"`;
     const local = COPIED.find((c) => target === `classic/${c}.js`);
     if (local) return `${lead}"./${local}.js"`;
-    return `${lead}"${posix.relative("scripts/bundle/zod-classic", posix.join(ZOD, target))}"`;
+    return `${lead}"${posix.relative(CLASSIC_OUT, posix.join(ZOD, target))}"`;
+  });
+}
+
+/** A committed scripts/bundle/ module re-pointed from .bundle/zod/: the copies, or where it pointed. */
+function rewriteEntry(text: string, copies: Record<string, string>): string {
+  return text.replace(/(from\s+)"(\.{1,2}\/[^"]+)"/g, (_all, lead: string, spec: string) => {
+    const target = posix.normalize(posix.join("scripts/bundle", spec));
+    const classic = COPIED.find((c) => target === `${ZOD}/classic/${c}.js`);
+    if (classic) return `${lead}"./classic/${classic}.js"`;
+    if (copies[target]) return `${lead}"./${copies[target]}"`;
+    return `${lead}"${posix.relative(OUT, target)}"`;
   });
 }
 
@@ -38,10 +56,23 @@ export async function generateZodFiles(): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   for (const name of COPIED) {
     const text = await readFile(join(ROOT, ZOD, `classic/${name}.js`), "utf8");
-    files.set(`${name}.js`, header + rewrite(text, `classic/${name}.js`));
-    // Types: zod's own declarations of the module copied (zod-classic.ts is type-checked).
-    const real = posix.relative("scripts/bundle/zod-classic", `${ZOD}/classic/${name}.js`);
-    files.set(`${name}.d.ts`, `${header}export * from "${real}";\n`);
+    files.set(`classic/${name}.js`, header + rewrite(text, `classic/${name}.js`));
+  }
+  // The entry modules: the committed ones, reaching the copies.
+  const entries: Record<string, string> = {
+    "scripts/bundle/zod.ts": "index.ts",
+    "scripts/bundle/zod-classic.ts": "classic.ts",
+  };
+  for (const [from, out] of Object.entries(entries)) {
+    const text = rewriteEntry(await readFile(join(ROOT, from), "utf8"), entries);
+    if (from.endsWith("zod-classic.ts")) {
+      const copied = [...text.matchAll(/"\.\/classic\/([\w-]+)\.js"/g)].map((m) => m[1]!);
+      for (const name of COPIED)
+        if (!copied.includes(name))
+          throw new Error(`scripts/bundle/zod-classic.ts no longer exports classic/${name}.js`);
+      if (text.includes("node_modules/zod/v4/classic/schemas.js")) throw new Error("classic/schemas.js not re-pointed");
+    }
+    files.set(out, `${header}${text}`);
   }
   const schemas = await readFile(join(ROOT, ZOD, "classic/schemas.js"), "utf8");
   const processors = [...new Set([...schemas.matchAll(/\bprocessors\.(\w+)/g)].map((m) => m[1]!))].sort();
@@ -54,7 +85,7 @@ export async function generateZodFiles(): Promise<Map<string, string>> {
   const stub = [
     header.trimEnd(),
     "// What classic/schemas.js imports from core/json-schema-processors.js and core/to-json-schema.js.",
-    `export { aggregateChecks } from "${posix.relative("scripts/bundle/zod-classic", `${ZOD}/core/json-schema-processors.js`)}";`,
+    `export { aggregateChecks } from "${posix.relative(CLASSIC_OUT, `${ZOD}/core/json-schema-processors.js`)}";`,
     "const unbundled = () => {",
     '  throw new Error("zod JSON Schema conversion is not in the Worker bundle (scripts/zod-classic-build.ts)");',
     "};",
@@ -62,23 +93,23 @@ export async function generateZodFiles(): Promise<Map<string, string>> {
     ...methods.map((m) => `export const ${m} = () => unbundled;`),
     "",
   ].join("\n");
-  files.set("json-schema-stub.js", stub);
-  files.set("package.json", `${JSON.stringify({ type: "module", sideEffects: false }, null, 2)}\n`);
+  files.set("classic/json-schema-stub.js", stub);
+  files.set("classic/package.json", `${JSON.stringify({ type: "module", sideEffects: false }, null, 2)}\n`);
   return files;
 }
 
+/** Writes the files afresh (a file left from an older zod would be stale). */
 export async function buildZodClassic(): Promise<number> {
-  let changed = 0;
-  for (const [path, text] of await generateZodFiles()) {
+  const files = await generateZodFiles();
+  await rm(ZOD_OUT_DIR, { recursive: true, force: true });
+  for (const [path, text] of files) {
     const file = join(ZOD_OUT_DIR, path);
-    if ((await readFile(file, "utf8").catch(() => null)) === text) continue;
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, text);
-    changed++;
   }
-  return changed;
+  return files.size;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  console.log(`scripts/bundle/zod-classic: ${await buildZodClassic()} file(s) written`);
+  console.log(`${OUT}: ${await buildZodClassic()} file(s) written`);
 }

@@ -1,5 +1,6 @@
 // The production bundle, exactly as `wrangler deploy` would upload it (a dry run writes it to disk).
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, stat, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify, stripVTControlCharacters } from "node:util";
@@ -18,6 +19,11 @@ export interface WorkerBundle {
   buildMs: number;
   /** What was built: "working tree" or "HEAD <sha>". */
   source: string;
+  /**
+   * The Workers Static Assets directory the bundle was built with (wrangler.toml [assets]); the
+   * Worker reads /openapi.json's template from it through its ASSETS binding.
+   */
+  assetsDir?: string;
 }
 
 /** Reads the two compatibility settings from wrangler.toml (a full TOML parser is not needed for two keys). */
@@ -82,18 +88,24 @@ export async function buildWorker(
     compatibilityFlags: flags,
     buildMs,
     source: source.label,
+    assetsDir: join(source.dir, "public"),
   };
 }
 
 /**
- * The last commit, exported to `dir` with the repository's node_modules linked in: what to build
- * when the working tree is mid-edit (several engineers share it) and does not build.
+ * The last commit, exported to `dir` with the repository's node_modules linked in and its build
+ * prelude run: what to build when the working tree is mid-edit (several engineers share it) and
+ * does not build.
  */
 export async function exportHead(root: string, dir: string, timeoutMs = 60_000): Promise<BuildSource> {
   const { stdout: sha } = await run("git", ["rev-parse", "--short", "HEAD"], { cwd: root, timeout: timeoutMs });
   await mkdir(dir, { recursive: true });
   await run("sh", ["-c", `git archive --format=tar HEAD | tar -x -C "${dir}"`], { cwd: root, timeout: timeoutMs });
   await symlink(join(root, "node_modules"), join(dir, "node_modules"), "dir");
+  // What the commit's build prelude generates (gitignored, so not in the export): the [alias]
+  // targets under .bundle/ and public/, from that commit's own generators.
+  if (existsSync(join(dir, "scripts/bundle-build.ts")))
+    await run(process.execPath, ["scripts/bundle-build.ts"], { cwd: dir, timeout: timeoutMs });
   return { dir, label: `HEAD ${sha.trim()}` };
 }
 

@@ -1,7 +1,8 @@
 // Runs the production bundle under `workerd serve` with a generated capnp config: the same runtime
 // as production minus the platform around it (wrangler dev adds a proxy and logging that cost ~3x
 // throughput here, see shared/FACTS.md). Bindings are plain text vars; the room Durable Objects are
-// stored on local disk with SQL enabled, like the `new_sqlite_classes` migration in wrangler.toml.
+// stored on local disk with SQL enabled, like the `new_sqlite_classes` migration in wrangler.toml;
+// ASSETS is the assets directory as a read-only disk service (GET of a path answers its file).
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
@@ -43,6 +44,7 @@ export function capnpConfig(opts: {
   durableObjects?: boolean;
 }): string {
   const rooms = opts.durableObjects !== false;
+  const assets = opts.bundle.assetsDir;
   const bindings = Object.entries(opts.vars)
     .map(([name, value]) => `      (name = ${text(name)}, text = ${text(value)}),`)
     .join("\n");
@@ -54,7 +56,7 @@ const config :Workerd.Config = (
     # The local stand-ins listen on loopback; the default "internet" service refuses private addresses.
     (name = "loopback", network = (allow = ["local"])),
     (name = "do-disk", disk = (path = ${text(opts.doDir)}, writable = true)),
-  ],
+${assets ? `    # wrangler.toml [assets]: the files, read only (the Worker fetches /openapi.json's template).\n    (name = "assets", disk = (path = ${text(assets)}, writable = false)),\n` : ""}  ],
   sockets = [(name = "http", address = ${text(`127.0.0.1:${opts.port}`)}, http = (), service = "main")],
 );
 
@@ -66,6 +68,7 @@ const mainWorker :Workerd.Worker = (
   bindings = [
 ${bindings}
 ${rooms ? '      (name = "ROOMS", durableObjectNamespace = "RoomObject"),' : ""}
+${assets ? '      (name = "ASSETS", service = "assets"),' : ""}
   ],
 ${rooms ? '  durableObjectNamespaces = [(className = "RoomObject", uniqueKey = "bench-room-object", enableSql = true)],\n  durableObjectStorage = (localDisk = "do-disk"),' : ""}
   globalOutbound = "loopback",

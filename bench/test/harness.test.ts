@@ -54,6 +54,7 @@ describe("the workerd config", () => {
     compatibilityFlags: ["nodejs_compat"],
     buildMs: 1,
     source: "working tree",
+    assetsDir: "/repo/public",
   };
   const config = capnpConfig({
     modulePath: "build/index.js",
@@ -66,6 +67,11 @@ describe("the workerd config", () => {
   it("passes JSON secrets through as escaped text bindings", () => {
     expect(config).toContain(String.raw`(name = "JWT_KEYS", text = "[{\"kid\":\"a\",\"secret\":\"x\\\\y\"}]")`);
     expect(config).toContain('(name = "PLAIN", text = "v")');
+  });
+
+  it("binds ASSETS to the assets directory, read only (the Worker reads /openapi.json's template there)", () => {
+    expect(config).toContain('(name = "assets", disk = (path = "/repo/public", writable = false))');
+    expect(config).toContain('(name = "ASSETS", service = "assets")');
   });
 
   it("listens on loopback only and lets the Worker reach only local addresses", () => {

@@ -3,8 +3,9 @@
 // MIT, ported as is) without the OpenAPI document generator (@asteasolutions/zod-to-openapi, 8 KiB
 // gzip; it also held on to zod's JSON Schema conversion and, by taking `z` as a value, all of zod).
 // `doc31` serves the document scripts/openapi-build.ts generated from the same route definitions on
-// Node (src/features/docs/openapi.prebuilt.json; test/node/openapi-prebuilt.test.ts proves it is
-// not stale, and the contract suite requires the same bytes from the Worker, Node, Deno and Bun).
+// Node, a Workers Static Asset read once per isolate through the ASSETS binding (not bundled: 7 KiB
+// gzip of the upload; test/node/openapi-prebuilt.test.ts proves it is not stale, and the contract
+// suite requires the same bytes from the Worker, Node, Deno and Bun).
 // Not ported: `basePath`, `openapiRoutes`, `getOpenAPIDocument`/`doc` (nothing here uses them).
 // `.openapi()` on a schema only attaches documentation metadata, so here it returns the schema.
 // The features are type-checked against the real package; only the bundle runs this module.
@@ -13,7 +14,6 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Context, MiddlewareHandler, Next } from "hono";
 import { ZodType } from "zod";
-import prebuilt from "../../src/features/docs/openapi.prebuilt.json";
 
 export { z } from "zod";
 
@@ -49,6 +49,24 @@ function isZod(x: unknown): x is ZodType {
     typeof s.parseAsync === "function" &&
     typeof s.safeParseAsync === "function"
   );
+}
+
+/** public/_templates/openapi-routes.json (scripts/openapi-build.ts TEMPLATE_ASSET). */
+const TEMPLATE_ASSET = "/_templates/openapi-routes.json";
+let template: Record<string, unknown> | undefined;
+
+/**
+ * The template, parsed once per isolate. Only the parsed value is shared: each request that finds
+ * none reads it itself (a promise of another request's I/O is not awaited across requests), and a
+ * failed read keeps nothing, so the next request tries again.
+ */
+async function readTemplate(c: Context): Promise<Record<string, unknown>> {
+  const assets = (c.env as { ASSETS?: { fetch(url: URL): Promise<Response> } } | undefined)?.ASSETS;
+  if (!assets) throw new Error("no ASSETS binding: /openapi.json is a Workers Static Asset template");
+  const res = await assets.fetch(new URL(TEMPLATE_ASSET, c.req.url));
+  if (!res.ok) throw new Error(`the OpenAPI template answered ${res.status}: run npm run bundle:build`);
+  template = (await res.json()) as Record<string, unknown>;
+  return template;
 }
 
 /** Accepts what mountDocs registers; the prebuilt document already holds it. */
@@ -147,9 +165,9 @@ export class OpenAPIHono extends Hono<Validator, Validator, Validator> {
 
   /** Serves the prebuilt document after the configured fields, as the generator orders them. */
   doc31 = (path: string, configureObject: Record<string, unknown> | ((c: Context) => Record<string, unknown>)) =>
-    this.get(path, (c) => {
+    this.get(path, async (c) => {
       const objectConfig = typeof configureObject === "function" ? configureObject(c) : configureObject;
-      return c.json({ ...objectConfig, ...prebuilt });
+      return c.json({ ...objectConfig, ...(template ?? (await readTemplate(c))) });
     });
 
   override route(path: string, app: Hono<Validator, Validator, Validator>) {

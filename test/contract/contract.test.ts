@@ -90,7 +90,7 @@ describe(`the service contract on ${RUNTIME}`, () => {
     // The Worker serves the prebuilt document (its bundle has no generator), Node, Deno and Bun
     // generate it at run time: all of them must send exactly these bytes for this origin.
     const prebuilt = JSON.parse(
-      await readFile(new URL("../../src/features/docs/openapi.prebuilt.json", import.meta.url), "utf8"),
+      await readFile(new URL("../../public/_templates/openapi-routes.json", import.meta.url), "utf8"),
     ) as Record<string, unknown>;
     const res = await call("/openapi.json");
     expect(res.status).toBe(200);
@@ -100,6 +100,10 @@ describe(`the service contract on ${RUNTIME}`, () => {
     expect(servers).toEqual([{ url: new URL(BASE).origin }]);
     // The per-request fields first, then what the routes decide, exactly as prebuilt.
     expect(text).toBe(JSON.stringify({ openapi, info, servers, ...prebuilt }));
+    // The template is the Worker's to read (wrangler.toml run_worker_first), never served as a file.
+    const template = await call("/_templates/openapi-routes.json");
+    expect(template.status).toBe(404);
+    expect(await template.text()).not.toContain('"paths"');
   });
 
   it("answers a listed browser origin's preflight and reads with CORS headers, and an unlisted one with none", async () => {

@@ -1,5 +1,5 @@
 // Each feature router's own OpenAPI document, generated in Node by the real @hono/zod-openapi (the
-// Worker bundle has none: it serves the prebuilt document, test/node/openapi-prebuilt.test.ts).
+// Worker bundle has none: it serves the prebuilt template, test/node/openapi-prebuilt.test.ts).
 // Built per router, so another feature's route cannot mask a missing one here.
 import { describe, expect, it } from "vitest";
 import { createRouter } from "../../src/core/openapi.ts";

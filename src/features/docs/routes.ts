@@ -37,7 +37,8 @@ export function documentConfig(origin: string) {
  * Serves the OpenAPI 3.1 document of the route definitions, and a docs page over it. On Node, Deno
  * and Bun `doc31` generates it (@asteasolutions/zod-to-openapi); the Worker bundle aliases
  * @hono/zod-openapi to scripts/bundle/zod-openapi.ts, whose `doc31` serves the same document
- * prebuilt by scripts/openapi-build.ts (openapi.prebuilt.json), so the generator is not shipped.
+ * prebuilt by scripts/openapi-build.ts (public/_templates/openapi-routes.json, a static asset read
+ * through the ASSETS binding), so neither the generator nor the document is in the bundle.
  */
 export function mountDocs(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
