@@ -5,7 +5,7 @@ import { Presence } from "../../durable/presence.ts";
 import { fullBucket, takeToken } from "../../durable/rate-limit.ts";
 import { parseRoomLimits } from "../../durable/room-limits.ts";
 import { parseClientFrame, parseServerFrame } from "../../protocol/frames.ts";
-import { roomAllows } from "../../src/features/rooms/room-rules.ts";
+import { roomAllows } from "../../src/features/rooms/model.ts";
 
 const principal = (userId: string, roles = ["user"]) => ({ userId, roles, sessionId: "s", tokenId: "t", expiresAt: 0 });
 

@@ -1,6 +1,5 @@
-import type { ConnectRefusal, HistoryItem } from "../../../protocol/room-rpc.ts";
+import type { ConnectRefusal } from "../../../protocol/room-rpc.ts";
 import type { PresenceUser } from "../../../protocol/frames.ts";
-import type { RoomGateway } from "../../adapters/rooms.ts";
 import type { Config } from "../../core/config.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { Principal } from "../../core/principal.ts";
@@ -14,18 +13,16 @@ import {
 } from "../../core/problem.ts";
 import { authenticate, SESSION_SIGNED_OUT_DETAIL } from "../auth/authenticate.ts";
 import { publishingTooFast, publishTooLarge, roomFull, roomRefused, tooManyConnections } from "./problems.ts";
-import { isValidRoomName, type RoomAction, roomAllows } from "./room-rules.ts";
-
-/** What every rooms operation runs with (wiring.ts builds it). */
-export interface RoomsContext {
-  gateway: RoomGateway;
-  log: Logger;
-  /**
-   * Whether a session was revoked (the auth feature's revocation list: a store round trip). Asked
-   * only where a rule needs it: a connect the gateway does not check itself, an admin's publish.
-   */
-  isSessionRevoked: (sessionId: string) => Promise<boolean>;
-}
+import {
+  type HistoryInput,
+  type HistoryResult,
+  isValidRoomName,
+  type OpenSocketInput,
+  type PublishInput,
+  type RoomAction,
+  type RoomsContext,
+  roomAllows,
+} from "./model.ts";
 
 /** A room object that fails or stalls is a dependency outage (503), never a 500. */
 async function callRoom<T>(work: () => Promise<T>): Promise<T> {
@@ -48,13 +45,6 @@ export async function authenticateUpgrade(token: string | undefined, config: Con
 export function authorizeRoom(room: string, principal: Principal, action: RoomAction): void {
   if (!isValidRoomName(room)) throw notFound("No room can have this name.");
   if (!roomAllows(room, principal, action)) throw forbidden("This room is not open to you.");
-}
-
-export interface OpenSocketInput {
-  room: string;
-  since: number | undefined;
-  /** The client's upgrade request, for runtimes that upgrade in-process. */
-  upgrade: Request;
 }
 
 /**
@@ -101,11 +91,6 @@ function refusalProblem(reason: ConnectRefusal | null, log: Logger): ProblemErro
   }
 }
 
-export interface PublishInput {
-  room: string;
-  data: unknown;
-}
-
 /** Publishes as the caller; answers once the room stored it and sent it to every member. */
 export async function publishToRoom(
   ctx: RoomsContext,
@@ -136,20 +121,6 @@ export async function publishToRoom(
     default:
       throw validationFailed([{ path: "data", message: "must be a JSON value" }]);
   }
-}
-
-export interface HistoryInput {
-  room: string;
-  since: number | undefined;
-  cursor: string | undefined;
-  limit: number;
-}
-
-export interface HistoryResult {
-  items: HistoryItem[];
-  nextCursor: string | null;
-  seq: number;
-  oldestSeq: number;
 }
 
 // Cursors are opaque to clients; today they carry the last seq of the page.

@@ -3,17 +3,8 @@ import type { Deps } from "../../core/deps.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { Principal } from "../../core/principal.ts";
 import { isSessionRevoked } from "../auth/revocation.ts";
-import {
-  authenticateUpgrade,
-  type HistoryInput,
-  type OpenSocketInput,
-  openRoomSocket,
-  type PublishInput,
-  publishToRoom,
-  type RoomsContext,
-  readHistory,
-  readPresence,
-} from "./service.ts";
+import type { HistoryInput, OpenSocketInput, PublishInput, RoomsContext } from "./model.ts";
+import { authenticateUpgrade, openRoomSocket, publishToRoom, readHistory, readPresence } from "./service.ts";
 
 /** What the rooms wiring is built from: the request's clients, config and logger (`c.var` fits). */
 export interface RoomsScope {
