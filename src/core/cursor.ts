@@ -3,7 +3,7 @@ import { validationFailed } from "./problem.ts";
 
 /**
  * Page cursors: opaque to clients, base64url of a short text underneath. Every list that pages
- * (assets, accounts, settings history) encodes and decodes through here; a cursor this API did not
+ * (assets, accounts, settings history, room history) encodes and decodes through here; a cursor this API did not
  * return is a 422 naming `query.cursor`.
  */
 export const encodeCursor = (text: string): string => toBase64Url(text);

@@ -157,9 +157,12 @@ describe("GET /messages history", () => {
     const page2 = await get(`?cursor=${page1.nextCursor}&limit=2`);
     expect(page2.items.map((m) => m.seq)).toEqual([4, 5]);
     expect(page2.nextCursor).toBeNull();
-    expect(
-      (await call(`/v1/rooms/${room}/messages?cursor=nope`, { headers: { Authorization: `Bearer ${user.token}` } }))
-        .status,
-    ).toBe(422);
+    // Not base64url of a seq cursor: garbage, another list's cursor ("v3"), a negative seq.
+    for (const cursor of ["nope", btoa("v3"), btoa("s-1")]) {
+      const res = await call(`/v1/rooms/${room}/messages?cursor=${encodeURIComponent(cursor)}`, {
+        headers: { Authorization: `Bearer ${user.token}` },
+      });
+      expect({ cursor, status: res.status }).toEqual({ cursor, status: 422 });
+    }
   });
 });

@@ -1,6 +1,7 @@
 import type { ConnectRefusal } from "../../../protocol/room-rpc.ts";
 import type { PresenceUser } from "../../../protocol/frames.ts";
 import type { Config } from "../../core/config.ts";
+import { decodeCursor, encodeCursor } from "../../core/cursor.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { Principal } from "../../core/principal.ts";
 import {
@@ -123,13 +124,14 @@ export async function publishToRoom(
   }
 }
 
-// Cursors are opaque to clients; today they carry the last seq of the page.
-const encodeCursor = (seq: number): string => `c${seq.toString(36)}`;
-function decodeCursor(cursor: string): number {
-  if (!/^c[0-9a-z]{1,11}$/.test(cursor))
-    throw validationFailed([{ path: "query.cursor", message: "is not a cursor this service issued" }]);
-  return Number.parseInt(cursor.slice(1), 36);
-}
+// Opaque to clients, through core/cursor.ts like every other list's: the page's last seq underneath ("s42").
+const encodeSeqCursor = (seq: number): string => encodeCursor(`s${seq}`);
+const decodeSeqCursor = (cursor: string): number =>
+  decodeCursor(cursor, (text) => {
+    const digits = /^s(0|[1-9][0-9]{0,15})$/.exec(text)?.[1];
+    const seq = digits === undefined ? undefined : Number(digits);
+    return seq !== undefined && Number.isSafeInteger(seq) ? seq : undefined;
+  });
 
 export async function readHistory(
   ctx: RoomsContext,
@@ -137,13 +139,13 @@ export async function readHistory(
   input: HistoryInput,
 ): Promise<HistoryResult> {
   authorizeRoom(input.room, principal, "read");
-  const since = input.cursor !== undefined ? decodeCursor(input.cursor) : (input.since ?? 0);
+  const since = input.cursor !== undefined ? decodeSeqCursor(input.cursor) : (input.since ?? 0);
   const page = await callRoom(() => ctx.gateway.history(input.room, since, input.limit));
   const last = page.items.at(-1);
   const more = last !== undefined && page.items.length === input.limit && last.seq < page.seq;
   return {
     items: page.items,
-    nextCursor: more ? encodeCursor(last.seq) : null,
+    nextCursor: more ? encodeSeqCursor(last.seq) : null,
     seq: page.seq,
     oldestSeq: page.oldestSeq,
   };
