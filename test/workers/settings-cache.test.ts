@@ -8,7 +8,7 @@ import type { SettingsEvents } from "../../src/features/settings/events.ts";
 import type { SettingChanged } from "../../src/features/settings/model.ts";
 import { DEFAULT_READ_TIMING, type ReadTiming } from "../../src/features/settings/reader.ts";
 import { createSettingsRepository, type SettingsRepository } from "../../src/features/settings/repository.ts";
-import { createSettingsService } from "../../src/features/settings/service.ts";
+import { settingsOver } from "./support/settings-service.ts";
 import { readSettingValue } from "../../src/features/settings/typed-setting.ts";
 import {
   type CountingDatabase,
@@ -58,7 +58,7 @@ function harness(options: Harness = {}) {
     maxSnapshotBytes: 4 * 1024 * 1024,
   });
   const tasks: Promise<unknown>[] = [];
-  const service = createSettingsService({
+  const service = settingsOver({
     repo: options.repo ?? createSettingsRepository(pg.db),
     cache,
     events: options.events ?? noEvents,

@@ -4,7 +4,7 @@ import { createSettingsCache, type SettingsCache } from "../../src/features/sett
 import { LocalSnapshot } from "../../src/features/settings/local-snapshot.ts";
 import { DEFAULT_READ_TIMING } from "../../src/features/settings/reader.ts";
 import { createSettingsRepository, type SettingsRepository } from "../../src/features/settings/repository.ts";
-import { createSettingsService } from "../../src/features/settings/service.ts";
+import { settingsOver } from "./support/settings-service.ts";
 import {
   type CountingDatabase,
   call,
@@ -82,7 +82,7 @@ function instance(options: InstanceOptions) {
   );
   let tasks: Promise<unknown>[] = [];
   const local = new LocalSnapshot({ ttlMs: TTL_MS, graceMs: GRACE_MS });
-  const service = createSettingsService({
+  const service = settingsOver({
     repo: options.repo ?? createSettingsRepository(pg.db),
     cache: redis.cache,
     local,
@@ -267,7 +267,7 @@ describe("the cross-instance staleness bound: TTL + one revalidation", () => {
         maxSnapshotBytes: 1 << 22,
       });
       const tasks: Promise<unknown>[] = [];
-      const service = createSettingsService({
+      const service = settingsOver({
         repo: createSettingsRepository(pg.db),
         cache: redis,
         local: new LocalSnapshot({ ttlMs: ttl, graceMs: GRACE_MS }),

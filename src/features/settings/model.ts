@@ -1,7 +1,37 @@
+import type { BackgroundTasks } from "../../core/deferred-work.ts";
+import type { Logger } from "../../../common/logger.ts";
+import type { SettingsCache } from "./cache.ts";
+import type { SettingsEvents } from "./events.ts";
+import type { LocalSnapshot } from "./local-snapshot.ts";
+import type { ReadTiming } from "./reader.ts";
+import type { SettingsRepository } from "./repository.ts";
+
 /**
  * The settings domain, free of HTTP and storage: what a setting is, who may see it, and the
  * limits the contract sets (docs/settings.md). Routes, services and stores all speak these types.
+ * The service functions (service.ts) all take a SettingsContext first; wiring.ts builds it.
  */
+
+/** What every settings operation runs with: the stores (as interfaces), where to publish, the budgets. */
+export interface SettingsContext {
+  repo: SettingsRepository;
+  /** Null when no cache is configured: every read goes to Postgres. */
+  cache: SettingsCache | null;
+  /**
+   * The isolate's snapshot in front of the cache (local-snapshot.ts); absent or null: every read goes
+   * to Redis. Only used with a cache: without a generation to check, a copy could not be bounded.
+   */
+  local?: LocalSnapshot | null;
+  events: SettingsEvents;
+  background: BackgroundTasks;
+  log: Logger;
+  /** Deadline for one Postgres operation (a transaction included). */
+  databaseTimeoutMs: number;
+  publishTimeoutMs?: number;
+  timing?: Partial<ReadTiming>;
+  /** Injected in tests to move time; Date.now otherwise. */
+  now?: () => number;
+}
 
 export const SETTING_KEY_PATTERN = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 /** The contract's limit on one value, serialized as UTF-8 JSON. */

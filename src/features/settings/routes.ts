@@ -166,7 +166,7 @@ export const settingsRoutes = createRouter()
     const { key } = c.req.valid("param");
     const header = c.req.valid("header");
     const body = c.req.valid("json");
-    const { setting, created } = await settingsServiceFor(c.var).put({
+    const { setting, created } = await settingsServiceFor(c.var).put(c.var.principal, {
       key,
       value: body.value,
       visibility: body.visibility,
@@ -175,7 +175,6 @@ export const settingsRoutes = createRouter()
         ifMatch: parseEntityTags(header["if-match"]),
         ifNoneMatch: parseEntityTags(header["if-none-match"]),
       },
-      actor: c.var.principal?.userId ?? null,
     });
     const headers = { ETag: etagOf(setting.version), "Cache-Control": "no-store" };
     if (created) {
@@ -185,10 +184,9 @@ export const settingsRoutes = createRouter()
   })
   .openapi(deleteSetting, async (c) => {
     const { key } = c.req.valid("param");
-    await settingsServiceFor(c.var).remove({
+    await settingsServiceFor(c.var).remove(c.var.principal, {
       key,
       preconditions: { ifMatch: parseEntityTags(c.req.valid("header")["if-match"]) },
-      actor: c.var.principal?.userId ?? null,
     });
     return c.body(null, 204);
   })

@@ -3,9 +3,10 @@ import type { Config } from "../../core/config.ts";
 import type { Deps } from "../../core/deps.ts";
 import { createLogger, type Logger } from "../../../common/logger.ts";
 import { ProblemError } from "../../core/problem.ts";
-import { createSettingsService } from "./service.ts";
+import type { SettingsContext } from "./model.ts";
 import { createSettingsRepository } from "./repository.ts";
-import { settingsServiceFor } from "./wiring.ts";
+import { getSetting } from "./service.ts";
+import { settingsContext } from "./wiring.ts";
 
 /** What a route already has in `c.var`: pass it so the read goes through the shared cache. */
 export interface TypedSettingScope {
@@ -37,9 +38,9 @@ export async function readSettingValue<T>(
   scope?: TypedSettingScope,
 ): Promise<T> {
   const log = scope?.log ?? createLogger("warn");
-  const service = scope
-    ? settingsServiceFor({ deps, config: scope.config, log })
-    : createSettingsService({
+  const ctx: SettingsContext = scope
+    ? settingsContext({ deps, config: scope.config, log })
+    : {
         repo: createSettingsRepository(deps.db),
         cache: null,
         // Reading publishes nothing.
@@ -47,9 +48,9 @@ export async function readSettingValue<T>(
         background: deps.background,
         log,
         databaseTimeoutMs: FALLBACK_DATABASE_TIMEOUT_MS,
-      });
+      };
   try {
-    const { data } = await service.get("admin", key);
+    const { data } = await getSetting(ctx, "admin", key);
     const parsed = schema.safeParse(data.value);
     if (parsed.success) return parsed.data;
     log.warn("setting does not match the code's schema; using the default", { key });

@@ -6,9 +6,10 @@ import type { Redis } from "../../adapters/redis.ts";
 import { createSettingsCache, type SettingsCache } from "./cache.ts";
 import { roomEvents } from "./events.ts";
 import { type LocalEntry, LocalSnapshot } from "./local-snapshot.ts";
-import type { Viewer } from "./model.ts";
+import type { SettingsContext, Viewer } from "./model.ts";
 import { createSettingsRepository, type SettingsRepository } from "./repository.ts";
-import { createSettingsService, type SettingsService } from "./service.ts";
+import { getSetting, listSettings, putSetting, removeSetting, settingHistory } from "./service.ts";
+import type { PutInput, RemoveInput } from "./writer.ts";
 
 /** A snapshot outlives its freshness by this much, for Postgres-down reads (stale-cache). */
 export const SNAPSHOT_TTL_MS = 24 * 60 * 60 * 1000;
@@ -57,12 +58,13 @@ function settingsCacheFor(redis: Redis, config: SettingsScope["config"]): Settin
 }
 
 /**
- * Builds the settings service over one request's clients. The only thing kept between requests is
- * the isolate's local snapshot (a bounded copy of the shared one: local-snapshot.ts).
+ * The settings context over one request's clients (lazy: the repository, and so the Postgres pool,
+ * is built only if a query runs). The only thing kept between requests is the isolate's local
+ * snapshot (a bounded copy of the shared one: local-snapshot.ts).
  */
-export function settingsServiceFor({ deps, config, log }: SettingsScope): SettingsService {
+export function settingsContext({ deps, config, log }: SettingsScope): SettingsContext {
   const redis = deps.redis;
-  return createSettingsService({
+  return {
     local: redis ? localSnapshotFor(config) : null,
     repo: lazyRepository(() => createSettingsRepository(deps.db)),
     cache: redis ? settingsCacheFor(redis, config) : null,
@@ -71,7 +73,28 @@ export function settingsServiceFor({ deps, config, log }: SettingsScope): Settin
     log,
     // A transaction is a few statements, each bounded by the pool's own timeout.
     databaseTimeoutMs: 2 * config.DATABASE_TIMEOUT_MS,
-  });
+  };
+}
+
+/** A write's input as a route has it: the actor comes from the caller. */
+export type SettingWrite = Omit<PutInput, "actor">;
+export type SettingRemoval = Omit<RemoveInput, "actor">;
+
+/**
+ * The settings feature as routes use it: one object per request, each method taking the caller (the
+ * viewer for reads, the principal a guard set for writes) and the request's input.
+ */
+export function settingsServiceFor(scope: SettingsScope) {
+  const ctx = settingsContext(scope);
+  return {
+    list: (viewer: Viewer) => listSettings(ctx, viewer),
+    get: (viewer: Viewer, key: string) => getSetting(ctx, viewer, key),
+    put: (principal: Principal | undefined, input: SettingWrite) =>
+      putSetting(ctx, { ...input, actor: principal?.userId ?? null }),
+    remove: (principal: Principal | undefined, input: SettingRemoval) =>
+      removeSetting(ctx, { ...input, actor: principal?.userId ?? null }),
+    history: (key: string, options: Parameters<typeof settingHistory>[2]) => settingHistory(ctx, key, options),
+  };
 }
 
 /**
