@@ -32,65 +32,53 @@ const decodeVersionCursor = (cursor: string): number =>
     return match?.[1] && Number(match[1]) <= MAX_VERSION ? Number(match[1]) : undefined;
   });
 
-/**
- * What the reads and writes derive from a context, once per context (a request's, at most): the
- * reader's and the local copy's deps, and the writer, built on the first write so that a read (nearly
- * every request) never pays for the writer's set-up.
- */
-interface Prepared {
-  reader: ReaderDeps;
-  local: LocalReadDeps | null;
-  database: <T>(work: () => Promise<T>) => Promise<T>;
-  writer: SettingsWriter | undefined;
-}
+// What the reads and writes derive from a context. A context lives for one request (wiring.ts), so
+// deriving per call costs what the old per-request factory did, without a cache of derived state.
 
-type SettingsWriter = ReturnType<typeof createSettingsWriter>;
+/** One Postgres operation under the context's deadline (the repository maps its own errors). */
+const databaseOf =
+  (ctx: SettingsContext) =>
+  <T>(work: () => Promise<T>): Promise<T> =>
+    withDatabase(work, { timeoutMs: ctx.databaseTimeoutMs });
 
-const prepared = new WeakMap<SettingsContext, Prepared>();
-
-function prepare(ctx: SettingsContext): Prepared {
-  let known = prepared.get(ctx);
-  if (known) return known;
-  const now = ctx.now ?? Date.now;
-  // The repository maps its own errors (withDatabase); this adds the deadline over one operation.
-  const database = <T>(work: () => Promise<T>): Promise<T> => withDatabase(work, { timeoutMs: ctx.databaseTimeoutMs });
-  const reader: ReaderDeps = {
+function readerOf(ctx: SettingsContext): ReaderDeps {
+  const database = databaseOf(ctx);
+  return {
     cache: ctx.cache,
     loadAll: () => database(() => ctx.repo.listAll()),
     log: ctx.log,
-    now,
+    now: ctx.now ?? Date.now,
     timing: { ...DEFAULT_READ_TIMING, ...ctx.timing },
   };
-  const local =
-    ctx.cache && ctx.local
-      ? { local: ctx.local, cache: ctx.cache, reader, background: ctx.background, log: ctx.log, now }
-      : null;
-  known = { reader, local, database, writer: undefined };
-  prepared.set(ctx, known);
-  return known;
 }
 
-function writerOf(ctx: SettingsContext): SettingsWriter {
-  const p = prepare(ctx);
-  p.writer ??= createSettingsWriter({
+/** The isolate's copy in front of the cache; null without both (a copy is bounded by a generation). */
+function localOf(ctx: SettingsContext, reader: ReaderDeps): LocalReadDeps | null {
+  return ctx.cache && ctx.local
+    ? { local: ctx.local, cache: ctx.cache, reader, background: ctx.background, log: ctx.log, now: reader.now }
+    : null;
+}
+
+/** Built only for a write: a read (nearly every request) never pays for the writer's set-up. */
+const writerOf = (ctx: SettingsContext) =>
+  createSettingsWriter({
     repo: ctx.repo,
     cache: ctx.cache,
-    local: p.local?.local ?? null,
+    local: ctx.cache ? (ctx.local ?? null) : null,
     events: ctx.events,
     background: ctx.background,
     log: ctx.log,
-    now: p.reader.now,
-    database: p.database,
+    now: ctx.now ?? Date.now,
+    database: databaseOf(ctx),
     publishTimeoutMs: ctx.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
   });
-  return p.writer;
-}
 
 // Runtime settings: cache-first reads with visibility per caller, conditional writes, history.
 
 /** Every setting the viewer may see, sorted by key. */
 export async function listSettings(ctx: SettingsContext, viewer: Viewer): Promise<ReadResult<StoredSetting[]>> {
-  const { reader, local } = prepare(ctx);
+  const reader = readerOf(ctx);
+  const local = localOf(ctx, reader);
   const result = local
     ? await readLocal(local, (entry) => entry.all)
     : await readThrough(
@@ -107,7 +95,8 @@ export async function getSetting(
   viewer: Viewer,
   key: string,
 ): Promise<ReadResult<StoredSetting>> {
-  const { reader, local } = prepare(ctx);
+  const reader = readerOf(ctx);
+  const local = localOf(ctx, reader);
   const result = local
     ? await readLocal(local, (entry) => entry.byKey.get(key) ?? null)
     : await readThrough(
@@ -133,7 +122,7 @@ export async function settingHistory(
 ): Promise<HistoryPage> {
   const beforeVersion = options.cursor === undefined ? undefined : decodeVersionCursor(options.cursor);
   const limit = Math.min(Math.max(options.limit, 1), MAX_SETTINGS_HISTORY_PAGE);
-  const rows = await prepare(ctx).database(() => ctx.repo.history(key, { beforeVersion, limit: limit + 1 }));
+  const rows = await databaseOf(ctx)(() => ctx.repo.history(key, { beforeVersion, limit: limit + 1 }));
   if (rows.length === 0 && beforeVersion === undefined) throw notFound();
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
