@@ -13,9 +13,10 @@
  *
  *   node scripts/s3-client-build.ts
  */
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { dirname, join, posix } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeFolderAfresh } from "./generated-folder.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Repository relative; two levels deep, as the "../../node_modules" paths below assume. */
@@ -123,14 +124,7 @@ export async function generateFiles(): Promise<Map<string, string>> {
 
 /** Writes the files afresh (a file left from an older SDK or command list would be stale). */
 export async function buildS3Client(): Promise<number> {
-  const files = await generateFiles();
-  await rm(OUT_DIR, { recursive: true, force: true });
-  for (const [path, text] of files) {
-    const file = join(OUT_DIR, path);
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, text);
-  }
-  return files.size;
+  return writeFolderAfresh(OUT_DIR, await generateFiles());
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

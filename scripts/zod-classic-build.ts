@@ -16,9 +16,10 @@
  *
  *   node scripts/zod-classic-build.ts
  */
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { dirname, join, posix } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeFolderAfresh } from "./generated-folder.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Repository relative; two levels deep like scripts/bundle/, so its "../../" paths stay true. */
@@ -100,14 +101,7 @@ export async function generateZodFiles(): Promise<Map<string, string>> {
 
 /** Writes the files afresh (a file left from an older zod would be stale). */
 export async function buildZodClassic(): Promise<number> {
-  const files = await generateZodFiles();
-  await rm(ZOD_OUT_DIR, { recursive: true, force: true });
-  for (const [path, text] of files) {
-    const file = join(ZOD_OUT_DIR, path);
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, text);
-  }
-  return files.size;
+  return writeFolderAfresh(ZOD_OUT_DIR, await generateZodFiles());
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

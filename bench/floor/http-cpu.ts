@@ -19,6 +19,7 @@ import { nodeBinary, spawnManaged, waitForHttp } from "../lib/processes.ts";
 import { buildWorker } from "../ours/build.ts";
 import { startWorkerd } from "../ours/workerd.ts";
 import { startWorkerdFloor } from "./start.ts";
+import { offlineEnv } from "./offline-env.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const REQUESTS = Number(process.env.REQUESTS ?? 20_000);
@@ -27,14 +28,7 @@ const CONNECTIONS = Number(process.env.CONNECTIONS ?? 10);
 
 const keys = await makeJwtKeys();
 const vars: Record<string, string> = {
-  DATABASE_URL: "postgres://bench@127.0.0.1:1/none",
-  S3_ENDPOINT: "http://127.0.0.1:1",
-  S3_BUCKET: "bench",
-  S3_ACCESS_KEY_ID: "bench",
-  S3_SECRET_ACCESS_KEY: "bench",
-  S3_PUBLIC_BASE_URL: "http://127.0.0.1:1/bench",
-  JWT_KEYS: keys.json,
-  LOG_LEVEL: "warn",
+  ...offlineEnv(keys.json),
   SCHEDULE_INTERVAL_SECONDS: "86400",
   ...(process.env.CORS_ORIGINS ? { CORS_ORIGINS: process.env.CORS_ORIGINS } : {}),
 };

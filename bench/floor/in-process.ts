@@ -11,6 +11,7 @@ import { configFor } from "../../src/core/config.ts";
 import { issueAccessToken } from "../../src/features/auth/access-token.ts";
 import { makeJwtKeys } from "../lib/keys.ts";
 import floor from "./app.ts";
+import { offlineEnv } from "./offline-env.ts";
 
 // Installs node-server's lightweight Request/Response globals, exactly as runtimes/node.ts does.
 getRequestListener(() => new Response(null));
@@ -20,16 +21,7 @@ const BATCHES = Number(process.env.BATCHES ?? 12);
 
 const keys = await makeJwtKeys();
 // Enough configuration to start; nothing here opens a connection.
-const env = Object.freeze({
-  DATABASE_URL: "postgres://bench@127.0.0.1:1/none",
-  S3_ENDPOINT: "http://127.0.0.1:1",
-  S3_BUCKET: "bench",
-  S3_ACCESS_KEY_ID: "bench",
-  S3_SECRET_ACCESS_KEY: "bench",
-  S3_PUBLIC_BASE_URL: "http://127.0.0.1:1/bench",
-  JWT_KEYS: keys.json,
-  LOG_LEVEL: "warn",
-});
+const env = Object.freeze(offlineEnv(keys.json));
 const { token } = await issueAccessToken(
   {
     userId: "00000000-0000-4000-8000-000000000001",
