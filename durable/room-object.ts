@@ -19,12 +19,20 @@ import {
 } from "./connect-request.ts";
 import { type RoomFootprint, type RoomHost, RoomCore, roomStorage } from "./room-core.ts";
 import { roomLimitsFor } from "./room-limits.ts";
-import type { RevokeOutcome, RoomObjectStub } from "../protocol/room-rpc.ts";
+import type { RevokeOutcome, RoomObjectStub, SessionRef } from "../protocol/room-rpc.ts";
 import type { HistoryPage, PublishOutcome, PublishRequest } from "./room-logic.ts";
-import { type RegisterResult, registryObjectName, SessionRegistry, STALE_REGISTRATION_MS } from "./session-registry.ts";
+import {
+  type RegisterResult,
+  registryObjectName,
+  type SessionRoom,
+  SessionRegistry,
+  STALE_REGISTRATION_MS,
+} from "./session-registry.ts";
 
-/** Budget for one call to another room object (the user's registry). */
+/** Budget for one call to another object (the room's registry shard, or a room the registry tells to close). */
 const PEER_CALL_TIMEOUT_MS = 3_000;
+/** Registrations sent in one registry call at most (a bigger turn sends several). */
+const MAX_REGISTRATION_BATCH = 500;
 /** Sessions a room remembers as registered or revoked (the oldest are forgotten first: they only cost a registry call). */
 const MAX_REMEMBERED_SESSIONS = 20_000;
 
@@ -38,6 +46,17 @@ export interface RoomObjectFootprint extends RoomFootprint {
   /** Sessions remembered as registered / revoked here (each bounded by MAX_REMEMBERED_SESSIONS). */
   registeredSessions: number;
   revokedSessions: number;
+  /** Calls this room made to its registry shard (one per batch of registrations). */
+  registryCalls: number;
+  /** On a registry object: batches it answered and transactions it committed. */
+  registry: { batches: number; commits: number; pending: number };
+}
+
+/** Connects of one turn waiting for their registry call, all for one room. */
+interface RegistrationBatch {
+  room: string;
+  entries: SessionRef[];
+  settle: ((result: RegisterResult) => void)[];
 }
 
 type RoomNamespace = DurableObjectNamespace<RoomObject>;
@@ -66,6 +85,11 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
   // room forgets both and asks the registry again.
   readonly #registeredHere = new Map<string, number>();
   readonly #revokedHere = new Map<string, number>();
+  // The registrations of this turn, sent in one call when the turn ends (by room: an object serves one).
+  readonly #batches = new Map<string, RegistrationBatch>();
+  #registryCalls = 0;
+  // Registry stubs, one per shard name (a room only ever uses its own).
+  readonly #registryStubs = new Map<string, DurableObjectStub<RoomObject>>();
   // The open sockets as this instance knows them: read from the runtime once per wake-up (hibernated
   // sockets included), then kept by accept and drop. A tick's fan-out then iterates a Set instead of
   // asking the runtime for a fresh list and every socket's readyState (about 7 % of its CPU).
@@ -155,7 +179,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     if (early) return refuse(early);
 
     if (this.#revokedHere.has(connect.sessionId)) return refuse("session_revoked");
-    const registered = this.#knownHere(connect.sessionId) ? "registered" : await this.#registerWithUser(connect);
+    const registered = this.#knownHere(connect.sessionId) ? "registered" : await this.#register(connect);
     // A revocation may have reached this room while the registry call was out (it closed nothing yet).
     if (registered === "revoked" || this.#revokedHere.has(connect.sessionId)) return refuse("session_revoked");
     if (registered === "too_many") return refuse("too_many_connections");
@@ -245,43 +269,85 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
       runtimeSockets: this.ctx.getWebSockets().length,
       registeredSessions: this.#registeredHere.size,
       revokedSessions: this.#revokedHere.size,
+      registryCalls: this.#registryCalls,
+      registry: this.#sessions.footprint(),
     };
   }
 
-  /** Closes every socket of the session in this room. Returns how many were closed. */
-  closeSession(sessionId: string): number {
-    this.#registeredHere.delete(sessionId);
-    remember(this.#revokedHere, sessionId, Date.now());
-    return this.#room.closeSession(sessionId);
-  }
-
-  /** Registry (on registry objects): a socket of the user's session is about to open in `room`. */
-  registerSocket(userId: string, sessionId: string, room: string): RegisterResult | Promise<RegisterResult> {
-    return this.#registry.register(userId, sessionId, room, Date.now());
+  /** Closes every socket of these sessions in this room (they were revoked). Returns how many were closed. */
+  closeSessions(sessionIds: string[]): number {
+    let closed = 0;
+    const now = Date.now();
+    for (const sessionId of sessionIds) {
+      this.#registeredHere.delete(sessionId);
+      remember(this.#revokedHere, sessionId, now);
+      closed += this.#room.closeSession(sessionId);
+    }
+    return closed;
   }
 
   /**
-   * Registry (on registry objects): revokes the session and closes its sockets in every room it
-   * registered. Later connects of the session are refused here even if they raced the revocation.
+   * Registry (on registry objects): sockets of these sessions are about to open in `room`. The
+   * answers come in the entries' order; a registry that cannot answer says "unavailable" for all.
    */
-  async revokeSession(sessionId: string): Promise<RevokeOutcome> {
-    const rooms = this.#registry.revoke(sessionId, Date.now());
+  registerSockets(entries: SessionRef[], room: string): RegisterResult[] | Promise<RegisterResult[]> {
+    try {
+      return this.#registry.registerAll(entries, room, Date.now());
+    } catch (error) {
+      this.#logger.error("session registry failed", { error });
+      return entries.map(() => "unavailable");
+    }
+  }
+
+  /**
+   * Registry (on registry objects): revokes the sessions and closes their sockets in every room of
+   * this shard they registered in. Later connects of them to a room of this shard are refused, even
+   * if they raced the revocation. `recorded` false: the revocation could not be stored (retry it).
+   */
+  async revokeSessions(sessionIds: string[]): Promise<RevokeOutcome> {
+    let pairs: SessionRoom[];
+    try {
+      pairs = this.#registry.revoke(sessionIds, Date.now());
+    } catch (error) {
+      this.#logger.error("recording a revocation failed", { error });
+      return { recorded: false, closedRooms: [], failedRooms: [] };
+    }
+    const byRoom = new Map<string, string[]>();
+    for (const { sessionId, room } of pairs) {
+      const ids = byRoom.get(room);
+      if (ids) ids.push(sessionId);
+      else byRoom.set(room, [sessionId]);
+    }
+    const rooms = [...byRoom.keys()];
     const results = await Promise.allSettled(
       rooms.map((room) =>
-        withTimeout(`room ${room}`, PEER_CALL_TIMEOUT_MS, this.#namespace().getByName(room).closeSession(sessionId)),
+        withTimeout(
+          `room ${room}`,
+          PEER_CALL_TIMEOUT_MS,
+          this.#namespace()
+            .getByName(room)
+            .closeSessions(byRoom.get(room) as string[]),
+        ),
       ),
     );
-    const outcome: RevokeOutcome = { closedRooms: [], failedRooms: [] };
+    const outcome: RevokeOutcome = { recorded: true, closedRooms: [], failedRooms: [] };
+    const forgotten: SessionRoom[] = [];
     results.forEach((result, i) => {
       const room = rooms[i] as string;
       if (result.status === "fulfilled") {
-        this.#registry.forgetRoom(sessionId, room);
+        for (const sessionId of byRoom.get(room) as string[]) forgotten.push({ sessionId, room });
         outcome.closedRooms.push(room);
       } else {
         this.#logger.warn("closing a revoked session in a room failed", { room, error: result.reason });
         outcome.failedRooms.push(room);
       }
     });
+    try {
+      this.#registry.forget(forgotten);
+    } catch (error) {
+      // The rows stay: a later revocation of the session calls those rooms again (a no-op there).
+      this.#logger.warn("forgetting closed registrations failed", { error });
+    }
     return outcome;
   }
 
@@ -298,19 +364,50 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
     if (!this.#registeredHere.has(sessionId)) remember(this.#registeredHere, sessionId, Date.now());
   }
 
-  async #registerWithUser(connect: ConnectRequest): Promise<RegisterResult> {
+  /**
+   * Registers the session's visit with the room's registry shard. Every connect of this turn goes in
+   * one call (the shard is the same for all of them), with one timeout for the whole batch.
+   */
+  #register(connect: ConnectRequest): Promise<RegisterResult> {
+    return new Promise((settle) => {
+      let batch = this.#batches.get(connect.room);
+      if (batch === undefined || batch.entries.length >= MAX_REGISTRATION_BATCH) {
+        const fresh: RegistrationBatch = { room: connect.room, entries: [], settle: [] };
+        this.#batches.set(connect.room, fresh);
+        setTimeout(() => void this.#sendBatch(fresh), 0);
+        batch = fresh;
+      }
+      batch.entries.push({ userId: connect.userId, sessionId: connect.sessionId });
+      batch.settle.push(settle);
+    });
+  }
+
+  async #sendBatch(batch: RegistrationBatch): Promise<void> {
+    if (this.#batches.get(batch.room) === batch) this.#batches.delete(batch.room);
+    let results: RegisterResult[] | undefined;
     try {
-      const registry = this.#namespace().getByName(registryObjectName(connect.userId));
-      return await withTimeout(
+      this.#registryCalls++;
+      results = await withTimeout(
         "session registry",
         PEER_CALL_TIMEOUT_MS,
-        registry.registerSocket(connect.userId, connect.sessionId, connect.room),
+        this.#registryStub(registryObjectName(batch.room)).registerSockets(batch.entries, batch.room),
       );
+      if (results.length !== batch.entries.length) throw new Error("the registry answered a different batch");
     } catch (error) {
       // Fail closed: a socket the registry does not know could not be closed on revocation.
-      this.#logger.warn("session registry unavailable", { error });
-      return "unavailable";
+      this.#logger.warn("session registry unavailable", { error, connects: batch.entries.length });
+      results = undefined;
     }
+    batch.settle.forEach((settle, i) => settle(results?.[i] ?? "unavailable"));
+  }
+
+  #registryStub(name: string): DurableObjectStub<RoomObject> {
+    let stub = this.#registryStubs.get(name);
+    if (stub === undefined) {
+      stub = this.#namespace().getByName(name);
+      this.#registryStubs.set(name, stub);
+    }
+    return stub;
   }
 
   #namespace(): RoomNamespace {

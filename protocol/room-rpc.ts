@@ -69,33 +69,50 @@ export interface HistoryPage {
 }
 
 export interface RevokeOutcome {
-  /** Rooms whose sockets of the session were closed. */
+  /** Whether the registry shard stored the revocation (false: retry it; nothing was closed). */
+  recorded: boolean;
+  /** Rooms whose sockets of the session(s) were closed. */
   closedRooms: string[];
   /** Rooms that could not be reached; their registrations are kept so a retry reaches them. */
   failedRooms: string[];
 }
 
-/**
- * Registry objects. Each takes a 1/REGISTRY_SHARDS share of all connects and revocations (a Durable
- * Object serves about 1,000 requests/s, so 64 carry tens of thousands of first connects a second).
- * Changing it moves users to other objects, which forgets their registrations: only with a deploy
- * that closes every socket anyway.
- */
-export const REGISTRY_SHARDS = 64;
+/** A session as the registry knows it: its user and its id (the `sid` claim). */
+export interface SessionRef {
+  userId: string;
+  sessionId: string;
+}
 
 /**
- * The registry object of a user. `#` cannot appear in a room name (ROOM_NAME_PATTERN), so no client
+ * Registry objects. A room always registers in the one shard its name hashes to, so a room sends
+ * all the registrations of one turn (connects arriving together) in ONE call, and a shard writes
+ * every new one of its turn in one transaction: capacity comes from that batching, not from the
+ * shard count. A revocation does not know which rooms a session joined, so it asks every shard
+ * (src/adapters/rooms.ts): 16 keeps a logout, with its retry, well inside the 50 subrequests of a
+ * Workers free-plan invocation. Changing it (or the hash) moves rooms to other shards, which forgets
+ * their registrations and revocations: only with a deploy that closes every socket anyway.
+ */
+export const REGISTRY_SHARDS = 16;
+
+/**
+ * The registry object of a room. `#` cannot appear in a room name (ROOM_NAME_PATTERN), so no client
  * can open a socket to a registry object or read it as a room.
  */
-export function registryObjectName(userId: string): string {
-  // FNV-1a: cheap, stable across runtimes and deploys, spreads ids (UUIDs or an issuer's) evenly.
+export function registryObjectName(room: string): string {
+  // FNV-1a: cheap, stable across runtimes and deploys, spreads names evenly.
   let hash = 0x811c9dc5;
-  for (let i = 0; i < userId.length; i++) {
-    hash ^= userId.charCodeAt(i);
+  for (let i = 0; i < room.length; i++) {
+    hash ^= room.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
   return `#registry/${(hash >>> 0) % REGISTRY_SHARDS}`;
 }
+
+/** Every registry object, in shard order (a revocation asks them all). */
+export const REGISTRY_OBJECT_NAMES: readonly string[] = Array.from(
+  { length: REGISTRY_SHARDS },
+  (_, n) => `#registry/${n}`,
+);
 
 /**
  * A room object as the Worker's stub presents it (RPC answers are promises). durable/room-object.ts
@@ -106,5 +123,6 @@ export interface RoomObjectStub {
   publish(request: PublishRequest): Promise<PublishOutcome>;
   history(since: number, limit: number): Promise<HistoryPage>;
   presence(): Promise<{ users: PresenceUser[] }>;
-  revokeSession(sessionId: string): Promise<RevokeOutcome>;
+  /** Registry objects: revokes the sessions and closes their sockets in the rooms of this shard. */
+  revokeSessions(sessionIds: string[]): Promise<RevokeOutcome>;
 }

@@ -84,6 +84,9 @@ export function createLocalRooms(upgrader: SocketUpgrader, options: LocalRoomsOp
       revoked.set(sessionId, now + REVOKED_SESSION_TTL_MS);
       for (const r of rooms.values()) r.core.closeSession(sessionId);
     },
+    async disconnectSessions(sessions) {
+      for (const { userId, sessionId } of sessions) await gateway.disconnectSession(userId, sessionId);
+    },
     async connect(request: ConnectRequest, upgrade: Request): Promise<ConnectOutcome> {
       if (isRevoked(request.sessionId)) return { ok: false, refusal: "session_revoked" };
       const target = room(request.room);

@@ -245,6 +245,9 @@ export function createLinkedRooms(upgrader: SocketUpgrader, options: LinkedRooms
       for (const r of rooms.values()) r.core.closeSession(sessionId);
       await revocations.revoke(sessionId);
     },
+    async disconnectSessions(sessions) {
+      for (const { userId, sessionId } of sessions) await gateway.disconnectSession(userId, sessionId);
+    },
     async connect(request: ConnectRequest, upgrade: Request): Promise<ConnectOutcome> {
       const p = await parts;
       if (isRevokedHere(request.sessionId) || (await p.revocations.isRevoked(request.sessionId))) {

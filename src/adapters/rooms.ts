@@ -6,9 +6,10 @@ import {
   type PublishOutcome,
   type PublishRequest,
   REFUSAL_HEADER,
+  REGISTRY_OBJECT_NAMES,
   type RoomObjectStub,
-  registryObjectName,
   SERVER_SENDER_ID,
+  type SessionRef,
 } from "../../protocol/room-rpc.ts";
 import type { PresenceUser } from "../../protocol/frames.ts";
 import type { Bindings } from "../core/app-env.ts";
@@ -22,6 +23,8 @@ export interface RoomPublisher {
   publish(room: string, data: unknown): Promise<{ seq: number }>;
   /** Closes every open socket of a revoked session, in every room it joined. */
   disconnectSession(userId: string, sessionId: string): Promise<void>;
+  /** The same for several sessions at once (a logout everywhere), in one pass. */
+  disconnectSessions(sessions: readonly SessionRef[]): Promise<void>;
 }
 
 /**
@@ -63,13 +66,20 @@ export class RoomPublishRefusedError extends Error {
   }
 }
 
-/** Raised when some rooms could not be told to close a revoked session's sockets (retry it). */
+/**
+ * Raised when some rooms could not be told to close a revoked session's sockets, or some registry
+ * shards could not be reached or could not record the revocation (retry it).
+ */
 export class SessionDisconnectError extends Error {
   readonly failedRooms: number;
-  constructor(failedRooms: number) {
-    super(`${failedRooms} room(s) did not confirm closing the session's sockets`);
+  readonly failedShards: number;
+  constructor(failedRooms: number, failedShards = 0) {
+    super(
+      `${failedRooms} room(s) did not confirm closing the session's sockets, ${failedShards} registry shard(s) did not record the revocation`,
+    );
     this.name = "SessionDisconnectError";
     this.failedRooms = failedRooms;
+    this.failedShards = failedShards;
   }
 }
 
@@ -78,6 +88,24 @@ export function createRoomGateway(namespace: DurableObjectNamespace): RoomGatewa
   const stub = (room: string) => namespace.getByName(room) as unknown as RoomObjectStub;
   const publishAs = (room: string, request: PublishRequest): Promise<PublishOutcome> =>
     withTimeout(`room ${room}`, ROOM_CALL_TIMEOUT_MS, stub(room).publish(request));
+  // A session's rooms may be in any registry shard (they are chosen by room): every shard records
+  // the revocation and closes the sessions' sockets in its rooms, in parallel (durable/session-registry.ts).
+  const disconnectSessions = async (sessions: readonly SessionRef[]): Promise<void> => {
+    const sessionIds = [...new Set(sessions.map((s) => s.sessionId))];
+    if (sessionIds.length === 0) return;
+    const answers = await Promise.allSettled(
+      REGISTRY_OBJECT_NAMES.map((name) =>
+        withTimeout(`session registry ${name}`, ROOM_CALL_TIMEOUT_MS * 2, stub(name).revokeSessions(sessionIds)),
+      ),
+    );
+    let failedRooms = 0;
+    let failedShards = 0;
+    for (const answer of answers) {
+      if (answer.status === "rejected" || !answer.value.recorded) failedShards++;
+      else failedRooms += answer.value.failedRooms.length;
+    }
+    if (failedRooms > 0 || failedShards > 0) throw new SessionDisconnectError(failedRooms, failedShards);
+  };
 
   return {
     knowsRevocations: true,
@@ -86,15 +114,8 @@ export function createRoomGateway(namespace: DurableObjectNamespace): RoomGatewa
       if (!outcome.ok) throw new RoomPublishRefusedError(room, outcome.reason);
       return { seq: outcome.seq };
     },
-    async disconnectSession(userId, sessionId) {
-      // The user's registry object knows where the session's sockets are (durable/session-registry.ts).
-      const outcome = await withTimeout(
-        "session registry",
-        ROOM_CALL_TIMEOUT_MS * 2,
-        stub(registryObjectName(userId)).revokeSession(sessionId),
-      );
-      if (outcome.failedRooms.length > 0) throw new SessionDisconnectError(outcome.failedRooms.length);
-    },
+    disconnectSession: (userId, sessionId) => disconnectSessions([{ userId, sessionId }]),
+    disconnectSessions,
     async connect(request) {
       // A fresh request: only what the Worker decided reaches the object, never client headers.
       const upgrade = new Request("https://room.internal/connect", {

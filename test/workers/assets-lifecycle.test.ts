@@ -186,6 +186,7 @@ describe("events", () => {
         throw new Error("rooms down");
       },
       disconnectSession: async () => {},
+      disconnectSessions: async () => {},
     };
     const events = roomAssetEvents(rooms, { waitUntil: (p) => void background.push(p) }, log);
     expect(() => events.publish("asset.ready", { ownerId: "u1", id: "a1" } as AssetView)).not.toThrow();

@@ -198,8 +198,8 @@ describe("closing a revoked session's sockets", () => {
     // The real gateway, with the one call the logout makes failing.
     const rooms: RoomGateway = {
       ...real.deps.rooms,
-      disconnectSession: async (userId, sessionId) => {
-        calls.push([userId, sessionId]);
+      disconnectSessions: async (sessions) => {
+        for (const { userId, sessionId } of sessions) calls.push([userId, sessionId]);
         throw new Error("rooms are down");
       },
     };

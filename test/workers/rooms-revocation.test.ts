@@ -2,10 +2,11 @@ import { createExecutionContext, runInDurableObject, waitOnExecutionContext } fr
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RoomObject } from "../../durable/room-object.ts";
-import { registryObjectName } from "../../durable/session-registry.ts";
+import { REGISTRY_OBJECT_NAMES, REGISTRY_SHARDS, registryObjectName } from "../../durable/session-registry.ts";
+import { CONNECT_HEADER } from "../../protocol/room-rpc.ts";
 import { userRoom } from "../../protocol/frames.ts";
 import { createRedis } from "../../src/adapters/redis.ts";
-import { createRoomGateway } from "../../src/adapters/rooms.ts";
+import { createRoomGateway, SessionDisconnectError } from "../../src/adapters/rooms.ts";
 import { createApp } from "../../src/app.ts";
 import { configFor } from "../../src/core/config.ts";
 import { revokedSessionKey } from "../../src/features/auth/revocation.ts";
@@ -23,14 +24,36 @@ import {
 
 beforeAll(warmUp, WARM_UP_TIMEOUT_MS);
 
-const registry = (userId: string) => env.ROOMS.getByName(registryObjectName(userId));
-const registeredRooms = (userId: string, sessionId: string) =>
-  runInDurableObject<RoomObject, string[]>(registry(userId), (_instance, state) =>
-    state.storage.sql
+// Registry shards are chosen by room; a session's rows may be in any of them.
+const registry = (room: string) => env.ROOMS.getByName(registryObjectName(room));
+const shard = (name: string) => env.ROOMS.getByName(name);
+const roomsInShard = (name: string, sessionId: string) =>
+  runInDurableObject<RoomObject, string[]>(shard(name), (_instance, state) => {
+    // A shard that never answered has no tables yet.
+    if (state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'session_rooms'").toArray().length === 0) {
+      return [];
+    }
+    return state.storage.sql
       .exec<{ room: string }>("SELECT room FROM session_rooms WHERE session_id = ? ORDER BY room", sessionId)
       .toArray()
-      .map((r) => r.room),
-  );
+      .map((r) => r.room);
+  });
+const registeredRooms = async (sessionId: string) =>
+  (await Promise.all(REGISTRY_OBJECT_NAMES.map((name) => roomsInShard(name, sessionId)))).flat().sort();
+/** `count` room names, each in a different registry shard. */
+function roomsInDistinctShards(count: number): string[] {
+  const byShard = new Map<string, string>();
+  while (byShard.size < count) {
+    const room = uniqueRoom("spread");
+    if (!byShard.has(registryObjectName(room))) byShard.set(registryObjectName(room), room);
+  }
+  return [...byShard.values()];
+}
+/** The Worker's connect request to a room object, as src/adapters/rooms.ts builds it. */
+const roomConnect = (room: string, userId: string, sessionId: string) =>
+  new Request("https://room.internal/connect", {
+    headers: { Upgrade: "websocket", [CONNECT_HEADER]: JSON.stringify({ room, userId, sessionId, canPublish: true }) },
+  });
 
 describe("session revocation", () => {
   it("closes every socket of the revoked session in every room, and only those", async () => {
@@ -44,7 +67,7 @@ describe("session revocation", () => {
     const survivor = await join(r1, aliceOtherTab);
     const bobInR1 = await join(r1, bob);
     const bobInR2 = await join(r2, bob);
-    expect(await registeredRooms(alice.userId, alice.sessionId)).toEqual([r1, r2, privateRoom].sort());
+    expect(await registeredRooms(alice.sessionId)).toEqual([r1, r2, privateRoom].sort());
 
     await createRoomGateway(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
 
@@ -58,7 +81,7 @@ describe("session revocation", () => {
     expect(await survivor.next("ack")).toMatchObject({ id: "s" });
     expect((await bobInR1.messages(1))[0]).toMatchObject({ from: { id: alice.userId }, data: "still here" });
     expect(survivor.closed).toBeUndefined();
-    expect(await registeredRooms(alice.userId, alice.sessionId)).toEqual([]);
+    expect(await registeredRooms(alice.sessionId)).toEqual([]);
     for (const s of [survivor, bobInR1, bobInR2]) s.close();
   });
 
@@ -80,7 +103,7 @@ describe("session revocation", () => {
     const room = uniqueRoom();
     const first = await join(room, alice);
     const registeredAt = () =>
-      runInDurableObject<RoomObject, number[]>(registry(alice.userId), (_instance, state) =>
+      runInDurableObject<RoomObject, number[]>(registry(room), (_instance, state) =>
         state.storage.sql
           .exec<{ created_at: number }>("SELECT created_at FROM session_rooms WHERE session_id = ?", alice.sessionId)
           .toArray()
@@ -93,10 +116,10 @@ describe("session revocation", () => {
     // The row outlives the socket; a reconnect finds it and leaves it untouched.
     const again = await join(room, alice);
     expect(await registeredAt()).toEqual(before);
-    expect(await registeredRooms(alice.userId, alice.sessionId)).toEqual([room]);
+    expect(await registeredRooms(alice.sessionId)).toEqual([room]);
     await createRoomGateway(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
     expect(await again.waitClosed()).toMatchObject({ code: 4401 });
-    expect(await registeredRooms(alice.userId, alice.sessionId)).toEqual([]);
+    expect(await registeredRooms(alice.sessionId)).toEqual([]);
   });
 
   it("refuses a revoked session's connect from its registry alone, with both session stores unreachable", async () => {
@@ -131,6 +154,137 @@ describe("session revocation", () => {
     expect(res.status).toBe(401);
   });
 });
+
+describe("registry shards chosen by room", () => {
+  it("has 16 shards", () => {
+    expect(REGISTRY_SHARDS).toBe(16);
+    expect(new Set(REGISTRY_OBJECT_NAMES).size).toBe(16);
+    expect(REGISTRY_OBJECT_NAMES).toContain(registryObjectName(uniqueRoom()));
+  });
+
+  it("sends a burst of connects from distinct users to the room's shard in ONE call, stored in one transaction", async () => {
+    const room = uniqueRoom("burst");
+    const n = 40;
+    const users = Array.from({ length: n }, () => ({ userId: crypto.randomUUID(), sessionId: crypto.randomUUID() }));
+    const registryBefore = await runInDurableObject<RoomObject, number>(
+      registry(room),
+      (instance) => instance.footprint().registry.commits,
+    );
+    const { calls, statuses } = await runInDurableObject<RoomObject, { calls: number; statuses: number[] }>(
+      env.ROOMS.getByName(room),
+      async (instance) => {
+        const before = instance.footprint().registryCalls;
+        // All in one turn, as connects arriving together are.
+        const responses = await Promise.all(users.map((u) => instance.fetch(roomConnect(room, u.userId, u.sessionId))));
+        for (const res of responses) {
+          res.webSocket?.accept();
+          res.webSocket?.close(1000, "done");
+        }
+        return { calls: instance.footprint().registryCalls - before, statuses: responses.map((r) => r.status) };
+      },
+    );
+    expect(statuses).toEqual(users.map(() => 101));
+    expect(calls).toBe(1);
+    const { rows, commits } = await runInDurableObject<RoomObject, { rows: number; commits: number }>(
+      registry(room),
+      (instance, state) => ({
+        rows: state.storage.sql
+          .exec<{ n: number }>("SELECT COUNT(*) AS n FROM session_rooms WHERE room = ?", room)
+          .one().n,
+        commits: instance.footprint().registry.commits,
+      }),
+    );
+    expect(rows).toBe(n);
+    expect(commits - registryBefore).toBe(1);
+    // The same sessions again (a reconnect storm in a room that forgot them): one call, no transaction.
+    const again = await runInDurableObject<RoomObject, RegisterAnswer>(registry(room), async (instance) => {
+      const answers = await instance.registerSockets(users, room);
+      return { answers, commits: instance.footprint().registry.commits };
+    });
+    expect(again.answers).toEqual(users.map(() => "registered"));
+    expect(again.commits).toBe(commits);
+  });
+
+  it("reaches the session's sockets in rooms of different shards", async () => {
+    const alice = await signIn();
+    const bob = await signIn();
+    const rooms = roomsInDistinctShards(3);
+    const sockets = await Promise.all(rooms.map((room) => join(room, alice)));
+    const bobs = await Promise.all(rooms.map((room) => join(room, bob)));
+    for (const room of rooms) expect(await roomsInShard(registryObjectName(room), alice.sessionId)).toEqual([room]);
+
+    await createRoomGateway(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
+
+    for (const socket of sockets) expect(await socket.waitClosed()).toMatchObject({ code: 4401 });
+    expect(await registeredRooms(alice.sessionId)).toEqual([]);
+    for (const socket of bobs) expect(socket.closed).toBeUndefined();
+    // Every shard recorded it: a connect to a room of any shard is refused.
+    for (const room of roomsInDistinctShards(4)) {
+      const res = await exports.default.fetch(upgradeRequest(room, { user: alice }));
+      expect(res.status).toBe(401);
+    }
+    for (const socket of bobs) socket.close();
+  });
+
+  it("refuses a registration still waiting for its transaction when the revocation lands", async () => {
+    const room = uniqueRoom("race");
+    const alice = { userId: crypto.randomUUID(), sessionId: crypto.randomUUID() };
+    const other = { userId: crypto.randomUUID(), sessionId: crypto.randomUUID() };
+    const answers = await runInDurableObject<RoomObject, string[]>(registry(room), async (instance) => {
+      const pending = instance.registerSockets([alice, other], room);
+      // Same turn: both registrations are new, so they wait for the group commit.
+      const revoked = instance.revokeSessions([alice.sessionId]);
+      const [registered] = await Promise.all([pending, revoked]);
+      return registered;
+    });
+    expect(answers).toEqual(["revoked", "registered"]);
+    expect(await roomsInShard(registryObjectName(room), alice.sessionId)).toEqual([]);
+  });
+
+  it("refuses a connect whose registry call was out when the revocation reached the room", async () => {
+    const room = uniqueRoom("race");
+    const alice = { userId: crypto.randomUUID(), sessionId: crypto.randomUUID() };
+    const status = await runInDurableObject<RoomObject, number>(env.ROOMS.getByName(room), async (instance) => {
+      const connecting = instance.fetch(roomConnect(room, alice.userId, alice.sessionId));
+      instance.closeSessions([alice.sessionId]);
+      return (await connecting).status;
+    });
+    expect(status).toBe(401);
+  });
+
+  it("throws when a shard fails during a revocation; the other shards still record it", async () => {
+    const alice = await signIn();
+    const [broken, healthy] = roomsInDistinctShards(2) as [string, string];
+    const brokenShard = registryObjectName(broken);
+    const namespace = new Proxy(env.ROOMS, {
+      get(target, key) {
+        if (key !== "getByName") return Reflect.get(target, key);
+        return (name: string) => {
+          if (name !== brokenShard) return target.getByName(name);
+          return { revokeSessions: () => Promise.reject(new Error("shard down")) };
+        };
+      },
+    });
+    const failure = await createRoomGateway(namespace)
+      .disconnectSession(alice.userId, alice.sessionId)
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(failure).toBeInstanceOf(SessionDisconnectError);
+    expect(failure).toMatchObject({ failedShards: 1, failedRooms: 0 });
+    expect((await exports.default.fetch(upgradeRequest(healthy, { user: alice }))).status).toBe(401);
+    // The broken shard never heard of it (the retry is what reaches it).
+    const socket = await join(broken, alice);
+    await createRoomGateway(env.ROOMS).disconnectSession(alice.userId, alice.sessionId);
+    expect(await socket.waitClosed()).toMatchObject({ code: 4401 });
+  });
+});
+
+interface RegisterAnswer {
+  answers: string[];
+  commits: number;
+}
 
 const deadPort = "http://127.0.0.1:9";
 async function fetchWith(overrides: Record<string, string>, request: Request): Promise<Response> {

@@ -66,7 +66,8 @@ export async function announceRevokedSessions(
   sessions: Session[],
 ): Promise<void> {
   if (sessions.length === 0) return;
-  for (const session of sessions) deps.background.waitUntil(disconnect(deps, log, session));
+  // One pass for all of them: on Durable Objects each pass asks every registry shard once.
+  deps.background.waitUntil(disconnect(deps, log, sessions));
   const redis = deps.redis;
   if (!redis) return;
   try {
@@ -85,19 +86,22 @@ export async function announceRevokedSessions(
   }
 }
 
-/** Asks realtime to close the session's sockets. Never rejects: the logout already succeeded. */
-async function disconnect(deps: Deps, log: Logger, session: Session): Promise<void> {
+/** Asks realtime to close the sessions' sockets. Never rejects: the logout already succeeded. */
+async function disconnect(deps: Deps, log: Logger, sessions: Session[]): Promise<void> {
   for (let attempt = 1; attempt <= DISCONNECT_ATTEMPTS; attempt++) {
     try {
       await withTimeout(
         "rooms",
         DISCONNECT_TIMEOUT_MS,
-        deps.rooms.disconnectSession(session.userId, session.sessionId),
+        deps.rooms.disconnectSessions(sessions.map(({ userId, sessionId }) => ({ userId, sessionId }))),
       );
       return;
     } catch (error) {
       if (attempt === DISCONNECT_ATTEMPTS) {
-        log.warn("closing a revoked session's sockets failed", { sessionId: session.sessionId, error });
+        log.warn("closing revoked sessions' sockets failed", {
+          sessionIds: sessions.map((s) => s.sessionId),
+          error,
+        });
       }
     }
   }
