@@ -398,7 +398,9 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
       this.#logger.warn("session registry unavailable", { error, connects: batch.entries.length });
       results = undefined;
     }
-    batch.settle.forEach((settle, i) => settle(results?.[i] ?? "unavailable"));
+    batch.settle.forEach((settle, i) => {
+      settle(results?.[i] ?? "unavailable");
+    });
   }
 
   #registryStub(name: string): DurableObjectStub<RoomObject> {

@@ -92,11 +92,7 @@ export class SessionRegistry {
    * with every other new one of this turn in ONE transaction, and answered once it is stored (on
    * Workers the output gate holds the answer until the write is durable).
    */
-  registerAll(
-    entries: readonly SessionRef[],
-    room: string,
-    now: number,
-  ): RegisterResult[] | Promise<RegisterResult[]> {
+  registerAll(entries: readonly SessionRef[], room: string, now: number): RegisterResult[] | Promise<RegisterResult[]> {
     this.#batches++;
     if (entries.length === 0) return [];
     // One statement for the three facts of every registration (revoked? this pair's row? the user's
