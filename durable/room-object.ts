@@ -46,8 +46,9 @@ export interface RoomObjectFootprint extends RoomFootprint {
   /** Sessions remembered as registered / revoked here (each bounded by MAX_REMEMBERED_SESSIONS). */
   registeredSessions: number;
   revokedSessions: number;
-  /** Calls this room made to its registry shard (one per batch of registrations). */
+  /** Calls this room made to its registry shard (one per batch of registrations), and connects waiting for one. */
   registryCalls: number;
+  waitingRegistrations: number;
   /** On a registry object: batches it answered and transactions it committed. */
   registry: { batches: number; commits: number; pending: number };
 }
@@ -270,6 +271,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
       registeredSessions: this.#registeredHere.size,
       revokedSessions: this.#revokedHere.size,
       registryCalls: this.#registryCalls,
+      waitingRegistrations: [...this.#batches.values()].reduce((n, b) => n + b.entries.length, 0),
       registry: this.#sessions.footprint(),
     };
   }

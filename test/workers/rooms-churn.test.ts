@@ -55,7 +55,14 @@ describe("reconnect churn", () => {
       // regulars, each passer and the barrier's marker.
       registeredSessions: 1 + regulars.length + rounds + 1,
       revokedSessions: 0,
+      // At most one registry call per new session (fewer when connects arrive in one turn), none waiting.
+      registryCalls: expect.any(Number),
+      waitingRegistrations: 0,
+      // A room is no registry shard.
+      registry: { batches: 0, commits: 0, pending: 0 },
     });
+    expect(footprint.registryCalls).toBeGreaterThan(0);
+    expect(footprint.registryCalls).toBeLessThanOrEqual(1 + regulars.length + rounds + 1);
     expect(announced).toBe(1);
     expect(watcher.closed).toBeUndefined();
     watcher.close();
