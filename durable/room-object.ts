@@ -81,7 +81,7 @@ export class RoomObject extends DurableObject<Cloudflare.Env> {
   #coreReady = false;
   #sessionsReady = false;
   // What this room already knows, while it stays in memory: sessions whose registration it saw
-  // confirmed (their registry row exists, so a revocation will call closeSession here), and sessions
+  // confirmed (their registry row exists, so a revocation will call closeSessions here), and sessions
   // revoked here. A reconnect of a known session then makes no registry call at all; an evicted
   // room forgets both and asks the registry again.
   readonly #registeredHere = new Map<string, number>();
