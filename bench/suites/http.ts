@@ -173,6 +173,28 @@ export async function probe(url: string, headers: Record<string, string>): Promi
   }
 }
 
+/** The body a 200 answer carries, or undefined (no 200: the probe below reports why). */
+async function bodyOf(url: string, headers: Record<string, string>): Promise<string | undefined> {
+  try {
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    return res.status === 200 ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Gives a floor the body to answer on `path` (bench/floor/app.ts). */
+async function handFloorBody(floorUrl: string, path: string, body: string): Promise<void> {
+  const res = await fetch(`${floorUrl}/__floor/body?path=${encodeURIComponent(path)}`, {
+    method: "PUT",
+    body,
+    signal: AbortSignal.timeout(10_000),
+  });
+  await res.arrayBuffer();
+  if (res.status !== 204) throw new Error(`the floor at ${floorUrl} refused the body for ${path}: ${res.status}`);
+}
+
 export function loadRows(
   group: string,
   benchmark: string,
@@ -265,6 +287,13 @@ export const httpSuite: Suite = {
           headers: bearer,
         },
       ];
+      // The floors answer ours' body on this path (bench/floor/app.ts): the same bytes out on both sides.
+      const oursBody = await bodyOf(`${ctx.ours.url}${ep.path}`, bearer);
+      if (oursBody !== undefined) {
+        for (const floor of [ctx.floors.workerd, ctx.floors.node]) {
+          if (floor) await handFloorBody(floor.url, ep.path, oursBody);
+        }
+      }
       const sides: Side[] = [];
       const unavailable = new Map<string, string>();
       for (const side of candidates) {
