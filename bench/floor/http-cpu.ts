@@ -12,14 +12,13 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { freePort } from "../../dev/free-port.ts";
 import { configFor } from "../../src/core/config.ts";
-import { issueAccessToken } from "../../src/features/auth/access-token.ts";
 import { makeJwtKeys } from "../lib/keys.ts";
 import { cpuMs } from "../lib/proc-cpu.ts";
 import { nodeBinary, spawnManaged, waitForHttp } from "../lib/processes.ts";
 import { buildWorker } from "../ours/build.ts";
 import { startWorkerd } from "../ours/workerd.ts";
 import { startWorkerdFloor } from "./start.ts";
-import { offlineEnv } from "./offline-env.ts";
+import { offlineEnv, offlineToken } from "./offline-env.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const REQUESTS = Number(process.env.REQUESTS ?? 20_000);
@@ -32,15 +31,7 @@ const vars: Record<string, string> = {
   SCHEDULE_INTERVAL_SECONDS: "86400",
   ...(process.env.CORS_ORIGINS ? { CORS_ORIGINS: process.env.CORS_ORIGINS } : {}),
 };
-const { token } = await issueAccessToken(
-  {
-    userId: "00000000-0000-4000-8000-000000000001",
-    roles: ["user"],
-    sessionId: "00000000-0000-4000-8000-000000000002",
-    profile: { email: "bench@example.test", name: "Bench", email_verified: true, created_at: new Date().toISOString() },
-  },
-  configFor(vars),
-);
+const token = await offlineToken(configFor(vars));
 
 async function start(name: string, script: string, env: Record<string, string>) {
   const port = await freePort();

@@ -8,10 +8,9 @@
 import { getRequestListener } from "@hono/node-server";
 import { createApp } from "../../src/app.ts";
 import { configFor } from "../../src/core/config.ts";
-import { issueAccessToken } from "../../src/features/auth/access-token.ts";
 import { makeJwtKeys } from "../lib/keys.ts";
 import floor from "./app.ts";
-import { offlineEnv } from "./offline-env.ts";
+import { offlineEnv, offlineToken } from "./offline-env.ts";
 
 // Installs node-server's lightweight Request/Response globals, exactly as runtimes/node.ts does.
 getRequestListener(() => new Response(null));
@@ -22,15 +21,7 @@ const BATCHES = Number(process.env.BATCHES ?? 12);
 const keys = await makeJwtKeys();
 // Enough configuration to start; nothing here opens a connection.
 const env = Object.freeze(offlineEnv(keys.json));
-const { token } = await issueAccessToken(
-  {
-    userId: "00000000-0000-4000-8000-000000000001",
-    roles: ["user"],
-    sessionId: "00000000-0000-4000-8000-000000000002",
-    profile: { email: "bench@example.test", name: "Bench", email_verified: true, created_at: new Date().toISOString() },
-  },
-  configFor(env),
-);
+const token = await offlineToken(configFor(env));
 const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
 const app = createApp();
 

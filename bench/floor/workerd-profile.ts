@@ -14,23 +14,20 @@
 // --upload-source-maps`, so names are readable and each frame maps back to its source file. Minifying
 // changes absolute costs a little (and keep_names is off in production); fine for finding hotspots,
 // not for quoting µs (http-cpu.ts measures the real bundle). The inspector being attached costs a bit too.
-import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { SourceMap, type SourceMapPayload } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import autocannon from "autocannon";
 import { WebSocket } from "ws";
 import { freePort } from "../../dev/free-port.ts";
 import { configFor } from "../../src/core/config.ts";
-import { issueAccessToken } from "../../src/features/auth/access-token.ts";
 import { makeJwtKeys } from "../lib/keys.ts";
 import { spawnManaged, waitForHttp } from "../lib/processes.ts";
-import { readCompatibility, type WorkerBundle } from "../ours/build.ts";
+import { buildWorker } from "../ours/build.ts";
 import { capnpConfig, processTree, workerdBinary } from "../ours/workerd.ts";
-import { offlineEnv } from "./offline-env.ts";
+import { offlineEnv, offlineToken } from "./offline-env.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MODE = process.argv[2] ?? "http";
@@ -40,47 +37,7 @@ const ROOM = "bench-profile"; // a plain room: any `user` may join it (src/featu
 const keys = await makeJwtKeys();
 const vars = offlineEnv(keys.json);
 const config = configFor(vars);
-const tokenFor = async (userId: string, sessionId: string) =>
-  (
-    await issueAccessToken(
-      {
-        userId,
-        roles: ["user"],
-        sessionId,
-        profile: {
-          email: "bench@example.test",
-          name: "Bench",
-          email_verified: true,
-          created_at: new Date().toISOString(),
-        },
-      },
-      config,
-    )
-  ).token;
-
-/** buildWorker's dry run (bench/ours/build.ts) plus --minify=false and a source map. */
-async function buildUnminified(outDir: string): Promise<WorkerBundle> {
-  const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
-  const args = ["deploy", "--dry-run", "--outdir", outDir, "--minify=false", "--upload-source-maps"];
-  await promisify(execFile)(wrangler, args, {
-    cwd: ROOT,
-    maxBuffer: 16 * 1024 * 1024,
-    env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" },
-  });
-  const { date, flags } = await readCompatibility(ROOT);
-  const modulePath = join(outDir, "index.js");
-  return {
-    dir: outDir,
-    modulePath,
-    rawBytes: 0,
-    gzipBytes: 0,
-    compatibilityDate: date,
-    compatibilityFlags: flags,
-    buildMs: 0,
-    source: "working tree, unminified",
-    assetsDir: join(ROOT, "public"),
-  };
-}
+const tokenFor = (userId: string, sessionId: string) => offlineToken(config, userId, sessionId);
 
 /** A minimal CDP client: one request at a time is all this needs, but ids keep replies straight. */
 async function inspect(wsUrl: string) {
@@ -213,7 +170,13 @@ function summarize(profile: CpuProfile, where: (url: string, line: number, col: 
 const workDir = await mkdtemp(join(tmpdir(), "workerd-profile-"));
 let stopWorkerd = async () => {};
 try {
-  const bundle = await buildUnminified(join(workDir, "build"));
+  // buildWorker's dry run, unminified and with a source map (names readable, frames mapped back).
+  const bundle = await buildWorker(
+    ROOT,
+    join(workDir, "build"),
+    { dir: ROOT, label: "working tree, unminified" },
+    { extraArgs: ["--minify=false", "--upload-source-maps"] },
+  );
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const doDir = resolve(workDir, "do");
   await mkdir(doDir, { recursive: true });

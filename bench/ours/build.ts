@@ -55,12 +55,12 @@ export async function buildWorker(
   root: string,
   outDir: string,
   source: BuildSource = { dir: root, label: "working tree" },
-  timeoutMs = 120_000,
+  { timeoutMs = 120_000, extraArgs = [] }: { timeoutMs?: number; extraArgs?: string[] } = {},
 ): Promise<WorkerBundle> {
   const started = performance.now();
   const wrangler = join(root, "node_modules", ".bin", "wrangler");
   try {
-    await run(wrangler, ["deploy", "--dry-run", "--outdir", outDir], {
+    await run(wrangler, ["deploy", "--dry-run", "--outdir", outDir, ...extraArgs], {
       cwd: source.dir,
       timeout: timeoutMs,
       maxBuffer: 16 * 1024 * 1024,

@@ -161,27 +161,30 @@ export function postgresRows(
   ];
 }
 
-/** 200 from both sides, or the reason the benchmark cannot run. */
-export async function probe(url: string, headers: Record<string, string>): Promise<string | null> {
+/** One GET: its body when it answered 200, else why the benchmark cannot run on it. */
+async function fetched(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ problem: string | null; body: string }> {
   try {
     const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
-    const text = await res.text();
-    if (res.status === 200) return null;
-    return `answered ${res.status}${res.status === 404 ? " (route not there yet)" : `: ${text.slice(0, 120)}`}`;
+    const body = await res.text();
+    if (res.status === 200) return { problem: null, body };
+    const problem = `answered ${res.status}${res.status === 404 ? " (route not there yet)" : `: ${body.slice(0, 120)}`}`;
+    return { problem, body };
   } catch (error) {
-    return `failed: ${error instanceof Error ? error.message : String(error)}`;
+    return { problem: `failed: ${error instanceof Error ? error.message : String(error)}`, body: "" };
   }
 }
 
-/** The body a 200 answer carries, or undefined (no 200: the probe below reports why). */
+/** 200 from both sides, or the reason the benchmark cannot run. */
+export const probe = async (url: string, headers: Record<string, string>): Promise<string | null> =>
+  (await fetched(url, headers)).problem;
+
+/** The body a 200 answer carries, or undefined (no 200: the probe reports why). */
 async function bodyOf(url: string, headers: Record<string, string>): Promise<string | undefined> {
-  try {
-    const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
-    const text = await res.text();
-    return res.status === 200 ? text : undefined;
-  } catch {
-    return undefined;
-  }
+  const { problem, body } = await fetched(url, headers);
+  return problem === null ? body : undefined;
 }
 
 /** Gives a floor the body to answer on `path` (bench/floor/app.ts). */
