@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv, Bindings } from "./app-env.ts";
 import { type Config, configFor } from "./config.ts";
+import { stampRequestId } from "./respond.ts";
 import { withCors } from "./cors.ts";
 import type { BackgroundTasks } from "./deferred-work.ts";
 import type { Deps, DepsFactory, RequestDeps } from "./deps.ts";
@@ -98,8 +99,8 @@ export function requestFrame({ createDeps }: RequestFrameOptions): MiddlewareHan
   /** Sets the request's context; what is left to do after the answer is the scope's. */
   function open(c: Context<AppEnv>): RequestScope {
     const requestId = requestIdOf(c.req.header("X-Request-Id"));
+    // On the answer by stampRequestId (respond.ts), once the answer is final.
     c.set("requestId", requestId);
-    c.header("X-Request-Id", requestId);
     // A bad configuration throws here, after the id is set: onError answers 500 "misconfigured".
     const config = configFor(c.env);
     const scope = new RequestScope(config, c.env, backgroundOf(c), requestId, createDeps);
@@ -127,13 +128,17 @@ export function requestFrame({ createDeps }: RequestFrameOptions): MiddlewareHan
     }
     if (out instanceof Promise) {
       return out.then(
-        () => scope.finish(),
+        () => {
+          stampRequestId(c);
+          scope.finish();
+        },
         (error: unknown) => {
           scope.finish();
           throw error;
         },
       );
     }
+    stampRequestId(c);
     scope.finish();
     return undefined;
   }
@@ -144,11 +149,11 @@ export function requestFrame({ createDeps }: RequestFrameOptions): MiddlewareHan
     if (done instanceof Promise) {
       return done.then(() => {
         scope?.finish();
-        return finalResponse(c);
+        return stampedResponse(c);
       });
     }
     scope?.finish();
-    return finalResponse(c);
+    return stampedResponse(c);
   }
 
   /**
@@ -177,10 +182,7 @@ export function requestFrame({ createDeps }: RequestFrameOptions): MiddlewareHan
       }
       if (scope.awaiting) {
         return awaitingFrame(c as Context<AppEnv>, () => rest(c), scope).then(
-          (res) => {
-            if (res && c.finalized === false) c.res = res;
-            return finalResponse(c);
-          },
+          () => finalResponse(c), // stamped by awaitingFrame
           (error: unknown) => answered(c, error, undefined),
         );
       }
@@ -194,33 +196,40 @@ export function requestFrame({ createDeps }: RequestFrameOptions): MiddlewareHan
         return out.then(
           () => {
             scope.finish();
-            return finalResponse(c);
+            return stampedResponse(c);
           },
           (error: unknown) => answered(c, error, scope),
         );
       }
       scope.finish();
-      return finalResponse(c);
+      return stampedResponse(c);
     };
   };
   (requestFrame as unknown as Record<symbol, unknown>)[FUSE] = fuse;
   return requestFrame as unknown as MiddlewareHandler<AppEnv>;
 }
 
+/** Hono's check that a step answered, then the request id on that answer. */
+function stampedResponse(c: Context<AppEnv>): Response {
+  finalResponse(c);
+  stampRequestId(c);
+  return c.res;
+}
+
 /** The frame with CORS (answering preflights, adding headers after) or the debug request log. */
-async function awaitingFrame(
-  c: Context<AppEnv>,
-  next: () => unknown,
-  scope: RequestScope,
-): Promise<Response | undefined> {
+async function awaitingFrame(c: Context<AppEnv>, next: () => unknown, scope: RequestScope): Promise<void> {
   const config = scope.config;
   const patterns = config.CORS_ORIGINS;
   const started = config.LOG_LEVEL === "debug" ? Date.now() : 0;
   try {
     if (patterns && patterns.length > 0) {
-      return await withCors(c, patterns, config.CORS_ALLOW_CREDENTIALS, next as () => Promise<void>);
+      // A preflight's answer is CORS's own; it takes the request id like any other.
+      const preflight = await withCors(c, patterns, config.CORS_ALLOW_CREDENTIALS, next as () => Promise<void>);
+      if (preflight && c.finalized === false) c.res = preflight;
+    } else {
+      await next();
     }
-    await next();
+    stampRequestId(c);
   } finally {
     scope.finish();
     if (started) {
@@ -232,7 +241,6 @@ async function awaitingFrame(
       });
     }
   }
-  return undefined;
 }
 
 /**

@@ -49,6 +49,6 @@ export const jsonBody = <T>(schema: T) => ({ content: jsonContent(schema), requi
 export const jsonResponse = <T>(schema: T, description: string) => ({ description, content: jsonContent(schema) });
 
 /** Answers a client must not keep (tokens, signed URLs, one caller's writes): RFC 6749 §5.1, RFC 9111. */
-export const NO_STORE = { "Cache-Control": "no-store" };
+export const NO_STORE = { "cache-control": "no-store" };
 /** The caller's own data: never in a shared cache. */
-export const PRIVATE = { "Cache-Control": "private, no-store" };
+export const PRIVATE = { "cache-control": "private, no-store" };

@@ -1,3 +1,4 @@
+import { respondJson } from "../../core/respond.ts";
 import { createRouter, problems } from "../../core/openapi.ts";
 import { bearer, jsonContent, NO_STORE, PRIVATE } from "../../core/openapi-route.ts";
 import { principalOf, requireUser } from "./guards.ts";
@@ -90,7 +91,9 @@ export const authRoutes = createRouter()
   .openapi(meRoute, (c) => {
     const fresh = meFreshness(c.req.query("fresh"));
     const user = authServiceFor(c).currentUser(principalOf(c), { fresh });
-    return user instanceof Promise ? user.then((u) => c.json(u, 200, PRIVATE)) : c.json(user, 200, PRIVATE);
+    return user instanceof Promise
+      ? user.then((u) => respondJson(c, u, 200, PRIVATE))
+      : respondJson(c, user, 200, PRIVATE);
   });
 
 /** Mounted at /.well-known. */

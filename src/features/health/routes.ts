@@ -1,5 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { respondJson } from "../../core/respond.ts";
 import { createRouter } from "../../core/openapi.ts";
+import { NO_STORE } from "../../core/openapi-route.ts";
 import { checkReadiness } from "./readiness.ts";
 
 const CheckSchema = z.object({ ok: z.boolean(), ms: z.number(), error: z.string().optional() });
@@ -33,7 +35,7 @@ const readyz = createRoute({
 
 /** Mounted at /healthz: the hot path, no dependency touched. */
 export const livenessRoutes = createRouter().openapi(healthz, (c) =>
-  c.json({ status: "ok" as const }, 200, { "Cache-Control": "no-store" }),
+  respondJson(c, { status: "ok" as const }, 200, NO_STORE),
 );
 
 /** Mounted at /readyz. */

@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../core/app-env.ts";
+import { respond, respondJson } from "../../core/respond.ts";
 import { notFound } from "../../core/problem.ts";
 import { jsonBodyLimit } from "../../core/body-limit.ts";
 import { createRouter, problems } from "../../core/openapi.ts";
@@ -31,7 +32,7 @@ import { freshSnapshot, type SettingsScope, settingsServiceFor, viewerOf } from 
 
 const route = routeDeclarer("Settings");
 // Answers differ per caller (visibility), so shared caches must not keep them; clients revalidate by ETag.
-const READ_CACHE = { "Cache-Control": "private, no-cache", Vary: "Authorization" };
+const READ_CACHE = { "cache-control": "private, no-cache", vary: "Authorization" };
 
 const adminWrite = (...more: MiddlewareHandler<AppEnv>[]) =>
   bearer(requireRole("admin"), requireActiveSession(), ...more);
@@ -135,10 +136,10 @@ export const settingsRoutes = createRouter()
     const fresh = freshSnapshot(scope);
     // The body is the documented JSON, serialised once per snapshot (listBody); typed as that JSON.
     const answer = (data: readonly StoredSetting[], source: string) =>
-      c.body(listBody(data, viewer), 200, {
+      respond(c, listBody(data, viewer), 200, {
         ...READ_CACHE,
-        "Content-Type": "application/json",
-        "X-Settings-Source": source,
+        "content-type": "application/json",
+        "x-settings-source": source,
       }) as never;
     if (fresh) return answer(visibleTo(fresh.all, viewer), "memory");
     return settingsServiceFor(scope)
@@ -150,11 +151,11 @@ export const settingsRoutes = createRouter()
     const { key } = c.req.valid("param");
     const scope = scopeOf(c);
     const answer = (data: StoredSetting, source: string) => {
-      const headers = { ...READ_CACHE, ETag: etagOf(data.version), "X-Settings-Source": source };
+      const headers = { ...READ_CACHE, etag: etagOf(data.version), "x-settings-source": source };
       if (notModified(parseEntityTags(c.req.valid("header")["if-none-match"]), data.version)) {
-        return c.body(null, 304, headers);
+        return respond(c, null, 304, headers) as never;
       }
-      return c.json(view(data, viewer), 200, headers);
+      return respondJson(c, view(data, viewer), 200, headers);
     };
     const fresh = freshSnapshot(scope);
     if (fresh) return answer(visibleOne(fresh.byKey.get(key), viewer), "memory");
