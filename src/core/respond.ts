@@ -45,6 +45,8 @@ export function respondJson<T, S extends ContentfulStatusCode>(
  * WebSocket itself and is left as it is.
  */
 export function stampRequestId(c: Context<AppEnv>): void {
+  // Nothing answered (a bug Hono reports itself): reading c.res would make up an empty 200.
+  if (!c.finalized) return;
   const res = c.res;
   if ((c as Marked)[RESPONDED] === res || res.status === 101) return;
   const id = c.get("requestId");
