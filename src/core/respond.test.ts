@@ -1,40 +1,26 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import {
+  framedApp,
+  probeBindings as bindings,
+  probeCtx as ctx,
+  probeBindingsWithCors as withCors,
+} from "../../test/workers/support/frame.ts";
 import type { Bindings } from "./app-env.ts";
-import type { RequestDeps } from "./deps.ts";
-import { notFound, onError } from "./error-handler.ts";
-import { requestFrame } from "./middleware.ts";
-import { createRouter } from "./openapi.ts";
-import { PrefixRouter } from "./prefix-router.ts";
 import { respond, respondJson } from "./respond.ts";
 
-const noClients = (): RequestDeps => ({
-  deps: {} as RequestDeps["deps"],
-  opened: () => false,
-  close: async () => {},
-});
-
 /** Every way a route answers: a record-built answer, c.json, a raw Response, an immutable one, a 304. */
-function probeApp() {
-  const app = createRouter({ router: new PrefixRouter(["/v1/x"]) });
-  app.use(requestFrame({ createDeps: noClients }));
-  app.get("/hot", (c) => respondJson(c, { hot: true }, 200, { "cache-control": "no-store", vary: "Authorization" }));
-  app.get("/v1/x/hot-late", async (c) => {
-    await Promise.resolve();
-    return respondJson(c, { late: true }, 200, { "cache-control": "no-store" });
+const probeApp = () =>
+  framedApp((app) => {
+    app.get("/hot", (c) => respondJson(c, { hot: true }, 200, { "cache-control": "no-store", vary: "Authorization" }));
+    app.get("/v1/x/hot-late", async (c) => {
+      await Promise.resolve();
+      return respondJson(c, { late: true }, 200, { "cache-control": "no-store" });
+    });
+    app.get("/not-modified", (c) => respond(c, null, 304, { etag: '"7"' }));
+    app.get("/json", (c) => c.json({ json: true }, 200, { "Cache-Control": "no-store" }));
+    app.get("/raw", () => new Response("raw", { headers: { "content-type": "text/plain" } }));
+    app.get("/immutable", () => Response.redirect("http://edge.test/json", 302));
   });
-  app.get("/not-modified", (c) => respond(c, null, 304, { etag: '"7"' }));
-  app.get("/json", (c) => c.json({ json: true }, 200, { "Cache-Control": "no-store" }));
-  app.get("/raw", () => new Response("raw", { headers: { "content-type": "text/plain" } }));
-  app.get("/immutable", () => Response.redirect("http://edge.test/json", 302));
-  app.notFound(notFound(app));
-  app.onError(onError);
-  return app;
-}
-
-const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
-const bindings = env as unknown as Bindings;
-const withCors = Object.freeze({ ...bindings, CORS_ORIGINS: "https://app.test" }) as Bindings;
 
 describe("the request id on every answer", () => {
   const app = probeApp();

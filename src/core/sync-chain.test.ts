@@ -1,22 +1,16 @@
-import { env } from "cloudflare:test";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { describe, expect, it, vi } from "vitest";
+import {
+  framedApp,
+  probeBindings as bindings,
+  probeCtx as ctx,
+  probeBindingsWithCors as withCors,
+} from "../../test/workers/support/frame.ts";
 import type { AppEnv, Bindings } from "./app-env.ts";
-import type { RequestDeps } from "./deps.ts";
-import { notFound, onError } from "./error-handler.ts";
-import { freshRequestId, requestFrame } from "./middleware.ts";
-import { createRouter } from "./openapi.ts";
-import { PrefixRouter } from "./prefix-router.ts";
+import { freshRequestId } from "./middleware.ts";
 import { unauthorized } from "./problem.ts";
 import { afterNext, syncAware } from "./sync-chain.ts";
-
-// The request frame needs clients only when a handler touches them; these routes never do.
-const noClients = (): RequestDeps => ({
-  deps: {} as RequestDeps["deps"],
-  opened: () => false,
-  close: async () => {},
-});
 
 /** A sync-aware guard like requireUser: 401 without the header, else it sets the principal and goes on. */
 const guard = syncAware((c: Context, next: () => unknown) => {
@@ -28,28 +22,20 @@ const plainAsync = createMiddleware<AppEnv>(async (_c, next) => {
   await next();
 });
 
-function probeApp() {
-  const app = createRouter({ router: new PrefixRouter(["/v1/x"]) });
-  app.use(requestFrame({ createDeps: noClients }));
-  app.get("/sync", (c) => c.json({ ok: true }, 200, { "Cache-Control": "no-store" }));
-  app.get("/v1/x/items/:id", guard, (c) => c.json({ id: c.req.param("id"), who: c.get("principal")?.userId }));
-  app.get("/v1/x/late", guard, async (c) => {
-    await Promise.resolve();
-    return c.json({ late: true });
+const probeApp = () =>
+  framedApp((app) => {
+    app.get("/sync", (c) => c.json({ ok: true }, 200, { "Cache-Control": "no-store" }));
+    app.get("/v1/x/items/:id", guard, (c) => c.json({ id: c.req.param("id"), who: c.get("principal")?.userId }));
+    app.get("/v1/x/late", guard, async (c) => {
+      await Promise.resolve();
+      return c.json({ late: true });
+    });
+    app.get("/v1/x/late-throw", guard, async () => {
+      await Promise.resolve();
+      throw new Error("boom");
+    });
+    app.get("/v1/x/composed", plainAsync, guard, (c) => c.json({ composed: true }));
   });
-  app.get("/v1/x/late-throw", guard, async () => {
-    await Promise.resolve();
-    throw new Error("boom");
-  });
-  app.get("/v1/x/composed", plainAsync, guard, (c) => c.json({ composed: true }));
-  app.notFound(notFound(app));
-  app.onError(onError);
-  return app;
-}
-
-const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
-const bindings = env as unknown as Bindings;
-const withCors = Object.freeze({ ...bindings, CORS_ORIGINS: "https://app.test" }) as Bindings;
 
 describe("hot paths without compose()", () => {
   const app = probeApp();
